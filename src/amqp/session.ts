@@ -1,0 +1,140 @@
+import { EventEmitter } from 'node:events';
+import amqp, { type ChannelModel } from 'amqplib';
+import type { Logger } from 'pino';
+import { events } from '../telemetry/events.js';
+
+export interface BackoffOptions {
+  initialMs: number;
+  maxMs: number;
+}
+
+export const defaultBackoff: BackoffOptions = { initialMs: 500, maxMs: 30_000 };
+
+/** Full jitter, capped: the n-th wait is uniform in [0, min(max, initial·2ⁿ)], at least 50 ms. */
+export function backoffDelay(attempt: number, options: BackoffOptions, random = Math.random): number {
+  const ceiling = Math.min(options.maxMs, options.initialMs * 2 ** attempt);
+  return Math.max(50, Math.round(random() * ceiling));
+}
+
+export interface Connections {
+  /** Consumers, acks and declarations. */
+  consume: ChannelModel;
+  /** Confirmed publishes: retries, dead letters, republish. Its own connection, so a
+   * `connection.blocked` on publishing never stalls acks. */
+  publish: ChannelModel;
+}
+
+export interface SessionEvents {
+  up: [Connections];
+  down: [Error | undefined];
+}
+
+/**
+ * Keeps two connections to one broker open. Both are needed; when either closes, both are closed,
+ * `down` is emitted, and a new pair is tried with capped exponential backoff and jitter.
+ */
+export class BrokerSession extends EventEmitter<SessionEvents> {
+  readonly #url: string;
+  readonly #log: Logger;
+  readonly #backoff: BackoffOptions;
+  #current: Connections | undefined;
+  #stopped = false;
+  #failures = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #blocked = false;
+
+  constructor(url: string, log: Logger, backoff: BackoffOptions = defaultBackoff) {
+    super();
+    this.#url = url;
+    this.#log = log;
+    this.#backoff = backoff;
+  }
+
+  get connected(): boolean {
+    return this.#current !== undefined;
+  }
+
+  get blocked(): boolean {
+    return this.#blocked;
+  }
+
+  get current(): Connections | undefined {
+    return this.#current;
+  }
+
+  start(): void {
+    this.#stopped = false;
+    void this.#connect();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    const current = this.#current;
+    this.#current = undefined;
+    if (current) {
+      await Promise.allSettled([current.consume.close(), current.publish.close()]);
+      events.connectionClosed(this.#log);
+    }
+  }
+
+  async #connect(): Promise<void> {
+    if (this.#stopped) return;
+    let consume: ChannelModel | undefined;
+    try {
+      consume = await amqp.connect(this.#url, { clientProperties: { connection_name: 'warren-consume' } });
+      const publish = await amqp.connect(this.#url, {
+        clientProperties: { connection_name: 'warren-publish' },
+      });
+      if (this.#stopped) {
+        await Promise.allSettled([consume.close(), publish.close()]);
+        return;
+      }
+      this.#watch({ consume, publish });
+    } catch (err) {
+      if (consume) await consume.close().catch(() => {});
+      this.#scheduleReconnect(err as Error);
+    }
+  }
+
+  #watch(connections: Connections): void {
+    const { consume, publish } = connections;
+    let closed = false;
+    const onClose = (err?: Error) => {
+      if (closed) return;
+      closed = true;
+      this.#current = undefined;
+      this.#blocked = false;
+      void consume.close().catch(() => {});
+      void publish.close().catch(() => {});
+      if (this.#stopped) return;
+      events.connectionChanged(this.#log, false, this.#url, err);
+      this.emit('down', err);
+      this.#scheduleReconnect(err);
+    };
+    for (const connection of [consume, publish]) {
+      connection.on('error', () => {}); // 'close' follows with the same error
+      connection.on('close', onClose);
+    }
+    publish.on('blocked', (reason: string) => {
+      this.#blocked = true;
+      events.connectionBlocked(this.#log, true, reason);
+    });
+    publish.on('unblocked', () => {
+      this.#blocked = false;
+      events.connectionBlocked(this.#log, false);
+    });
+    this.#current = connections;
+    this.#failures = 0;
+    events.connectionChanged(this.#log, true, this.#url);
+    this.emit('up', connections);
+  }
+
+  #scheduleReconnect(err: Error | undefined): void {
+    if (this.#stopped) return;
+    const delay = backoffDelay(this.#failures, this.#backoff);
+    if (this.#failures === 0) events.brokerUnreachable(this.#log, this.#url, err, delay);
+    this.#failures++;
+    this.#timer = setTimeout(() => void this.#connect(), delay);
+  }
+}

@@ -1,0 +1,200 @@
+import { parseArgs } from 'node:util';
+import { serve } from '@hono/node-server';
+import { createAdminApp } from './admin/app.js';
+import { parseDuration } from './config/duration.js';
+import { redact } from './config/redact.js';
+import { routesSchema } from './config/schema.js';
+import { formatIssue, loadConfig } from './config/validate.js';
+import { WarrenError } from './errors.js';
+import { Runtime } from './runtime.js';
+import { createLogger, redactUrl } from './telemetry/log.js';
+import { formatPlan } from './topology/format.js';
+import { planTopology } from './topology/plan.js';
+
+const usage = `Usage: warren <command> [options]
+
+Commands:
+  run        consume the routes and deliver (until SIGTERM/SIGINT)
+  validate   check route files; exit 1 with file:line:col errors
+  plan       print what run would declare, bind and consume (secrets redacted)
+  schema     print the route-file JSON Schema
+
+Options (environment variable, default):
+  --routes DIR         route files (WARREN_ROUTES, ./routes.d); validate and plan also take DIR as argument
+  --amqp URL           broker (AMQP_URL, amqp://guest:guest@127.0.0.1:5672)
+  --admin-port N       admin HTTP port (WARREN_ADMIN_PORT, 8080)
+  --drain-timeout D    how long shutdown waits for deliveries in flight (WARREN_DRAIN_TIMEOUT, 30s)
+  --format text|json   output of validate and plan (text)
+`;
+
+export interface Settings {
+  routes: string;
+  amqp: string;
+  adminPort: number;
+  drainTimeoutMs: number;
+  format: 'text' | 'json';
+}
+
+export function resolveSettings(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+): { settings: Settings; positionals: string[] } {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      routes: { type: 'string' },
+      amqp: { type: 'string' },
+      'admin-port': { type: 'string' },
+      'drain-timeout': { type: 'string' },
+      format: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const format = values.format ?? 'text';
+  if (format !== 'text' && format !== 'json')
+    throw new WarrenError('WARREN_E_USAGE', `--format must be text or json`);
+  const port = Number(values['admin-port'] ?? env.WARREN_ADMIN_PORT ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new WarrenError('WARREN_E_USAGE', `bad admin port: ${port}`);
+  const drain = values['drain-timeout'] ?? env.WARREN_DRAIN_TIMEOUT ?? '30s';
+  let drainTimeoutMs: number;
+  try {
+    drainTimeoutMs = parseDuration(/^\d+$/.test(drain) ? Number(drain) : drain);
+  } catch {
+    throw new WarrenError('WARREN_E_USAGE', `bad drain timeout: ${drain} (use e.g. 30s)`);
+  }
+  return {
+    settings: {
+      routes: values.routes ?? env.WARREN_ROUTES ?? './routes.d',
+      amqp: values.amqp ?? env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+      adminPort: port,
+      drainTimeoutMs,
+      format,
+    },
+    positionals: values.help ? ['help'] : positionals,
+  };
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let parsed: ReturnType<typeof resolveSettings>;
+  try {
+    parsed = resolveSettings(argv, env);
+  } catch (err) {
+    process.stderr.write(`warren: ${(err as Error).message}\n\n${usage}`);
+    return 2;
+  }
+  const [command, dir] = parsed.positionals;
+  const settings = { ...parsed.settings, routes: dir ?? parsed.settings.routes };
+  switch (command) {
+    case 'run':
+      return run(settings);
+    case 'validate':
+      return validate(settings, env);
+    case 'plan':
+      return plan(settings, env);
+    case 'schema':
+      process.stdout.write(`${JSON.stringify(routesSchema, null, 2)}\n`);
+      return 0;
+    case 'help':
+    case undefined:
+      process.stdout.write(usage);
+      return command ? 0 : 2;
+    default:
+      process.stderr.write(`warren: unknown command ${command}\n\n${usage}`);
+      return 2;
+  }
+}
+
+async function validate(settings: Settings, env: NodeJS.ProcessEnv): Promise<number> {
+  const result = await loadConfig(settings.routes, env);
+  if (settings.format === 'json') {
+    const out = result.ok
+      ? { valid: true, routes: result.config.routes.length, issues: [] }
+      : { valid: false, issues: result.issues };
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    return result.ok ? 0 : 1;
+  }
+  if (!result.ok) {
+    for (const issue of result.issues) process.stderr.write(`${formatIssue(issue)}\n`);
+    process.stderr.write(`${result.issues.length} error(s) in ${settings.routes}\n`);
+    return 1;
+  }
+  const { exchanges, queues, routes } = result.config;
+  process.stdout.write(
+    `${settings.routes}: valid (${routes.length} routes, ${exchanges.length} exchanges, ${queues.length} queues)\n`,
+  );
+  return 0;
+}
+
+async function plan(settings: Settings, env: NodeJS.ProcessEnv): Promise<number> {
+  const result = await loadConfig(settings.routes, env);
+  if (!result.ok) {
+    for (const issue of result.issues) process.stderr.write(`${formatIssue(issue)}\n`);
+    return 1;
+  }
+  const planned = redact(planTopology(result.config), result.config.secrets);
+  process.stdout.write(
+    settings.format === 'json' ? `${JSON.stringify(planned, null, 2)}\n` : formatPlan(planned),
+  );
+  return 0;
+}
+
+async function run(settings: Settings): Promise<number> {
+  const log = createLogger();
+  const result = await loadConfig(settings.routes);
+  if (!result.ok) {
+    for (const issue of result.issues) {
+      log.error({ event: 'config_invalid', code: 'WARREN_E_CONFIG_INVALID', ...issue }, formatIssue(issue));
+    }
+    log.fatal(
+      { event: 'config_invalid', errors: result.issues.length },
+      `no valid configuration in ${settings.routes}`,
+    );
+    return 1;
+  }
+  const runtime = new Runtime({ amqpUrl: settings.amqp, log });
+  runtime.start(result.config);
+  const server = serve({
+    fetch: createAdminApp(runtime).fetch,
+    port: settings.adminPort,
+    hostname: '0.0.0.0',
+  });
+  log.info(
+    {
+      event: 'started',
+      routes: result.config.routes.length,
+      version: result.config.version,
+      amqp: redactUrl(settings.amqp),
+      adminPort: settings.adminPort,
+    },
+    `warren running ${result.config.routes.length} routes from ${settings.routes}; admin on :${settings.adminPort}`,
+  );
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const shutdown = async (signal: string) => {
+      if (stopping) {
+        log.warn(
+          { event: 'shutdown_forced', signal },
+          'second signal: exiting now; unacked deliveries are requeued',
+        );
+        process.exit(1);
+      }
+      stopping = true;
+      log.info(
+        { event: 'shutdown', signal, deadlineMs: settings.drainTimeoutMs },
+        'draining deliveries in flight',
+      );
+      const { unfinished } = await runtime.stop(settings.drainTimeoutMs);
+      await new Promise<void>((done) => server.close(() => done()));
+      log.info(
+        { event: 'stopped', unfinished },
+        unfinished ? `stopped; ${unfinished} unfinished deliveries requeued` : 'stopped',
+      );
+      resolve(0);
+    };
+    process.once('SIGTERM', () => void shutdown('SIGTERM'));
+    process.once('SIGINT', () => void shutdown('SIGINT'));
+  });
+}

@@ -1,0 +1,139 @@
+import { targets } from '../targets/registry.js';
+import { durationSchema } from './duration.js';
+
+/**
+ * The JSON Schema of one route-file document (format v1). Built here from the pieces each target
+ * declares; `schema/routes.schema.json` is this object, generated and committed (a test fails on drift).
+ */
+const name = { type: 'string', minLength: 1, maxLength: 255 } as const;
+const argValue = { type: ['string', 'number', 'boolean'] } as const;
+const argumentsMap = {
+  description: 'Extra x-arguments passed to the declaration as they are.',
+  type: 'object',
+  additionalProperties: argValue,
+} as const;
+
+const binding = {
+  type: 'object',
+  description: 'A binding from a source exchange: by routing key (or pattern), or by header match.',
+  additionalProperties: false,
+  required: ['exchange'],
+  properties: {
+    exchange: { ...name, description: 'The source exchange.' },
+    key: { type: 'string', description: 'Routing key or topic pattern; default "".' },
+    headers: {
+      type: 'object',
+      description: 'Header match for a headers exchange; `x-match` is all (default) or any.',
+      properties: { 'x-match': { enum: ['all', 'any', 'all-with-x', 'any-with-x'] } },
+      additionalProperties: argValue,
+    },
+  },
+} as const;
+
+const bindList = { type: 'array', items: binding } as const;
+
+const exchange = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['type'],
+  properties: {
+    type: { enum: ['direct', 'fanout', 'topic', 'headers'] },
+    durable: { type: 'boolean', description: 'Default true.' },
+    autoDelete: { type: 'boolean', description: 'Default false.' },
+    internal: { type: 'boolean', description: 'Only other exchanges may publish to it. Default false.' },
+    alternateExchange: { ...name, description: 'Where messages go that no binding matches.' },
+    arguments: argumentsMap,
+    bind: {
+      ...bindList,
+      description: 'Exchange-to-exchange bindings: this exchange receives from each source.',
+    },
+  },
+} as const;
+
+const queue = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    type: { enum: ['quorum', 'classic'], description: 'Default quorum.' },
+    arguments: argumentsMap,
+    bind: bindList,
+  },
+} as const;
+
+const targetProperties = Object.fromEntries(targets.map((t) => [t.kind, t.schema]));
+
+const route = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['from', 'to'],
+  properties: {
+    from: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['queue'],
+      properties: {
+        queue: {
+          ...name,
+          description: 'The queue consumed; declared (quorum) unless defined under `queues`.',
+        },
+        bind: bindList,
+      },
+    },
+    prefetch: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 65535,
+      description: 'Unacked deliveries held. Default 32.',
+    },
+    concurrency: { type: 'integer', minimum: 1, description: 'Handlers running at once. Default: prefetch.' },
+    deliveryLimit: {
+      type: 'integer',
+      minimum: 1,
+      description: 'x-delivery-limit of a quorum source queue (poison guard). Default 10.',
+    },
+    to: {
+      type: 'object',
+      description: 'Exactly one target.',
+      additionalProperties: false,
+      minProperties: 1,
+      maxProperties: 1,
+      properties: targetProperties,
+    },
+    retry: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        attempts: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 1000,
+          description: 'Total tries including the first.',
+        },
+        backoff: {
+          type: 'array',
+          minItems: 1,
+          items: durationSchema,
+          description: 'Delay before each retry.',
+        },
+      },
+    },
+    deadLetter: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { queue: { ...name, description: 'Default `<queue>.dlq`.' } },
+    },
+  },
+} as const;
+
+export const routesSchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://warren.dev/schema/routes-v1.json',
+  title: 'Warren route file (format v1)',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    exchanges: { type: 'object', additionalProperties: exchange },
+    queues: { type: 'object', additionalProperties: queue },
+    routes: { type: 'object', additionalProperties: route },
+  },
+} as const;

@@ -1,0 +1,100 @@
+/** The validated, normalised configuration: defaults filled, durations in milliseconds. */
+
+export type ExchangeType = 'direct' | 'fanout' | 'topic' | 'headers';
+export type QueueType = 'quorum' | 'classic';
+export type ArgValue = string | number | boolean;
+
+/** Where a definition came from, for error messages and duplicate detection. */
+export interface Origin {
+  file: string;
+  line: number;
+}
+
+export interface Binding {
+  /** The source exchange. */
+  exchange: string;
+  /** Routing key (or pattern); '' when the binding matches on headers. */
+  key: string;
+  /** Header match arguments for a headers exchange, `x-match` included. */
+  headers?: Record<string, ArgValue>;
+}
+
+export interface ExchangeSpec {
+  name: string;
+  type: ExchangeType;
+  durable: boolean;
+  autoDelete: boolean;
+  internal: boolean;
+  alternateExchange?: string;
+  arguments: Record<string, ArgValue>;
+  /** Exchange-to-exchange bindings: this exchange receives from each source. */
+  bind: Binding[];
+  origin: Origin;
+}
+
+export interface QueueSpec {
+  name: string;
+  type: QueueType;
+  arguments: Record<string, ArgValue>;
+  bind: Binding[];
+  origin: Origin;
+}
+
+export interface WebhookTargetSpec {
+  kind: 'webhook';
+  url: string;
+  method: 'POST' | 'PUT' | 'PATCH';
+  headers: Record<string, string>;
+  timeoutMs: number;
+}
+
+export interface RepublishTargetSpec {
+  kind: 'republish';
+  exchange: string;
+  /** Literal, or a template where `{{routingKey}}` is the message's original routing key. */
+  routingKey: string;
+  headers: Record<string, ArgValue>;
+  persistent: boolean;
+  mandatory: boolean;
+}
+
+export type TargetSpec = WebhookTargetSpec | RepublishTargetSpec;
+
+export interface RetryPolicy {
+  /** Total tries including the first. */
+  attempts: number;
+  /** Delay before retry n (1-based) is backoffMs[min(n-1, len-1)]. */
+  backoffMs: number[];
+}
+
+export interface RouteSpec {
+  name: string;
+  queue: string;
+  bind: Binding[];
+  prefetch: number;
+  concurrency: number;
+  /** x-delivery-limit for a quorum source queue (poison guard). */
+  deliveryLimit: number;
+  target: TargetSpec;
+  retry: RetryPolicy;
+  deadLetterQueue: string;
+  origin: Origin;
+}
+
+export interface Config {
+  exchanges: ExchangeSpec[];
+  queues: QueueSpec[];
+  routes: RouteSpec[];
+  /** Interpolated values: redacted wherever configuration is shown. */
+  secrets: string[];
+  /** Hash of the loaded files' contents. */
+  version: string;
+}
+
+export const defaults = {
+  prefetch: 32,
+  deliveryLimit: 10,
+  retry: { attempts: 5, backoffMs: [1_000, 10_000, 60_000, 300_000] },
+  webhookTimeoutMs: 10_000,
+  queueType: 'quorum' as QueueType,
+} as const;

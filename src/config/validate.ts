@@ -1,0 +1,335 @@
+import { Ajv, type ErrorObject } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { isMap, isScalar, type Node } from 'yaml';
+import { targets } from '../targets/registry.js';
+import type { TargetModule } from '../targets/types.js';
+import { isDuration, parseDuration } from './duration.js';
+import { interpolateDocs } from './interpolate.js';
+import { type ConfigIssue, type LoadedFiles, loadRouteFiles, type RawDoc } from './load.js';
+import { routesSchema } from './schema.js';
+import { suggest } from './suggest.js';
+import {
+  type ArgValue,
+  type Binding,
+  type Config,
+  defaults,
+  type ExchangeSpec,
+  type Origin,
+  type QueueSpec,
+  type RouteSpec,
+  type TargetSpec,
+} from './types.js';
+
+// ajv-formats is CommonJS with a default export; under NodeNext it arrives wrapped.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
+addFormats(ajv);
+ajv.addFormat('duration', { type: 'string', validate: (s: string) => isDuration(s) });
+const validateDocument = ajv.compile(routesSchema);
+
+export type ValidationResult = { ok: true; config: Config } | { ok: false; issues: ConfigIssue[] };
+
+/** load → interpolate → validate → normalise, for a routes directory. */
+export async function loadConfig(
+  dir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ValidationResult> {
+  return validateLoaded(await loadRouteFiles(dir), env);
+}
+
+export function validateLoaded(loaded: LoadedFiles, env: NodeJS.ProcessEnv = process.env): ValidationResult {
+  const issues = [...loaded.issues];
+  const interpolation = interpolateDocs(loaded.docs, env);
+  issues.push(...interpolation.issues);
+  const valid: Array<{ raw: RawDoc; data: RawDocument }> = [];
+  for (const raw of loaded.docs) {
+    const data = raw.doc.toJS() as unknown;
+    if (!validateDocument(data)) {
+      issues.push(...toIssues(raw, validateDocument.errors ?? []));
+      continue;
+    }
+    valid.push({ raw, data: data as RawDocument });
+  }
+  const built = buildConfig(valid);
+  issues.push(...built.issues);
+  if (issues.length > 0) return { ok: false, issues: sortIssues(issues) };
+  return {
+    ok: true,
+    config: { ...built.config, secrets: [...new Set(interpolation.secrets)], version: loaded.version },
+  };
+}
+
+/** `file:line:col message (at /pointer)`: the one-line form used by the CLI and the log. */
+export function formatIssue(issue: ConfigIssue): string {
+  const where = issue.pointer ? ` (at ${issue.pointer})` : '';
+  return `${issue.file}:${issue.line}:${issue.col} ${issue.message}${where}`;
+}
+
+function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
+  return issues.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema errors → positioned issues
+
+function toIssues(raw: RawDoc, errors: ErrorObject[]): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const seen = new Set<string>();
+  // anyOf (durations) reports each branch too: keep only the anyOf message for that path.
+  const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
+  for (const error of errors) {
+    if (error.keyword !== 'anyOf' && anyOfPaths.has(error.instancePath)) continue;
+    const { pointer, message, atKey } = describe(error);
+    const key = `${pointer}\0${message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const pos = position(raw, pointer, atKey);
+    issues.push({ file: raw.file, line: pos.line, col: pos.col, pointer, message });
+  }
+  return issues;
+}
+
+function describe(error: ErrorObject): { pointer: string; message: string; atKey: boolean } {
+  const path = error.instancePath;
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'additionalProperty':
+    case 'additionalProperties': {
+      const key = String(params.additionalProperty);
+      const allowed = Object.keys((error.parentSchema as { properties?: object })?.properties ?? {});
+      const near = suggest(key, allowed);
+      const hint = near
+        ? `; did you mean \`${near}\`?`
+        : allowed.length
+          ? ` (expected one of: ${allowed.join(', ')})`
+          : '';
+      return {
+        pointer: `${path}/${escapePointer(key)}`,
+        message: `unknown key \`${key}\`${hint}`,
+        atKey: true,
+      };
+    }
+    case 'required':
+      return {
+        pointer: path,
+        message: `missing required key \`${String(params.missingProperty)}\``,
+        atKey: false,
+      };
+    case 'enum':
+      return {
+        pointer: path,
+        message: `must be one of: ${(params.allowedValues as unknown[]).map(String).join(', ')}`,
+        atKey: false,
+      };
+    case 'anyOf':
+      if (isDurationSchema(error.parentSchema)) {
+        return {
+          pointer: path,
+          message: 'must be a duration such as 250ms, 10s, 2m, 1h or integer milliseconds',
+          atKey: false,
+        };
+      }
+      return { pointer: path, message: 'does not match any allowed form', atKey: false };
+    case 'minProperties':
+    case 'maxProperties':
+      if (path.endsWith('/to')) {
+        return {
+          pointer: path,
+          message: `needs exactly one target: ${targets.map((t) => t.kind).join(', ')}`,
+          atKey: false,
+        };
+      }
+      return { pointer: path, message: error.message ?? 'invalid', atKey: false };
+    case 'type':
+      return { pointer: path, message: `must be ${[params.type].flat().join(' or ')}`, atKey: false };
+    case 'pattern':
+    case 'format':
+      return { pointer: path, message: `${error.message ?? 'invalid'}`, atKey: false };
+    default:
+      return { pointer: path, message: error.message ?? `fails ${error.keyword}`, atKey: false };
+  }
+}
+
+function isDurationSchema(schema: unknown): boolean {
+  const branches = (schema as { anyOf?: Array<{ format?: string }> })?.anyOf ?? [];
+  return branches.some((b) => b.format === 'duration');
+}
+
+function escapePointer(segment: string): string {
+  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+function segments(pointer: string): string[] {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+/** Line and column of the value (or, for an unknown key, the key) a JSON pointer names. */
+function position(raw: RawDoc, pointer: string, atKey: boolean): { line: number; col: number } {
+  const path = segments(pointer);
+  let node: Node | null = null;
+  if (atKey && path.length > 0) {
+    const parent = raw.doc.getIn(path.slice(0, -1), true) as Node | undefined;
+    if (isMap(parent)) {
+      const pair = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === path.at(-1));
+      node = (pair?.key as Node | undefined) ?? parent;
+    }
+  }
+  node ??= (raw.doc.getIn(path, true) as Node | undefined) ?? (raw.doc.contents as Node | null);
+  return raw.lineCounter.linePos(node?.range?.[0] ?? 0);
+}
+
+function originOf(raw: RawDoc, pointer: string): Origin {
+  const pos = position(raw, pointer, true);
+  return { file: raw.file, line: pos.line };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Normalisation and checks that span documents
+
+interface RawBinding {
+  exchange: string;
+  key?: string;
+  headers?: Record<string, ArgValue>;
+}
+interface RawDocument {
+  exchanges?: Record<
+    string,
+    {
+      type: ExchangeSpec['type'];
+      durable?: boolean;
+      autoDelete?: boolean;
+      internal?: boolean;
+      alternateExchange?: string;
+      arguments?: Record<string, ArgValue>;
+      bind?: RawBinding[];
+    }
+  >;
+  queues?: Record<
+    string,
+    { type?: QueueSpec['type']; arguments?: Record<string, ArgValue>; bind?: RawBinding[] }
+  >;
+  routes?: Record<
+    string,
+    {
+      from: { queue: string; bind?: RawBinding[] };
+      prefetch?: number;
+      concurrency?: number;
+      deliveryLimit?: number;
+      to: Record<string, Record<string, unknown>>;
+      retry?: { attempts?: number; backoff?: Array<string | number> };
+      deadLetter?: { queue?: string };
+    }
+  >;
+}
+
+function toBindings(list: RawBinding[] | undefined): Binding[] {
+  return (list ?? []).map((b) => ({
+    exchange: b.exchange,
+    key: b.key ?? '',
+    ...(b.headers ? { headers: { 'x-match': 'all', ...b.headers } } : {}),
+  }));
+}
+
+function buildConfig(docs: Array<{ raw: RawDoc; data: RawDocument }>): {
+  config: Omit<Config, 'secrets' | 'version'>;
+  issues: ConfigIssue[];
+} {
+  const issues: ConfigIssue[] = [];
+  const exchanges: ExchangeSpec[] = [];
+  const queues: QueueSpec[] = [];
+  const routes: RouteSpec[] = [];
+  const defined = new Map<string, Origin>();
+
+  const claim = (kind: string, name: string, raw: RawDoc, pointer: string): Origin | undefined => {
+    const origin = originOf(raw, pointer);
+    const first = defined.get(`${kind}\0${name}`);
+    if (first) {
+      issues.push({
+        file: raw.file,
+        line: origin.line,
+        col: 1,
+        pointer,
+        message: `${kind} \`${name}\` is defined twice: ${first.file}:${first.line} and ${origin.file}:${origin.line}`,
+      });
+      return undefined;
+    }
+    defined.set(`${kind}\0${name}`, origin);
+    return origin;
+  };
+
+  for (const { raw, data } of docs) {
+    for (const [name, x] of Object.entries(data.exchanges ?? {})) {
+      const origin = claim('exchange', name, raw, `/exchanges/${escapePointer(name)}`);
+      if (!origin) continue;
+      exchanges.push({
+        name,
+        type: x.type,
+        durable: x.durable ?? true,
+        autoDelete: x.autoDelete ?? false,
+        internal: x.internal ?? false,
+        ...(x.alternateExchange ? { alternateExchange: x.alternateExchange } : {}),
+        arguments: x.arguments ?? {},
+        bind: toBindings(x.bind),
+        origin,
+      });
+    }
+    for (const [name, q] of Object.entries(data.queues ?? {})) {
+      const origin = claim('queue', name, raw, `/queues/${escapePointer(name)}`);
+      if (!origin) continue;
+      queues.push({
+        name,
+        type: q.type ?? defaults.queueType,
+        arguments: q.arguments ?? {},
+        bind: toBindings(q.bind),
+        origin,
+      });
+    }
+    for (const [name, r] of Object.entries(data.routes ?? {})) {
+      const pointer = `/routes/${escapePointer(name)}`;
+      const origin = claim('route', name, raw, pointer);
+      if (!origin) continue;
+      const prefetch = r.prefetch ?? defaults.prefetch;
+      const backoff = r.retry?.backoff?.map(parseDuration) ?? [...defaults.retry.backoffMs];
+      routes.push({
+        name,
+        queue: r.from.queue,
+        bind: toBindings(r.from.bind),
+        prefetch,
+        concurrency: Math.min(r.concurrency ?? prefetch, prefetch),
+        deliveryLimit: r.deliveryLimit ?? defaults.deliveryLimit,
+        target: normalizeTarget(r.to),
+        retry: { attempts: r.retry?.attempts ?? defaults.retry.attempts, backoffMs: backoff },
+        deadLetterQueue: r.deadLetter?.queue ?? `${r.from.queue}.dlq`,
+        origin,
+      });
+    }
+  }
+
+  const consumers = new Map<string, RouteSpec>();
+  for (const route of routes) {
+    const other = consumers.get(route.queue);
+    if (other) {
+      issues.push({
+        file: route.origin.file,
+        line: route.origin.line,
+        col: 1,
+        pointer: `/routes/${escapePointer(route.name)}/from/queue`,
+        message: `queue \`${route.queue}\` is already consumed by route \`${other.name}\` (${other.origin.file}:${other.origin.line}); one route per queue`,
+      });
+    }
+    consumers.set(route.queue, route);
+  }
+  return { config: { exchanges, queues, routes }, issues };
+}
+
+function normalizeTarget(to: Record<string, Record<string, unknown>>): TargetSpec {
+  const [kind, raw] = Object.entries(to)[0] as [string, Record<string, unknown>];
+  const target = targets.find((t) => t.kind === kind);
+  if (!target) throw new Error(`schema admitted unknown target ${kind}`);
+  return (target as TargetModule).normalize(raw);
+}

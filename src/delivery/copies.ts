@@ -1,0 +1,74 @@
+import type { ConsumeMessage, Options } from 'amqplib';
+import { publishIdHeader } from '../amqp/publisher.js';
+import type { Delivery } from './types.js';
+
+/** Headers the broker or Warren's bookkeeping added on the way; never copied forward. */
+function carriedHeaders(headers: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (name === 'x-death' || name === 'x-delivery-count' || name === publishIdHeader) continue;
+    if (name.startsWith('x-first-death-') || name.startsWith('x-last-death-')) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+function baseProperties(msg: ConsumeMessage, d: Delivery): Options.Publish {
+  const p = msg.properties;
+  const props: Options.Publish = { persistent: true, messageId: d.id };
+  if (p.contentType) props.contentType = p.contentType;
+  if (p.contentEncoding) props.contentEncoding = p.contentEncoding;
+  if (p.correlationId) props.correlationId = p.correlationId;
+  if (p.replyTo) props.replyTo = p.replyTo;
+  if (p.timestamp) props.timestamp = p.timestamp;
+  if (p.type) props.type = p.type;
+  if (p.appId) props.appId = p.appId;
+  if (p.userId) props.userId = p.userId;
+  if (p.priority !== undefined) props.priority = p.priority;
+  return props;
+}
+
+/** The copy sent to a delay tier: same body and properties, the next attempt number, the origin. */
+export function retryCopy(msg: ConsumeMessage, d: Delivery): Options.Publish {
+  return {
+    ...baseProperties(msg, d),
+    headers: {
+      ...carriedHeaders(d.headers),
+      'x-warren-attempt': d.attempt + 1,
+      'x-warren-original-exchange': d.exchange,
+      'x-warren-original-routing-key': d.routingKey,
+      traceparent: d.traceparent,
+      ...(d.tracestate ? { tracestate: d.tracestate } : {}),
+    },
+  };
+}
+
+export interface DeadLetterReason {
+  reason: string;
+  status?: number;
+}
+
+/** The copy sent to the DLQ, annotated with why and where from (DESIGN §3). */
+export function deadLetterCopy(
+  msg: ConsumeMessage,
+  d: Delivery,
+  why: DeadLetterReason,
+  now = new Date(),
+): Options.Publish {
+  const { 'x-warren-attempt': _, ...headers } = carriedHeaders(d.headers);
+  return {
+    ...baseProperties(msg, d),
+    headers: {
+      ...headers,
+      'x-warren-route': d.route,
+      'x-warren-error': why.reason.slice(0, 500),
+      ...(why.status !== undefined ? { 'x-warren-status': why.status } : {}),
+      'x-warren-attempts': d.attempt,
+      'x-warren-failed-at': now.toISOString(),
+      'x-warren-original-exchange': d.exchange,
+      'x-warren-original-routing-key': d.routingKey,
+      traceparent: d.traceparent,
+      ...(d.tracestate ? { tracestate: d.tracestate } : {}),
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import { createHash } from 'node:crypto';
+import type { ConsumeMessage } from 'amqplib';
+import { newTraceparent, validTraceparent } from '../telemetry/trace.js';
+import type { Delivery } from './types.js';
+
+function headerString(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (Buffer.isBuffer(value)) return value.toString();
+  return undefined;
+}
+
+function headerInt(value: unknown): number | undefined {
+  const n = typeof value === 'number' ? value : Number(headerString(value));
+  return Number.isInteger(n) && n >= 1 ? n : undefined;
+}
+
+/**
+ * The idempotency key when the publisher set no message-id: a hash of what identifies the
+ * message and stays put across retries and redeliveries (never the delivery tag, x-death or
+ * x-delivery-count). Two byte-identical publishes share it; set message-id to tell them apart.
+ */
+export function stableId(msg: ConsumeMessage, exchange: string, routingKey: string): string {
+  const p = msg.properties;
+  const hash = createHash('sha256')
+    .update(`${exchange}\0${routingKey}\0${p.correlationId ?? ''}\0${p.timestamp ?? ''}\0${p.type ?? ''}\0`)
+    .update(msg.content)
+    .digest('hex');
+  return `msg_${hash.slice(0, 32)}`;
+}
+
+/** Copies what a target needs out of the AMQP message, undoing any trip through a delay tier. */
+export function toDelivery(msg: ConsumeMessage, route: string): Delivery {
+  const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
+  const exchange = headerString(headers['x-warren-original-exchange']) ?? msg.fields.exchange;
+  const routingKey = headerString(headers['x-warren-original-routing-key']) ?? msg.fields.routingKey;
+  const tracestate = headerString(headers.tracestate);
+  return {
+    content: msg.content,
+    properties: msg.properties,
+    headers,
+    exchange,
+    routingKey,
+    redelivered: msg.fields.redelivered,
+    attempt: headerInt(headers['x-warren-attempt']) ?? 1,
+    id: msg.properties.messageId ? String(msg.properties.messageId) : stableId(msg, exchange, routingKey),
+    traceparent: validTraceparent(headers.traceparent) ?? newTraceparent(),
+    ...(tracestate ? { tracestate } : {}),
+    route,
+  };
+}

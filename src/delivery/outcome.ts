@@ -1,0 +1,25 @@
+/**
+ * What a target decided about one delivery. Only the delivery layer turns an outcome into broker
+ * actions (DESIGN §3); targets never ack, nack or publish retry copies themselves.
+ */
+export type Outcome =
+  | { kind: 'ack' }
+  | { kind: 'retry'; reason: string; status?: number; afterMs?: number }
+  | { kind: 'dead-letter'; reason: string; status?: number }
+  | { kind: 'drop'; reason: string };
+
+export const ack = (): Outcome => ({ kind: 'ack' });
+
+export const retry = (reason: string, extra: { status?: number; afterMs?: number } = {}): Outcome => ({
+  kind: 'retry',
+  reason,
+  ...extra,
+});
+
+export const deadLetter = (reason: string, extra: { status?: number } = {}): Outcome => ({
+  kind: 'dead-letter',
+  reason,
+  ...extra,
+});
+
+export const drop = (reason: string): Outcome => ({ kind: 'drop', reason });

@@ -1,0 +1,94 @@
+import type { ArgValue, RepublishTargetSpec } from '../config/types.js';
+import { ack, type Outcome, retry } from '../delivery/outcome.js';
+import type { Delivery } from '../delivery/types.js';
+import type { Handler, TargetModule } from './types.js';
+
+/** `{{routingKey}}` is the message's original routing key; anything else is literal. */
+export function renderRoutingKey(template: string, d: Pick<Delivery, 'routingKey'>): string {
+  return template.replaceAll('{{routingKey}}', d.routingKey);
+}
+
+/** Headers for the new message: the original's, less Warren's bookkeeping and `x-death`. */
+export function republishHeaders(spec: RepublishTargetSpec, d: Delivery): Record<string, unknown> {
+  const headers: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(d.headers)) {
+    if (!name.startsWith('x-warren-') && name !== 'x-death') headers[name] = value;
+  }
+  return {
+    ...headers,
+    ...spec.headers,
+    traceparent: d.traceparent,
+    ...(d.tracestate ? { tracestate: d.tracestate } : {}),
+  };
+}
+
+function createRepublish(spec: RepublishTargetSpec, deps: Parameters<TargetModule['create']>[1]): Handler {
+  return async function republish(d: Delivery): Promise<Outcome> {
+    const { headers: _, ...properties } = d.properties;
+    try {
+      await deps.publisher.publish(
+        spec.exchange,
+        renderRoutingKey(spec.routingKey, d),
+        d.content,
+        {
+          ...stripUndefined(properties),
+          messageId: d.id,
+          headers: republishHeaders(spec, d),
+          deliveryMode: spec.persistent ? 2 : 1,
+        },
+        { mandatory: spec.mandatory },
+      );
+      return ack();
+    } catch (err) {
+      return retry(`republish to ${spec.exchange || '(default exchange)'}: ${(err as Error).message}`);
+    }
+  };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+export const republishTarget: TargetModule<'republish'> = {
+  kind: 'republish',
+  description: 'Publish the message to another exchange, with publisher confirms.',
+  schema: {
+    type: 'object',
+    description: 'Publish to another exchange and ack only after the broker confirmed it.',
+    additionalProperties: false,
+    required: ['exchange'],
+    properties: {
+      exchange: { type: 'string', description: 'Target exchange; "" is the default exchange.' },
+      routingKey: {
+        type: 'string',
+        description:
+          'Literal, or a template with `{{routingKey}}` (the original key). Default `{{routingKey}}`.',
+      },
+      headers: {
+        type: 'object',
+        description: 'Headers added to the published message.',
+        additionalProperties: { type: ['string', 'number', 'boolean'] },
+      },
+      persistent: { type: 'boolean', description: 'delivery-mode 2. Default true.' },
+      mandatory: {
+        type: 'boolean',
+        description: 'Unroutable is a failure (retried, then dead-lettered). Default true.',
+      },
+    },
+  },
+  examples: [
+    { exchange: 'archive', routingKey: 'audit.{{routingKey}}' },
+    { exchange: 'events.eu', headers: { region: 'eu' }, persistent: true, mandatory: true },
+  ],
+  normalize(raw) {
+    return {
+      kind: 'republish',
+      exchange: raw.exchange as string,
+      routingKey: (raw.routingKey as string | undefined) ?? '{{routingKey}}',
+      headers: (raw.headers as Record<string, ArgValue> | undefined) ?? {},
+      persistent: (raw.persistent as boolean | undefined) ?? true,
+      mandatory: (raw.mandatory as boolean | undefined) ?? true,
+    };
+  },
+  create: (spec, deps) => createRepublish(spec, deps),
+};

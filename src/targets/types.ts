@@ -1,0 +1,23 @@
+import type { Publisher } from '../amqp/publisher.js';
+import type { TargetSpec } from '../config/types.js';
+import type { Outcome } from '../delivery/outcome.js';
+import type { Delivery } from '../delivery/types.js';
+
+export type JsonSchema = Record<string, unknown>;
+
+export interface TargetDeps {
+  publisher: Publisher;
+}
+
+export type Handler = (delivery: Delivery) => Promise<Outcome>;
+
+/** A target declares its own config schema, examples and factory (DESIGN §1). */
+export interface TargetModule<K extends TargetSpec['kind'] = TargetSpec['kind']> {
+  kind: K;
+  description: string;
+  schema: JsonSchema;
+  /** Each example is validated against the generated schema by a test. */
+  examples: unknown[];
+  normalize(raw: Record<string, unknown>): Extract<TargetSpec, { kind: K }>;
+  create(spec: Extract<TargetSpec, { kind: K }>, deps: TargetDeps): Handler;
+}

@@ -1,0 +1,19 @@
+import pino, { type Logger } from 'pino';
+
+/** JSON lines on stdout, one event per line (DESIGN §7). `WARREN_LOG_LEVEL` sets the level. */
+export function createLogger(level = process.env.WARREN_LOG_LEVEL ?? 'info'): Logger {
+  return pino({ level, base: { service: 'warren' }, timestamp: pino.stdTimeFunctions.isoTime });
+}
+
+export const silentLogger: Logger = pino({ level: 'silent' });
+
+/** Password in an AMQP URL replaced, for log lines. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+  }
+}

@@ -1,0 +1,182 @@
+import { formatDuration } from '../config/duration.js';
+import type {
+  ArgValue,
+  Binding,
+  Config,
+  ExchangeSpec,
+  RetryPolicy,
+  RouteSpec,
+  TargetSpec,
+} from '../config/types.js';
+import { fingerprint } from './fingerprint.js';
+
+/**
+ * What Warren declares, binds and consumes for a configuration: a pure function of the config,
+ * shared by `warren plan`, start-up and reload.
+ */
+export interface QueueDecl {
+  name: string;
+  durable: true;
+  arguments: Record<string, ArgValue>;
+  role: 'source' | 'retry' | 'dead-letter' | 'standalone';
+}
+
+export interface BindingDecl extends Binding {
+  /** The queue or, for exchange-to-exchange bindings, the destination exchange. */
+  destination: string;
+  destinationKind: 'queue' | 'exchange';
+}
+
+export interface RetryTier {
+  delayMs: number;
+  queue: string;
+}
+
+export interface RoutePlan {
+  name: string;
+  queue: string;
+  prefetch: number;
+  concurrency: number;
+  target: TargetSpec;
+  retry: RetryPolicy;
+  tiers: RetryTier[];
+  deadLetterQueue: string;
+  /** Queues this route declares (source, tiers, DLQ) and the bindings of its source queue. */
+  queues: QueueDecl[];
+  bindings: BindingDecl[];
+  /** Exchanges the route's bindings read from: if one fails to declare, so does the route. */
+  exchanges: string[];
+  /** Changes when anything about the route changes. */
+  fingerprint: string;
+  /** Changes when the consumer must be restarted (queue, bindings, prefetch, declarations). */
+  sourceFingerprint: string;
+  origin: RouteSpec['origin'];
+}
+
+export interface Plan {
+  version: string;
+  exchanges: ExchangeSpec[];
+  exchangeBindings: BindingDecl[];
+  /** Queues under `queues:` that no route consumes, with their bindings. */
+  queues: QueueDecl[];
+  queueBindings: BindingDecl[];
+  routes: RoutePlan[];
+}
+
+export const emptyPlan: Plan = {
+  version: '',
+  exchanges: [],
+  exchangeBindings: [],
+  queues: [],
+  queueBindings: [],
+  routes: [],
+};
+
+export function retryTierQueue(queue: string, delayMs: number): string {
+  return `warren.retry.${queue}.${formatDuration(delayMs)}`;
+}
+
+/** The delay before retry number `attempt` (the attempt that just failed, 1-based). */
+export function delayForAttempt(policy: RetryPolicy, attempt: number): number {
+  return policy.backoffMs[Math.min(attempt - 1, policy.backoffMs.length - 1)] ?? 0;
+}
+
+/** Quorum queues get a typed declaration; classic queues are declared without x-queue-type, as
+ * RabbitMQ 3.10 treats an explicit `classic` as different from an absent type on older queues. */
+function queueTypeArgs(type: 'quorum' | 'classic'): Record<string, ArgValue> {
+  return type === 'quorum' ? { 'x-queue-type': 'quorum' } : {};
+}
+
+/** At-least-once dead-lettering (needs reject-publish overflow): a message leaving a quorum queue
+ * for its dead-letter target is kept until that target confirmed it. */
+const safeDeadLettering = {
+  'x-dead-letter-strategy': 'at-least-once',
+  'x-overflow': 'reject-publish',
+} as const;
+
+function toBindingDecls(bindings: Binding[], destination: string, kind: 'queue' | 'exchange'): BindingDecl[] {
+  return bindings.map((b) => ({ ...b, destination, destinationKind: kind }));
+}
+
+export function planTopology(config: Omit<Config, 'secrets'>): Plan {
+  const consumed = new Set(config.routes.map((r) => r.queue));
+  const defined = new Map(config.queues.map((q) => [q.name, q]));
+  const standalone = config.queues.filter((q) => !consumed.has(q.name));
+  return {
+    version: config.version,
+    exchanges: config.exchanges,
+    exchangeBindings: config.exchanges.flatMap((x) => toBindingDecls(x.bind, x.name, 'exchange')),
+    queues: standalone.map((q) => ({
+      name: q.name,
+      durable: true,
+      arguments: { ...queueTypeArgs(q.type), ...q.arguments },
+      role: 'standalone',
+    })),
+    queueBindings: standalone.flatMap((q) => toBindingDecls(q.bind, q.name, 'queue')),
+    routes: config.routes.map((route) => planRoute(route, defined.get(route.queue))),
+  };
+}
+
+function planRoute(route: RouteSpec, queueSpec: Config['queues'][number] | undefined): RoutePlan {
+  const type = queueSpec?.type ?? 'quorum';
+  const delays = [...new Set(route.retry.attempts > 1 ? route.retry.backoffMs : [])].sort((a, b) => a - b);
+  const tiers = delays.map((delayMs) => ({ delayMs, queue: retryTierQueue(route.queue, delayMs) }));
+  const poisonGuard =
+    type === 'quorum'
+      ? {
+          'x-delivery-limit': route.deliveryLimit,
+          'x-dead-letter-exchange': '',
+          'x-dead-letter-routing-key': route.deadLetterQueue,
+          ...safeDeadLettering,
+        }
+      : {};
+  const source: QueueDecl = {
+    name: route.queue,
+    durable: true,
+    arguments: { ...queueTypeArgs(type), ...poisonGuard, ...queueSpec?.arguments },
+    role: 'source',
+  };
+  const dlq: QueueDecl = {
+    name: route.deadLetterQueue,
+    durable: true,
+    arguments: { 'x-queue-type': 'quorum' },
+    role: 'dead-letter',
+  };
+  const tierQueues: QueueDecl[] = tiers.map((tier) => ({
+    name: tier.queue,
+    durable: true,
+    arguments: {
+      'x-queue-type': 'quorum',
+      'x-message-ttl': tier.delayMs,
+      'x-dead-letter-exchange': '',
+      'x-dead-letter-routing-key': route.queue,
+      ...safeDeadLettering,
+    },
+    role: 'retry',
+  }));
+  const bindings = toBindingDecls([...(queueSpec?.bind ?? []), ...route.bind], route.queue, 'queue');
+  const queues = [source, dlq, ...tierQueues];
+  const sourceFingerprint = fingerprint({ queue: route.queue, prefetch: route.prefetch, queues, bindings });
+  const handler = {
+    target: route.target,
+    retry: route.retry,
+    concurrency: route.concurrency,
+    deadLetterQueue: route.deadLetterQueue,
+  };
+  return {
+    name: route.name,
+    queue: route.queue,
+    prefetch: route.prefetch,
+    concurrency: route.concurrency,
+    target: route.target,
+    retry: route.retry,
+    tiers,
+    deadLetterQueue: route.deadLetterQueue,
+    queues,
+    bindings,
+    exchanges: [...new Set(bindings.map((b) => b.exchange))],
+    fingerprint: fingerprint({ sourceFingerprint, handler }),
+    sourceFingerprint,
+    origin: route.origin,
+  };
+}
