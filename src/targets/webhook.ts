@@ -8,13 +8,20 @@ import { events } from '../telemetry/events.js';
 import type { Handler, TargetModule } from './types.js';
 
 /** One keep-alive pool per origin, shared by every webhook route; redirects are never followed. */
-const agent = new Agent({ keepAliveTimeout: 30_000, connections: 256 });
+let agent: Agent | undefined;
+
+function pools(): Agent {
+  agent ??= new Agent({ keepAliveTimeout: 30_000, connections: 256 });
+  return agent;
+}
 
 /** How much of an error response body is kept for the dead-letter reason. */
 const errorBodyLimit = 512;
 
 export async function closeWebhookPools(): Promise<void> {
-  await agent.close();
+  const closing = agent;
+  agent = undefined;
+  await closing?.close();
 }
 
 /** 408, 429 and 5xx are worth trying again; other non-2xx responses will not change. */
@@ -64,7 +71,7 @@ function createWebhook(spec: WebhookTargetSpec): Handler {
     const signal = AbortSignal.timeout(spec.timeoutMs);
     let status: number;
     try {
-      const res = await agent.request({
+      const res = await pools().request({
         origin,
         path,
         method: spec.method,

@@ -1,0 +1,91 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Hono } from 'hono';
+import type { Logger } from 'pino';
+import pino from 'pino';
+import { createAdminApp } from '../../src/admin/app.js';
+import type { Config } from '../../src/config/types.js';
+import { loadConfig } from '../../src/config/validate.js';
+import { Runtime } from '../../src/runtime.js';
+import { amqpUrl, type TestBroker, waitFor } from './broker.js';
+
+export interface RunningWarren {
+  runtime: Runtime;
+  config: Config;
+  admin: Hono;
+  dir: string;
+  /** Log lines Warren wrote, parsed. */
+  logs: Array<Record<string, unknown>>;
+  stop(deadlineMs?: number): Promise<{ unfinished: number }>;
+}
+
+/** A logger that keeps every line in memory (level debug) so tests can read what Warren said. */
+export function memoryLogger(): { log: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const log = pino(
+    { level: 'debug' },
+    {
+      write(line: string) {
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      },
+    },
+  );
+  return { log, lines };
+}
+
+/** Writes route files to a temporary routes.d. */
+export async function writeRoutes(files: Record<string, string>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'warren-routes-'));
+  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
+  return dir;
+}
+
+/**
+ * Starts Warren in-process on the given route files; resolves when the first apply finished.
+ * Every queue and exchange of the plan is tracked on `broker` for deletion in its close().
+ */
+export async function startWarren(
+  files: Record<string, string>,
+  broker: TestBroker,
+  options: { url?: string; waitForRoutes?: boolean; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunningWarren> {
+  const dir = await writeRoutes(files);
+  const result = await loadConfig(dir, options.env ?? process.env);
+  if (!result.ok) throw new Error(`invalid test routes: ${JSON.stringify(result.issues)}`);
+  const { log, lines } = memoryLogger();
+  const runtime = new Runtime({
+    amqpUrl: options.url ?? amqpUrl,
+    log,
+    backoff: { initialMs: 100, maxMs: 500 },
+  });
+  runtime.start(result.config);
+  const plan = runtime.plan;
+  broker.track('exchange', ...plan.exchanges.map((x) => x.name));
+  broker.track(
+    'queue',
+    ...plan.queues.map((q) => q.name),
+    ...plan.routes.flatMap((r) => r.queues.map((q) => q.name)),
+  );
+  if (options.waitForRoutes !== false) {
+    await waitFor('routes to settle', () => {
+      const states = runtime.describe().routes.map((r) => r.state);
+      return states.every((s) => s === 'consuming' || s === 'failed');
+    });
+  }
+  let stopped = false;
+  return {
+    runtime,
+    config: result.config,
+    admin: createAdminApp(runtime),
+    dir,
+    logs: lines,
+    async stop(deadlineMs = 5_000) {
+      if (stopped) return { unfinished: 0 };
+      stopped = true;
+      const out = await runtime.stop(deadlineMs);
+      await rm(dir, { recursive: true, force: true });
+      return out;
+    },
+  };
+}
