@@ -160,7 +160,10 @@ routes:
     await broker.publish(exchange, 'unknown', 'nobody-binds-this', { messageId: 'lost-1' });
     await broker.publish(exchange, 'known', 'routed');
     await waitFor('the routed message', () => receiver.requests.length >= 1);
-    await waitFor('the unroutable message in the alternate queue', async () => (await broker.depth(parking)) === 1);
+    await waitFor(
+      'the unroutable message in the alternate queue',
+      async () => (await broker.depth(parking)) === 1,
+    );
     const [parked] = await broker.drain(parking);
     expect(parked!.content.toString()).toBe('nobody-binds-this');
     expect(parked!.fields.routingKey).toBe('unknown');

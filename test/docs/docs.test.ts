@@ -1,0 +1,61 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { formatIssue, loadConfig } from '../../src/config/validate.js';
+import { errorCodes } from '../../src/errors.js';
+
+async function markdownFiles(): Promise<string[]> {
+  const docs = (await readdir('docs')).filter((f) => f.endsWith('.md')).map((f) => join('docs', f));
+  return ['README.md', ...docs];
+}
+
+function yamlBlocks(markdown: string): string[] {
+  return [...markdown.matchAll(/```ya?ml\n([\s\S]*?)```/g)].map((m) => m[1]!);
+}
+
+describe('documentation', () => {
+  it('has route-file examples that validate', async () => {
+    let checked = 0;
+    for (const file of await markdownFiles()) {
+      for (const [i, block] of yamlBlocks(await readFile(file, 'utf8')).entries()) {
+        const dir = await mkdtemp(join(tmpdir(), 'warren-doc-'));
+        try {
+          await writeFile(join(dir, 'example.yaml'), block);
+          const result = await loadConfig(dir, { BILLING_TOKEN: 'example-token' });
+          const problems = result.ok ? [] : result.issues.map(formatIssue);
+          expect(problems, `${file} YAML block ${i + 1}`).toEqual([]);
+          checked++;
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(0);
+  });
+
+  it('documents every error code in docs/errors.md', async () => {
+    const doc = await readFile('docs/errors.md', 'utf8');
+    const missing = Object.keys(errorCodes).filter((code) => !doc.includes(`\`${code}\``));
+    expect(missing).toEqual([]);
+  });
+
+  it('documents every route-file key of the schema in the README', async () => {
+    const readme = await readFile('README.md', 'utf8');
+    const { routesSchema } = await import('../../src/config/schema.js');
+    const keys = new Set<string>();
+    const walk = (schema: unknown): void => {
+      if (!schema || typeof schema !== 'object') return;
+      const s = schema as Record<string, unknown>;
+      for (const [key, sub] of Object.entries((s.properties as Record<string, unknown>) ?? {})) {
+        keys.add(key);
+        walk(sub);
+      }
+      for (const k of ['additionalProperties', 'items']) walk(s[k]);
+    };
+    walk(routesSchema);
+    keys.delete('x-match');
+    const missing = [...keys].filter((key) => !new RegExp(`\`([\\w.]+\\.)?${key}(\\.\\w+)?\``).test(readme));
+    expect(missing).toEqual([]);
+  });
+});
