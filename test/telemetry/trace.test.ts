@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { newTraceparent, traceIdOf, validTraceparent } from '../../src/telemetry/trace.js';
+
+describe('trace context', () => {
+  it('accepts a valid traceparent, from a string or an AMQP byte header', () => {
+    const tp = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    expect(validTraceparent(tp)).toBe(tp);
+    expect(validTraceparent(Buffer.from(tp))).toBe(tp);
+  });
+
+  it('rejects malformed and all-zero ids', () => {
+    expect(validTraceparent('00-xyz-abc-01')).toBeUndefined();
+    expect(validTraceparent('00-00000000000000000000000000000000-b7ad6b7169203331-01')).toBeUndefined();
+    expect(validTraceparent(42)).toBeUndefined();
+  });
+
+  it('starts new valid traceparents with distinct trace ids', () => {
+    const a = newTraceparent();
+    const b = newTraceparent();
+    expect(validTraceparent(a)).toBe(a);
+    expect(traceIdOf(a)).not.toBe(traceIdOf(b));
+    expect(traceIdOf(a)).toMatch(/^[0-9a-f]{32}$/);
+  });
+});
