@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Document, LineCounter, parseAllDocuments } from 'yaml';
+import { type Document, isScalar, LineCounter, parseAllDocuments } from 'yaml';
 
 /** One YAML document of one route file, with what is needed to point back into the file. */
 export interface RawDoc {
@@ -60,9 +60,14 @@ export function parseRouteFile(file: string, text: string): { docs: RawDoc[]; is
         message: `YAML syntax: ${err.message.split('\n')[0]}`,
       });
     }
-    if (doc.errors.length === 0 && doc.contents !== null) docs.push({ file, doc, lineCounter });
+    if (doc.errors.length === 0 && !isEmptyDocument(doc)) docs.push({ file, doc, lineCounter });
   }
   return { docs, issues };
+}
+
+/** `---` with nothing after it (a trailing separator, a commented-out document) defines nothing. */
+function isEmptyDocument(doc: Document.Parsed): boolean {
+  return doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null);
 }
 
 export async function loadRouteFiles(dir: string): Promise<LoadedFiles> {

@@ -8,6 +8,7 @@ export type ArgValue = string | number | boolean;
 export interface Origin {
   file: string;
   line: number;
+  col: number;
 }
 
 export interface Binding {

@@ -42,11 +42,14 @@ export function validateLoaded(loaded: LoadedFiles, env: NodeJS.ProcessEnv = pro
   const issues = [...loaded.issues];
   const interpolation = interpolateDocs(loaded.docs, env);
   issues.push(...interpolation.issues);
+  // A reference that failed leaves '' behind; the schema errors that causes would repeat the issue.
+  const unresolved = new Set(interpolation.issues.map((i) => `${i.file}\0${i.pointer}`));
   const valid: Array<{ raw: RawDoc; data: RawDocument }> = [];
   for (const raw of loaded.docs) {
     const data = raw.doc.toJS() as unknown;
     if (!validateDocument(data)) {
-      issues.push(...toIssues(raw, validateDocument.errors ?? []));
+      const schemaIssues = toIssues(raw, validateDocument.errors ?? []);
+      issues.push(...schemaIssues.filter((i) => !unresolved.has(`${i.file}\0${i.pointer}`)));
       continue;
     }
     valid.push({ raw, data: data as RawDocument });
@@ -185,7 +188,7 @@ function position(raw: RawDoc, pointer: string, atKey: boolean): { line: number;
 
 function originOf(raw: RawDoc, pointer: string): Origin {
   const pos = position(raw, pointer, true);
-  return { file: raw.file, line: pos.line };
+  return { file: raw.file, line: pos.line, col: pos.col };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -252,7 +255,7 @@ function buildConfig(docs: Array<{ raw: RawDoc; data: RawDocument }>): {
       issues.push({
         file: raw.file,
         line: origin.line,
-        col: 1,
+        col: origin.col,
         pointer,
         message: `${kind} \`${name}\` is defined twice: ${first.file}:${first.line} and ${origin.file}:${origin.line}`,
       });
@@ -317,8 +320,8 @@ function buildConfig(docs: Array<{ raw: RawDoc; data: RawDocument }>): {
       issues.push({
         file: route.origin.file,
         line: route.origin.line,
-        col: 1,
-        pointer: `/routes/${escapePointer(route.name)}/from/queue`,
+        col: route.origin.col,
+        pointer: `/routes/${escapePointer(route.name)}`,
         message: `queue \`${route.queue}\` is already consumed by route \`${other.name}\` (${other.origin.file}:${other.origin.line}); one route per queue`,
       });
     }

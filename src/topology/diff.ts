@@ -8,9 +8,9 @@ import type { BindingDecl, Plan, RoutePlan } from './plan.js';
 export interface TopologyDiff {
   routes: {
     add: RoutePlan[];
-    /** Target, retry, concurrency or DLQ changed: swap the handler, keep the consumer. */
+    /** Target, retry, concurrency or DLQ changed: declare new tiers/DLQ, swap the handler, keep the consumer. */
     changeHandler: RoutePlan[];
-    /** Queue, bindings, prefetch or declarations changed: new consumer first, then drain the old. */
+    /** Queue, its arguments, bindings or prefetch changed: new consumer first, then drain the old. */
     changeSource: RoutePlan[];
     remove: RoutePlan[];
     unchanged: RoutePlan[];

@@ -48,7 +48,7 @@ export interface RoutePlan {
   exchanges: string[];
   /** Changes when anything about the route changes. */
   fingerprint: string;
-  /** Changes when the consumer must be restarted (queue, bindings, prefetch, declarations). */
+  /** Changes when the consumer must be restarted (source queue and its arguments, bindings, prefetch). */
   sourceFingerprint: string;
   origin: RouteSpec['origin'];
 }
@@ -156,7 +156,8 @@ function planRoute(route: RouteSpec, queueSpec: Config['queues'][number] | undef
   }));
   const bindings = toBindingDecls([...(queueSpec?.bind ?? []), ...route.bind], route.queue, 'queue');
   const queues = [source, dlq, ...tierQueues];
-  const sourceFingerprint = fingerprint({ queue: route.queue, prefetch: route.prefetch, queues, bindings });
+  // Only what needs a new consumer: delay tiers and the DLQ can change under a running consumer.
+  const sourceFingerprint = fingerprint({ queue: route.queue, prefetch: route.prefetch, source, bindings });
   const handler = {
     target: route.target,
     retry: route.retry,
