@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { Agent } from 'undici';
 import { parseDuration } from '../config/duration.js';
 import type { WebhookTargetSpec } from '../config/types.js';
@@ -67,9 +68,14 @@ function createWebhook(spec: WebhookTargetSpec): Handler {
   const origin = url.origin;
   const path = `${url.pathname}${url.search}`;
   return async function deliverToWebhook(d: Delivery): Promise<Outcome> {
-    // One deadline for connect, request, response and body.
-    const signal = AbortSignal.timeout(spec.timeoutMs);
-    let status: number;
+    // One deadline for connect, request, response and body. undici takes an EventEmitter as its
+    // signal; AbortSignal.timeout per request cost more than the rest of the delivery's CPU.
+    const signal = new EventEmitter();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      signal.emit('abort');
+    }, spec.timeoutMs);
     try {
       const res = await pools().request({
         origin,
@@ -79,8 +85,8 @@ function createWebhook(spec: WebhookTargetSpec): Handler {
         body: d.content,
         signal,
       });
-      status = res.statusCode;
-      events.webhookResponse(d.route, `${Math.floor(status / 100)}xx`);
+      const status = res.statusCode;
+      events.webhookResponse(d.route, statusClass(status));
       if (status >= 200 && status < 300) {
         await res.body.dump();
         return ack();
@@ -92,15 +98,23 @@ function createWebhook(spec: WebhookTargetSpec): Handler {
       }
       return outcome;
     } catch (err) {
-      if (signal.aborted) {
+      if (timedOut) {
         events.webhookResponse(d.route, 'timeout');
         return retry(`timeout after ${spec.timeoutMs}ms`);
       }
       events.webhookResponse(d.route, 'error');
       const e = err as NodeJS.ErrnoException;
       return retry(`connection error: ${e.code ?? e.message}`);
+    } finally {
+      clearTimeout(timer);
     }
   };
+}
+
+const statusClasses = ['1xx', '2xx', '3xx', '4xx', '5xx'];
+
+function statusClass(status: number): string {
+  return statusClasses[Math.floor(status / 100) - 1] ?? 'other';
 }
 
 async function readExcerpt(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<string> {

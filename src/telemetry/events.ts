@@ -8,6 +8,20 @@ import { metrics } from './metrics.js';
  */
 let everConnected = false;
 
+/** Labelled children cached per label set: prom-client hashes the labels on every plain call. */
+const children = new Map<
+  string,
+  { inc(n?: number): void; dec?(n?: number): void; observe?(v: number): void }
+>();
+function child<T>(key: string, make: () => T): T {
+  let found = children.get(key) as T | undefined;
+  if (found === undefined) {
+    found = make();
+    children.set(key, found as never);
+  }
+  return found;
+}
+
 export type FinalOutcome = 'ack' | 'retry' | 'dead_letter' | 'drop' | 'requeue' | 'abandoned';
 
 export interface DeliveryReport {
@@ -60,13 +74,19 @@ export const events = {
   },
 
   deliveryStarted(route: string): void {
-    metrics.inFlight.inc({ route });
+    child(`f\0${route}`, () => metrics.inFlight.labels({ route })).inc();
   },
 
   deliveryFinished(log: Logger, r: DeliveryReport): void {
-    metrics.inFlight.dec({ route: r.route });
-    metrics.messages.inc({ route: r.route, outcome: r.outcome });
-    metrics.handlerDuration.observe({ route: r.route, target: r.target }, r.seconds);
+    child(`f\0${r.route}`, () => metrics.inFlight.labels({ route: r.route })).dec();
+    child(`m\0${r.route}\0${r.outcome}`, () =>
+      metrics.messages.labels({ route: r.route, outcome: r.outcome }),
+    ).inc();
+    child(`d\0${r.route}\0${r.target}`, () =>
+      metrics.handlerDuration.labels({ route: r.route, target: r.target }),
+    ).observe(r.seconds);
+    const quiet = r.outcome === 'ack' || r.outcome === 'drop';
+    if (quiet && !log.isLevelEnabled('debug')) return;
     const fields = {
       event: 'delivery',
       route: r.route,
@@ -78,7 +98,7 @@ export const events = {
       ...(r.reason ? { reason: r.reason } : {}),
       ...(r.status ? { status: r.status } : {}),
     };
-    if (r.outcome === 'ack' || r.outcome === 'drop') log.debug(fields, 'delivered');
+    if (quiet) log.debug(fields, 'delivered');
     else if (r.outcome === 'retry') log.info(fields, 'delivery failed; retry scheduled');
     else
       log.warn(
@@ -96,7 +116,9 @@ export const events = {
   },
 
   webhookResponse(route: string, statusClass: string): void {
-    metrics.webhookResponses.inc({ route, status_class: statusClass });
+    child(`w\0${route}\0${statusClass}`, () =>
+      metrics.webhookResponses.labels({ route, status_class: statusClass }),
+    ).inc();
   },
 
   routeState(log: Logger, route: string, state: string, error?: string): void {
