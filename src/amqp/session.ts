@@ -78,12 +78,24 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
     }
   }
 
+  /** A dead peer is noticed within two heartbeats; 15 s unless the URL sets its own. */
+  #connectUrl(): string {
+    try {
+      const url = new URL(this.#url);
+      if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', '15');
+      return url.toString();
+    } catch {
+      return this.#url;
+    }
+  }
+
   async #connect(): Promise<void> {
     if (this.#stopped) return;
     let consume: ChannelModel | undefined;
     try {
-      consume = await amqp.connect(this.#url, { clientProperties: { connection_name: 'warren-consume' } });
-      const publish = await amqp.connect(this.#url, {
+      const url = this.#connectUrl();
+      consume = await amqp.connect(url, { clientProperties: { connection_name: 'warren-consume' } });
+      const publish = await amqp.connect(url, {
         clientProperties: { connection_name: 'warren-publish' },
       });
       if (this.#stopped) {
