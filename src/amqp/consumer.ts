@@ -55,12 +55,21 @@ export class RouteConsumer {
       this.#notifyIdle();
     });
     this.#channel = channel;
+    // A closing connection refuses every frame (IllegalOperationError) before its channels emit
+    // 'close': the broker requeues those deliveries, so from then on the channel counts as closed.
+    const send = (frame: () => void): void => {
+      try {
+        frame();
+      } catch {
+        state.open = false;
+      }
+    };
     this.#settler = {
       get open() {
         return state.open;
       },
-      ack: (msg) => channel.ack(msg),
-      requeue: (msg) => channel.nack(msg, false, true),
+      ack: (msg) => send(() => channel.ack(msg)),
+      requeue: (msg) => send(() => channel.nack(msg, false, true)),
     };
     await channel.prefetch(this.#runtime.plan.prefetch, false);
     const { consumerTag } = await channel.consume(this.#runtime.plan.queue, (msg) => this.#onMessage(msg), {

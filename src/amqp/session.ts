@@ -42,6 +42,9 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
   #failures = 0;
   #timer: NodeJS.Timeout | undefined;
   #blocked = false;
+  #everConnected = false;
+  /** Said once per outage: which URL fails and, before the first success, how to start a broker. */
+  #saidUnreachable = false;
 
   constructor(url: string, log: Logger, backoff: BackoffOptions = defaultBackoff) {
     super();
@@ -92,19 +95,31 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
   async #connect(): Promise<void> {
     if (this.#stopped) return;
     let consume: ChannelModel | undefined;
+    let consumeLost: Error | undefined;
     try {
       const url = this.#connectUrl();
       consume = await amqp.connect(url, { clientProperties: { connection_name: 'warren-consume' } });
+      // Until #watch takes over, a drop of this connection while the second one opens must neither
+      // crash the process (an 'error' event without a listener throws) nor go unnoticed.
+      consume.on('error', () => {});
+      consume.once('close', (err?: Error) => {
+        consumeLost = err ?? new Error('connection closed while opening the publishing connection');
+      });
       const publish = await amqp.connect(url, {
         clientProperties: { connection_name: 'warren-publish' },
       });
-      if (this.#stopped) {
+      if (this.#stopped || consumeLost) {
         await Promise.allSettled([consume.close(), publish.close()]);
+        if (consumeLost) this.#scheduleReconnect(consumeLost);
         return;
       }
       this.#watch({ consume, publish });
     } catch (err) {
       if (consume) await consume.close().catch(() => {});
+      if (!this.#saidUnreachable) {
+        this.#saidUnreachable = true;
+        events.brokerUnreachable(this.#log, this.#url, err as Error, this.#everConnected);
+      }
       this.#scheduleReconnect(err as Error);
     }
   }
@@ -138,6 +153,8 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
     });
     this.#current = connections;
     this.#failures = 0;
+    this.#everConnected = true;
+    this.#saidUnreachable = false;
     events.connectionChanged(this.#log, true, this.#url);
     this.emit('up', connections);
   }
@@ -145,7 +162,7 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
   #scheduleReconnect(err: Error | undefined): void {
     if (this.#stopped) return;
     const delay = backoffDelay(this.#failures, this.#backoff);
-    if (this.#failures === 0) events.brokerUnreachable(this.#log, this.#url, err, delay);
+    this.#log.debug({ event: 'amqp_reconnect', inMs: delay, err: err?.message }, 'reconnecting');
     this.#failures++;
     this.#timer = setTimeout(() => void this.#connect(), delay);
   }

@@ -15,6 +15,7 @@ import type { Delivery } from './types.js';
 export interface Settler {
   /** False once the channel closed: its deliveries will be redelivered and must not be acked. */
   readonly open: boolean;
+  /** Never throw: when the channel turns out to be closing, `open` becomes false instead. */
   ack(msg: ConsumeMessage): void;
   requeue(msg: ConsumeMessage): void;
 }
@@ -89,7 +90,8 @@ async function settle(
   const finish = (kind: FinalOutcome): { outcome: FinalOutcome } => {
     if (!channel.open) return { outcome: 'abandoned' };
     channel.ack(msg);
-    return { outcome: kind };
+    // The ack can still find the connection closing: then it never left, and the broker redelivers.
+    return { outcome: channel.open ? kind : 'abandoned' };
   };
   if (outcome.kind === 'ack') return finish('ack');
   if (outcome.kind === 'drop') return finish('drop');
@@ -124,5 +126,5 @@ async function requeue(msg: ConsumeMessage, channel: Settler): Promise<{ outcome
   await new Promise((resolve) => setTimeout(resolve, requeuePauseMs));
   if (!channel.open) return { outcome: 'abandoned' };
   channel.requeue(msg);
-  return { outcome: 'requeue' };
+  return { outcome: channel.open ? 'requeue' : 'abandoned' };
 }

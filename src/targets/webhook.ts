@@ -22,7 +22,9 @@ const errorBodyLimit = 512;
 export async function closeWebhookPools(): Promise<void> {
   const closing = agent;
   agent = undefined;
-  await closing?.close();
+  // Runs after the drain deadline: a request still open belongs to a delivery whose channel is
+  // already closed (the broker requeued it). close() would wait for it, up to the webhook timeout.
+  await closing?.destroy();
 }
 
 /** 408, 429 and 5xx are worth trying again; other non-2xx responses will not change. */

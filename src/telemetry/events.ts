@@ -6,7 +6,6 @@ import { metrics } from './metrics.js';
  * Internal events: each one writes its log line and updates its metrics together, so the two
  * never drift apart. Nothing else in Warren touches a metric.
  */
-let everConnected = false;
 
 /** Labelled children cached per label set: prom-client hashes the labels on every plain call. */
 const children = new Map<
@@ -40,7 +39,6 @@ export const events = {
   connectionChanged(log: Logger, up: boolean, url: string, err?: Error): void {
     metrics.amqpConnected.set(up ? 1 : 0);
     if (up) {
-      everConnected = true;
       log.info({ event: 'amqp_connected', url: redactUrl(url) }, 'connected to RabbitMQ');
     } else {
       metrics.amqpBlocked.set(0);
@@ -56,13 +54,13 @@ export const events = {
     log.info({ event: 'amqp_closed' }, 'closed the RabbitMQ connections');
   },
 
-  brokerUnreachable(log: Logger, url: string, err: Error | undefined, retryInMs: number): void {
+  brokerUnreachable(log: Logger, url: string, err: Error | undefined, everConnected: boolean): void {
     const hint = everConnected
       ? 'reconnecting with backoff'
       : 'is RabbitMQ running? Start one locally with `rabbitmq-server -detached` or ' +
         '`docker run -d -p 5672:5672 rabbitmq:3`, or point --amqp / AMQP_URL elsewhere; retrying with backoff';
     log.error(
-      { event: 'amqp_unreachable', url: redactUrl(url), err: err?.message, retryInMs },
+      { event: 'amqp_unreachable', url: redactUrl(url), err: err?.message },
       `cannot reach RabbitMQ at ${redactUrl(url)}: ${hint}`,
     );
   },

@@ -26,16 +26,28 @@ interface AmqpError {
   message?: string;
 }
 
-/** Turns a broker refusal into an error that names the route, the entity and the property. */
-export function describeRefusal(err: unknown, entity: string, route?: string): WarrenError {
+/** Turns a broker refusal into an error that names the route, the entity and the property (or,
+ * when `properties` lists what a probe found, every property that differs). */
+export function describeRefusal(
+  err: unknown,
+  entity: string,
+  route?: string,
+  properties: string[] = [],
+): WarrenError {
   const e = err as AmqpError;
   const text = e.message ?? String(err);
   const brokerText =
     /(PRECONDITION_FAILED|NOT_FOUND|ACCESS_REFUSED|RESOURCE_LOCKED)[^"]*/.exec(text)?.[0] ?? text;
   const who = route ? `route \`${route}\`: ` : '';
   if (e.code === 406) {
-    const property = /inequivalent arg '([^']+)'/.exec(text)?.[1];
-    const what = property ? `it exists with a different \`${property}\`` : 'it exists with other properties';
+    const found = properties.length > 0 ? properties : [/inequivalent arg '([^']+)'/.exec(text)?.[1]];
+    const named = found.filter((p): p is string => p !== undefined);
+    const list = named.map((p) => `\`${p}\``).join(', ');
+    const what = named.includes('x-queue-type')
+      ? `it exists as another queue type (differs in ${list}); a queue cannot change its type`
+      : named.length > 0
+        ? `it exists with a different ${list}`
+        : 'it exists with other properties';
     return new WarrenError(
       'WARREN_E_TOPOLOGY_CONFLICT',
       `${who}cannot declare ${entity}: ${what} (${brokerText}); change the route to match, or move the messages and delete it`,
@@ -49,6 +61,54 @@ export function describeRefusal(err: unknown, entity: string, route?: string): W
 
 async function declareQueue(channel: Channel, q: QueueDecl): Promise<void> {
   await channel.assertQueue(q.name, { durable: q.durable, arguments: q.arguments });
+}
+
+/**
+ * RabbitMQ names only the first argument it finds different, in its own order: a classic queue
+ * meeting a quorum declaration with a dead-letter target is reported as a different
+ * `x-dead-letter-exchange`, compared before `x-queue-type`. Declare again without each argument
+ * the existing queue lacks ("current is none"), until the broker names one it has or agrees, and
+ * return every property found. A probe never changes an existing queue (a declare only compares),
+ * and a passive check first on the same channel keeps it from creating one that vanished.
+ */
+async function differingArguments(
+  connection: ChannelModel,
+  q: QueueDecl,
+  refusal: unknown,
+): Promise<string[]> {
+  const found: string[] = [];
+  const probe = { ...q.arguments };
+  let text = (refusal as AmqpError).message ?? '';
+  for (let i = 0; i <= Object.keys(q.arguments).length; i++) {
+    const property = /inequivalent arg '([^']+)'/.exec(text)?.[1];
+    if (!property || found.includes(property)) break;
+    found.push(property);
+    if (!/current is none/.test(text) || !(property in probe)) break;
+    delete probe[property];
+    try {
+      await withChannel(connection, async (ch) => {
+        await ch.checkQueue(q.name);
+        await ch.assertQueue(q.name, { durable: q.durable, arguments: probe });
+      });
+      break;
+    } catch (err) {
+      text = (err as AmqpError).message ?? '';
+    }
+  }
+  return found;
+}
+
+/** A refusal of a queue declaration, with every differing property when it is a 406. */
+async function describeQueueRefusal(
+  connection: ChannelModel,
+  err: unknown,
+  q: QueueDecl,
+  entity: string,
+  route?: string,
+): Promise<WarrenError> {
+  const properties =
+    (err as AmqpError).code === 406 ? await differingArguments(connection, q, err).catch(() => []) : [];
+  return describeRefusal(err, entity, route, properties);
 }
 
 async function bind(channel: Channel, b: BindingDecl): Promise<void> {
@@ -105,7 +165,7 @@ export async function applyShared(connection: ChannelModel, plan: Plan): Promise
         for (const b of plan.queueBindings.filter((x) => x.destination === q.name)) await bind(ch, b);
       });
     } catch (err) {
-      failures.push(describeRefusal(err, `queue "${q.name}"`));
+      failures.push(await describeQueueRefusal(connection, err, q, `queue "${q.name}"`));
     }
   }
   return { failedExchanges, failures };
@@ -127,19 +187,24 @@ export async function applyRoute(
   }
   // One channel for the whole route: the first refusal closes it, and fails just this route.
   let entity = '';
+  let queue: QueueDecl | undefined;
   try {
     await withChannel(connection, async (ch) => {
       for (const q of route.queues) {
         entity = `${q.role === 'source' ? 'queue' : `${q.role} queue`} "${q.name}"`;
+        queue = q;
         await declareQueue(ch, q);
       }
+      queue = undefined;
       for (const b of route.bindings) {
         entity = describeBinding(b);
         await bind(ch, b);
       }
     });
   } catch (err) {
-    throw describeRefusal(err, entity, route.name);
+    throw queue
+      ? await describeQueueRefusal(connection, err, queue, entity, route.name)
+      : describeRefusal(err, entity, route.name);
   }
 }
 
