@@ -6,6 +6,7 @@ import { redact } from './config/redact.js';
 import { routesSchema } from './config/schema.js';
 import { formatIssue, loadConfig } from './config/validate.js';
 import { WarrenError } from './errors.js';
+import { Reloader } from './reloader.js';
 import { Runtime } from './runtime.js';
 import { createLogger, redactUrl } from './telemetry/log.js';
 import { formatPlan } from './topology/format.js';
@@ -21,6 +22,7 @@ Commands:
 
 Options (environment variable, default):
   --routes DIR         route files (WARREN_ROUTES, ./routes.d); validate and plan also take DIR as argument
+  --plugins DIR        plugin files, watched for reloads (WARREN_PLUGINS, ./plugins)
   --amqp URL           broker (AMQP_URL, amqp://guest:guest@127.0.0.1:5672)
   --admin-port N       admin HTTP port (WARREN_ADMIN_PORT, 8080)
   --drain-timeout D    how long shutdown waits for deliveries in flight (WARREN_DRAIN_TIMEOUT, 30s)
@@ -29,6 +31,7 @@ Options (environment variable, default):
 
 export interface Settings {
   routes: string;
+  plugins: string;
   amqp: string;
   adminPort: number;
   drainTimeoutMs: number;
@@ -44,6 +47,7 @@ export function resolveSettings(
     allowPositionals: true,
     options: {
       routes: { type: 'string' },
+      plugins: { type: 'string' },
       amqp: { type: 'string' },
       'admin-port': { type: 'string' },
       'drain-timeout': { type: 'string' },
@@ -67,6 +71,7 @@ export function resolveSettings(
   return {
     settings: {
       routes: values.routes ?? env.WARREN_ROUTES ?? './routes.d',
+      plugins: values.plugins ?? env.WARREN_PLUGINS ?? './plugins',
       amqp: values.amqp ?? env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
       adminPort: port,
       drainTimeoutMs,
@@ -88,7 +93,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const settings = { ...parsed.settings, routes: dir ?? parsed.settings.routes };
   switch (command) {
     case 'run':
-      return run(settings);
+      return run(settings, env);
     case 'validate':
       return validate(settings, env);
     case 'plan':
@@ -140,9 +145,9 @@ async function plan(settings: Settings, env: NodeJS.ProcessEnv): Promise<number>
   return 0;
 }
 
-async function run(settings: Settings): Promise<number> {
+async function run(settings: Settings, env: NodeJS.ProcessEnv): Promise<number> {
   const log = createLogger();
-  const result = await loadConfig(settings.routes);
+  const result = await loadConfig(settings.routes, env);
   if (!result.ok) {
     for (const issue of result.issues) {
       log.error({ event: 'config_invalid', code: 'WARREN_E_CONFIG_INVALID', ...issue }, formatIssue(issue));
@@ -153,13 +158,21 @@ async function run(settings: Settings): Promise<number> {
     );
     return 1;
   }
-  const runtime = new Runtime({ amqpUrl: settings.amqp, log });
-  runtime.start(result.config);
-  const server = serve({
-    fetch: createAdminApp(runtime).fetch,
-    port: settings.adminPort,
-    hostname: '0.0.0.0',
+  const runtime = new Runtime({ amqpUrl: settings.amqp, log, drainTimeoutMs: settings.drainTimeoutMs });
+  const reloader = new Reloader(runtime, {
+    routesDir: settings.routes,
+    pluginsDir: settings.plugins,
+    log,
+    env,
   });
+  await reloader.prime();
+  runtime.start(result.config);
+  reloader.watch();
+  const admin = createAdminApp(runtime, {
+    reload: () => reloader.reload('api'),
+    ...(env.WARREN_ADMIN_TOKEN ? { token: env.WARREN_ADMIN_TOKEN } : {}),
+  });
+  const server = serve({ fetch: admin.fetch, port: settings.adminPort, hostname: '0.0.0.0' });
   log.info(
     {
       event: 'started',
@@ -170,6 +183,8 @@ async function run(settings: Settings): Promise<number> {
     },
     `warren running ${result.config.routes.length} routes from ${settings.routes}; admin on :${settings.adminPort}`,
   );
+  const onHangup = () => void reloader.reload('SIGHUP');
+  process.on('SIGHUP', onHangup);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -182,6 +197,8 @@ async function run(settings: Settings): Promise<number> {
         process.exit(1);
       }
       stopping = true;
+      reloader.close();
+      process.off('SIGHUP', onHangup);
       log.info(
         { event: 'shutdown', signal, deadlineMs: settings.drainTimeoutMs },
         'draining deliveries in flight',

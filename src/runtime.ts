@@ -1,32 +1,35 @@
 import type { Logger } from 'pino';
+import { describeRoute, type RouteDescription, type RouteEntry } from './admin/describe.js';
 import { RouteConsumer } from './amqp/consumer.js';
 import { ConfirmPublisher } from './amqp/publisher.js';
 import { type BackoffOptions, BrokerSession, type Connections, defaultBackoff } from './amqp/session.js';
 import { redact } from './config/redact.js';
 import type { Config } from './config/types.js';
+import { formatIssue, type ValidationResult } from './config/validate.js';
 import { WarrenError } from './errors.js';
+import {
+  type ReloadReport,
+  type RouteChange,
+  type RouteReloadResult,
+  reloadResult,
+} from './reload-report.js';
 import { targets } from './targets/registry.js';
 import type { Handler, TargetModule } from './targets/types.js';
 import { closeWebhookPools } from './targets/webhook.js';
 import { events } from './telemetry/events.js';
-import { applyRoute, applyShared } from './topology/apply.js';
+import { reloadEvents } from './telemetry/reload-events.js';
+import { applyRoute, applyShared, unbindAll } from './topology/apply.js';
 import { diffPlans } from './topology/diff.js';
 import { emptyPlan, type Plan, planTopology, type RoutePlan } from './topology/plan.js';
 
-export type RouteState = 'waiting' | 'declaring' | 'consuming' | 'failed' | 'stopped';
-
-interface RouteEntry {
-  plan: RoutePlan;
-  publisher: ConfirmPublisher;
-  consumer: RouteConsumer;
-  state: RouteState;
-  error?: WarrenError;
-}
+export type { RouteDescription, RouteState } from './admin/describe.js';
 
 export interface RuntimeOptions {
   amqpUrl: string;
   log: Logger;
   backoff?: BackoffOptions;
+  /** How long an old consumer (reload) may take to finish its deliveries. Default 30 s. */
+  drainTimeoutMs?: number;
 }
 
 export interface Readiness {
@@ -36,78 +39,298 @@ export interface Readiness {
 
 const cancelledRetryMs = 1_000;
 
-function createHandler(route: RoutePlan, publisher: ConfirmPublisher): Handler {
-  const target = targets.find((t) => t.kind === route.target.kind) as TargetModule;
-  return target.create(route.target as never, { publisher });
-}
-
 /**
- * Owns the running topology: the broker session, one consumer and one confirm publisher per route.
- * Start-up applies the diff against the empty plan; every (re)connect applies the whole plan again,
- * since a new connection has no consumers.
+ * Owns the running topology: the broker session, and per route a consumer and a confirm publisher.
+ * Start-up is a reload from the empty plan; every (re)connect applies the whole running plan again,
+ * since a new connection has no consumers. Reloads and re-applies run one at a time.
  */
 export class Runtime {
   readonly #log: Logger;
   readonly #session: BrokerSession;
+  readonly #drainTimeoutMs: number;
   readonly #routes = new Map<string, RouteEntry>();
-  #config: Config | undefined;
-  #plan: Plan = emptyPlan;
+  readonly #publishers = new Map<string, ConfirmPublisher>();
+  /** Old consumers finishing their deliveries after a reload; stop() waits for them. */
+  readonly #draining = new Set<Promise<void>>();
+  /** Exchanges, exchange bindings and standalone queues of the newest valid configuration. */
+  #shared: Plan = emptyPlan;
+  #secrets = new Set<string>();
   #sharedFailures: WarrenError[] = [];
-  /** Applies run one at a time: a reconnect during an apply waits its turn. */
-  #applying: Promise<void> = Promise.resolve();
+  #lastReload: ReloadReport | undefined;
+  #applying: Promise<unknown> = Promise.resolve();
   #stopping = false;
 
   constructor(options: RuntimeOptions) {
     this.#log = options.log;
+    this.#drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
     this.#session = new BrokerSession(options.amqpUrl, options.log, options.backoff ?? defaultBackoff);
-    this.#session.on('up', (connections) => {
-      this.#applying = this.#applying.then(() => this.#applyAll(connections));
-    });
+    this.#session.on('up', (connections) => void this.#serialise(() => this.#applyAll(connections)));
     this.#session.on('down', () => {
-      for (const entry of this.#routes.values()) {
-        entry.publisher.attach(undefined);
-        this.#setState(entry, 'waiting');
-      }
+      for (const publisher of this.#publishers.values()) publisher.attach(undefined);
+      for (const entry of this.#routes.values()) this.#setState(entry, 'waiting');
     });
   }
 
+  /** What runs now: the shared entities of the newest valid config and each route's running version. */
   get plan(): Plan {
-    return this.#plan;
+    return { ...this.#shared, routes: [...this.#routes.values()].map((e) => e.plan) };
   }
 
-  /** Resolves once the first apply after connecting finished (or immediately if not connected). */
+  get lastReload(): ReloadReport | undefined {
+    return this.#lastReload;
+  }
+
+  /** Resolves once every reload and re-apply queued so far has finished. */
   async settled(): Promise<void> {
     await this.#applying;
   }
 
+  #serialise<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#applying.then(work);
+    this.#applying = run.catch((err: unknown) => {
+      this.#log.error({ event: 'apply_bug', err }, 'apply failed unexpectedly');
+    });
+    return run;
+  }
+
+  /** Adopts the first configuration and starts connecting. */
   start(config: Config): void {
-    this.#config = config;
-    const plan = planTopology(config);
-    const diff = diffPlans(emptyPlan, plan);
-    this.#plan = plan;
-    for (const route of diff.routes.add) {
-      const publisher = new ConfirmPublisher();
-      const runtime = { plan: route, publisher, handler: createHandler(route, publisher) };
-      const consumer = new RouteConsumer(runtime, this.#log, () => this.#onCancelled(route.name));
-      this.#routes.set(route.name, { plan: route, publisher, consumer, state: 'waiting' });
-    }
+    void this.reload({ ok: true, config }, 'start');
     this.#session.start();
   }
 
-  async #applyAll(connections: Connections): Promise<void> {
-    if (this.#stopping || this.#session.current !== connections) return;
-    const shared = await applyShared(connections.consume, this.#plan).catch((err: unknown) => {
+  /**
+   * load → validate (done by the caller) → plan → diff → apply. An invalid configuration changes
+   * nothing. A route whose new version fails to apply keeps its previous version running.
+   */
+  reload(result: ValidationResult, trigger: string): Promise<ReloadReport> {
+    return this.#serialise(() => this.#reload(result, trigger));
+  }
+
+  async #reload(result: ValidationResult, trigger: string): Promise<ReloadReport> {
+    if (this.#stopping) throw new WarrenError('WARREN_E_NOT_CONNECTED', 'shutting down: reload refused');
+    const started = performance.now();
+    const previousVersion = this.#shared.version;
+    const report = (routes: RouteReloadResult[], extra: Partial<ReloadReport> = {}): ReloadReport => {
+      const done: ReloadReport = {
+        at: new Date().toISOString(),
+        trigger,
+        result: reloadResult(routes),
+        version: this.#shared.version,
+        previousVersion,
+        durationMs: Math.round(performance.now() - started),
+        routes,
+        ...extra,
+      };
+      this.#lastReload = done;
+      reloadEvents.reloaded(this.#log, done);
+      return done;
+    };
+    if (!result.ok) return report([], { result: 'invalid', issues: result.issues.map(formatIssue) });
+
+    const next = planTopology(result.config);
+    const before = this.plan;
+    const diff = diffPlans(before, next);
+    for (const secret of result.config.secrets) this.#secrets.add(secret);
+    this.#shared = { ...next, routes: [] };
+    const connections = this.#session.current;
+    const failedExchanges = connections ? await this.#applyShared(connections) : new Map();
+
+    const results: RouteReloadResult[] = [];
+    const track = async (route: string, change: RouteChange, work: Promise<WarrenError | undefined>) => {
+      const error = await work;
+      results.push({
+        route,
+        change,
+        ok: !error,
+        ...(error ? { error: { code: error.code, message: error.message } } : {}),
+      });
+    };
+    await Promise.all([
+      ...diff.routes.add.map((plan) =>
+        track(plan.name, 'added', this.#addRoute(plan, connections, failedExchanges)),
+      ),
+      ...diff.routes.changeHandler.map((plan) =>
+        track(plan.name, 'handler', this.#changeHandler(plan, connections, failedExchanges)),
+      ),
+      ...diff.routes.changeSource.map((plan) =>
+        track(plan.name, 'source', this.#changeSource(plan, connections, failedExchanges)),
+      ),
+      ...diff.routes.unchanged
+        .filter((plan) => this.#routes.get(plan.name)?.state === 'failed' && connections)
+        .map((plan) =>
+          track(plan.name, 'retried', this.#retryRoute(plan.name, connections!, failedExchanges)),
+        ),
+    ]);
+    for (const plan of diff.routes.remove) {
+      this.#removeRoute(plan.name);
+      results.push({ route: plan.name, change: 'removed', ok: true });
+    }
+    // Unbind only what the running routes no longer use: a route that kept its old version keeps
+    // its old bindings.
+    if (connections) {
+      const unbind = diffPlans(before, this.plan).unbind;
+      const failures = await unbindAll(connections.consume, unbind);
+      for (const failure of failures) events.entityFailed(this.#log, 'unbind', failure.message);
+    }
+    results.sort((a, b) => a.route.localeCompare(b.route));
+    return report(results);
+  }
+
+  async #applyShared(connections: Connections): Promise<Map<string, WarrenError>> {
+    const shared = await applyShared(connections.consume, this.#shared).catch((err: unknown) => {
       this.#log.error({ event: 'apply_failed', err }, 'declaring shared topology failed');
       return undefined;
     });
-    if (!shared) return;
-    this.#sharedFailures = shared.failures;
-    for (const failure of shared.failures) events.entityFailed(this.#log, 'shared', failure.message);
-    for (const entry of this.#routes.values()) {
-      entry.publisher.attach(connections.publish);
+    this.#sharedFailures = shared?.failures ?? [];
+    for (const failure of this.#sharedFailures) events.entityFailed(this.#log, 'shared', failure.message);
+    return shared?.failedExchanges ?? new Map();
+  }
+
+  #publisherFor(route: string): ConfirmPublisher {
+    let publisher = this.#publishers.get(route);
+    if (!publisher) {
+      publisher = new ConfirmPublisher();
+      publisher.attach(this.#session.current?.publish);
+      this.#publishers.set(route, publisher);
     }
+    return publisher;
+  }
+
+  #consumerFor(plan: RoutePlan): RouteConsumer {
+    const publisher = this.#publisherFor(plan.name);
+    const runtime = { plan, publisher, handler: createHandler(plan, publisher) };
+    return new RouteConsumer(runtime, this.#log, () => this.#onCancelled(plan.name));
+  }
+
+  async #addRoute(
+    plan: RoutePlan,
+    connections: Connections | undefined,
+    failedExchanges: Map<string, WarrenError>,
+  ): Promise<WarrenError | undefined> {
+    const entry: RouteEntry = { plan, consumer: this.#consumerFor(plan), state: 'waiting' };
+    this.#routes.set(plan.name, entry);
+    if (!connections) return undefined; // declared and started on connect
+    await this.#startRoute(entry, connections, failedExchanges);
+    return entry.state === 'failed' ? entry.error : undefined;
+  }
+
+  /** A route that is not consuming (failed, or waiting for the broker) just takes the new version. */
+  async #replaceIdle(
+    entry: RouteEntry,
+    plan: RoutePlan,
+    connections: Connections | undefined,
+    failedExchanges: Map<string, WarrenError>,
+  ): Promise<WarrenError | undefined> {
+    const old = entry.consumer;
+    entry.plan = plan;
+    entry.pending = undefined;
+    entry.consumer = this.#consumerFor(plan);
+    void old.stop(0);
+    if (!connections) return undefined;
+    await this.#startRoute(entry, connections, failedExchanges);
+    return entry.state === 'failed' ? entry.error : undefined;
+  }
+
+  /** Target, retry or concurrency changed: declare any new tier or DLQ, then swap the handler in
+   * place. The consumer keeps running; deliveries already in a handler finish with the old one. */
+  async #changeHandler(
+    plan: RoutePlan,
+    connections: Connections | undefined,
+    failedExchanges: Map<string, WarrenError>,
+  ): Promise<WarrenError | undefined> {
+    const entry = this.#routes.get(plan.name)!;
+    if (!connections || entry.state !== 'consuming') {
+      return this.#replaceIdle(entry, plan, connections, failedExchanges);
+    }
+    try {
+      await applyRoute(connections.consume, plan, failedExchanges);
+    } catch (err) {
+      return this.#keepPrevious(entry, plan, err);
+    }
+    const publisher = this.#publisherFor(plan.name);
+    entry.consumer.swap({ plan, publisher, handler: createHandler(plan, publisher) });
+    entry.plan = plan;
+    entry.pending = undefined;
+    return undefined;
+  }
+
+  /** Queue, bindings or prefetch changed: the new consumer starts first, then the old one is
+   * cancelled and drained in the background, so no delivery waits for the reload. */
+  async #changeSource(
+    plan: RoutePlan,
+    connections: Connections | undefined,
+    failedExchanges: Map<string, WarrenError>,
+  ): Promise<WarrenError | undefined> {
+    const entry = this.#routes.get(plan.name)!;
+    if (!connections || entry.state !== 'consuming') {
+      return this.#replaceIdle(entry, plan, connections, failedExchanges);
+    }
+    const consumer = this.#consumerFor(plan);
+    try {
+      await applyRoute(connections.consume, plan, failedExchanges);
+      await consumer.start(connections.consume);
+    } catch (err) {
+      void consumer.stop(0);
+      return this.#keepPrevious(entry, plan, err);
+    }
+    const old = entry.consumer;
+    entry.consumer = consumer;
+    entry.plan = plan;
+    entry.pending = undefined;
+    this.#drain(plan.name, old, 'source changed');
+    return undefined;
+  }
+
+  #keepPrevious(entry: RouteEntry, plan: RoutePlan, err: unknown): WarrenError {
+    const error = asWarrenError(err, plan.name);
+    entry.pending = { plan, error };
+    events.routeState(
+      this.#log,
+      plan.name,
+      'consuming',
+      `new version not applied, previous kept: ${error.message}`,
+    );
+    return error;
+  }
+
+  async #retryRoute(
+    name: string,
+    connections: Connections,
+    failedExchanges: Map<string, WarrenError>,
+  ): Promise<WarrenError | undefined> {
+    const entry = this.#routes.get(name)!;
+    await this.#startRoute(entry, connections, failedExchanges);
+    return entry.state === 'failed' ? entry.error : undefined;
+  }
+
+  /** Cancel, drain and close; the queue and its messages stay (a reload never deletes them). */
+  #removeRoute(name: string): void {
+    const entry = this.#routes.get(name);
+    if (!entry) return;
+    this.#routes.delete(name);
+    const publisher = this.#publishers.get(name);
+    this.#publishers.delete(name);
+    events.routeState(this.#log, name, 'stopped');
+    this.#drain(name, entry.consumer, 'route removed', () => publisher?.attach(undefined));
+  }
+
+  #drain(route: string, consumer: RouteConsumer, reason: string, then?: () => void): void {
+    const drained = consumer.stop(this.#drainTimeoutMs).then(({ unfinished }) => {
+      reloadEvents.drained(this.#log, route, unfinished, reason);
+      then?.();
+    });
+    this.#draining.add(drained);
+    void drained.finally(() => this.#draining.delete(drained));
+  }
+
+  /** After a (re)connect: everything again, since the new connection has no consumers. */
+  async #applyAll(connections: Connections): Promise<void> {
+    if (this.#stopping || this.#session.current !== connections) return;
+    const failedExchanges = await this.#applyShared(connections);
+    for (const publisher of this.#publishers.values()) publisher.attach(connections.publish);
     await Promise.all(
-      [...this.#routes.values()].map((entry) => this.#startRoute(entry, connections, shared.failedExchanges)),
+      [...this.#routes.values()].map((entry) => this.#startRoute(entry, connections, failedExchanges)),
     );
   }
 
@@ -124,7 +347,7 @@ export class Runtime {
       this.#setState(entry, 'consuming');
     } catch (err) {
       if (this.#session.current !== connections) return; // lost the connection meanwhile; retried on reconnect
-      this.#setState(entry, 'failed', err instanceof WarrenError ? err : wrap(err, entry.plan.name));
+      this.#setState(entry, 'failed', asWarrenError(err, entry.plan.name));
     }
   }
 
@@ -135,16 +358,15 @@ export class Runtime {
     this.#setState(entry, 'waiting');
     setTimeout(() => {
       const connections = this.#session.current;
-      if (connections && !this.#stopping) {
-        this.#applying = this.#applying.then(async () => {
-          await entry.consumer.stop(0);
-          await this.#startRoute(entry, connections);
-        });
-      }
+      if (!connections || this.#stopping || this.#routes.get(name) !== entry) return;
+      void this.#serialise(async () => {
+        await entry.consumer.stop(0);
+        await this.#startRoute(entry, connections);
+      });
     }, cancelledRetryMs).unref();
   }
 
-  #setState(entry: RouteEntry, state: RouteState, error?: WarrenError): void {
+  #setState(entry: RouteEntry, state: RouteEntry['state'], error?: WarrenError): void {
     const changed = entry.state !== state || entry.error?.message !== error?.message;
     entry.state = state;
     entry.error = error;
@@ -165,17 +387,28 @@ export class Runtime {
     return { ready: reasons.length === 0, reasons };
   }
 
-  /** What `/api/routes` shows: state, errors and the route's (redacted) configuration. */
-  describe(): { version: string; connected: boolean; routes: RouteDescription[]; errors: string[] } {
-    const secrets = this.#config?.secrets ?? [];
+  /** A copy with every interpolated secret of any configuration loaded so far replaced. */
+  redacted<T>(value: T): T {
+    return redact(value, [...this.#secrets]);
+  }
+
+  /** What `/api/routes` shows: version, routes with state and (redacted) config, the last reload. */
+  describe(): {
+    version: string;
+    connected: boolean;
+    routes: RouteDescription[];
+    errors: string[];
+    lastReload?: ReloadReport;
+  } {
     return redact(
       {
-        version: this.#plan.version,
+        version: this.#shared.version,
         connected: this.#session.connected,
         routes: [...this.#routes.values()].map((entry) => describeRoute(entry)),
         errors: this.#sharedFailures.map((e) => e.message),
+        ...(this.#lastReload ? { lastReload: this.#lastReload } : {}),
       },
-      secrets,
+      [...this.#secrets],
     );
   }
 
@@ -188,6 +421,10 @@ export class Runtime {
     const results = await Promise.all(
       [...this.#routes.values()].map((entry) => entry.consumer.stop(deadlineMs)),
     );
+    await Promise.race([
+      Promise.all(this.#draining),
+      new Promise((resolve) => setTimeout(resolve, deadlineMs).unref()),
+    ]);
     for (const entry of this.#routes.values()) this.#setState(entry, 'stopped');
     await this.#session.stop();
     await closeWebhookPools().catch(() => {});
@@ -195,44 +432,13 @@ export class Runtime {
   }
 }
 
-export interface RouteDescription {
-  name: string;
-  state: RouteState;
-  error?: { code: string; message: string };
-  queue: string;
-  deadLetterQueue: string;
-  retryQueues: string[];
-  prefetch: number;
-  concurrency: number;
-  inFlight: number;
-  target: RoutePlan['target'];
-  retry: RoutePlan['retry'];
-  fingerprint: string;
-  file: string;
-  line: number;
+function createHandler(route: RoutePlan, publisher: ConfirmPublisher): Handler {
+  const target = targets.find((t) => t.kind === route.target.kind) as TargetModule;
+  return target.create(route.target as never, { publisher });
 }
 
-function describeRoute(entry: RouteEntry): RouteDescription {
-  const { plan } = entry;
-  return {
-    name: plan.name,
-    state: entry.state,
-    ...(entry.error ? { error: { code: entry.error.code, message: entry.error.message } } : {}),
-    queue: plan.queue,
-    deadLetterQueue: plan.deadLetterQueue,
-    retryQueues: plan.tiers.map((t) => t.queue),
-    prefetch: plan.prefetch,
-    concurrency: plan.concurrency,
-    inFlight: entry.consumer.inFlight,
-    target: plan.target,
-    retry: plan.retry,
-    fingerprint: plan.fingerprint,
-    file: plan.origin.file,
-    line: plan.origin.line,
-  };
-}
-
-function wrap(err: unknown, route: string): WarrenError {
+function asWarrenError(err: unknown, route: string): WarrenError {
+  if (err instanceof WarrenError) return err;
   return new WarrenError('WARREN_E_TOPOLOGY_FAILED', `route \`${route}\`: ${(err as Error).message}`, {
     cause: err,
   });

@@ -1,9 +1,18 @@
 import { Hono } from 'hono';
+import type { ReloadReport } from '../reload-report.js';
 import type { Runtime } from '../runtime.js';
 import { registry } from '../telemetry/metrics.js';
+import { requireAdmin } from './auth.js';
 
-/** The admin HTTP API (DESIGN §7): health, readiness, metrics and the running routes. */
-export function createAdminApp(runtime: Runtime): Hono {
+export interface AdminOptions {
+  /** Runs a reload now (POST /api/reload). */
+  reload?: () => Promise<ReloadReport | undefined>;
+  /** WARREN_ADMIN_TOKEN: required by mutating endpoints; without it they are loopback-only. */
+  token?: string;
+}
+
+/** The admin HTTP API (DESIGN §7): health, readiness, metrics, the running routes, reload. */
+export function createAdminApp(runtime: Runtime, options: AdminOptions = {}): Hono {
   const app = new Hono();
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
@@ -24,6 +33,17 @@ export function createAdminApp(runtime: Runtime): Hono {
     const route = runtime.describe().routes.find((r) => r.name === c.req.param('name'));
     return route ? c.json(route) : c.json({ error: `no route named ${c.req.param('name')}` }, 404);
   });
+
+  const reload = options.reload;
+  if (reload) {
+    app.post('/api/reload', requireAdmin(options.token), async (c) => {
+      const report = await reload();
+      // 200 when the configuration was applied (or unchanged), 422 when it was invalid or a route
+      // kept its previous version: the body says which.
+      const ok = report !== undefined && (report.result === 'applied' || report.result === 'unchanged');
+      return c.json(runtime.redacted(report ?? { result: 'unchanged' }), ok ? 200 : 422);
+    });
+  }
 
   app.notFound((c) => c.json({ error: 'not found' }, 404));
   return app;

@@ -28,7 +28,13 @@ addFormats(ajv);
 ajv.addFormat('duration', { type: 'string', validate: (s: string) => isDuration(s) });
 const validateDocument = ajv.compile(routesSchema);
 
-export type ValidationResult = { ok: true; config: Config } | { ok: false; issues: ConfigIssue[] };
+export type ValidationResult =
+  | { ok: true; config: Config }
+  | {
+      ok: false;
+      issues: ConfigIssue[] /** hash of the files, as `config.version` would be */;
+      version: string;
+    };
 
 /** load → interpolate → validate → normalise, for a routes directory. */
 export async function loadConfig(
@@ -56,7 +62,7 @@ export function validateLoaded(loaded: LoadedFiles, env: NodeJS.ProcessEnv = pro
   }
   const built = buildConfig(valid);
   issues.push(...built.issues);
-  if (issues.length > 0) return { ok: false, issues: sortIssues(issues) };
+  if (issues.length > 0) return { ok: false, issues: sortIssues(issues), version: loaded.version };
   return {
     ok: true,
     config: { ...built.config, secrets: [...new Set(interpolation.secrets)], version: loaded.version },

@@ -7,6 +7,7 @@ import pino from 'pino';
 import { createAdminApp } from '../../src/admin/app.js';
 import type { Config } from '../../src/config/types.js';
 import { loadConfig } from '../../src/config/validate.js';
+import { Reloader } from '../../src/reloader.js';
 import { Runtime } from '../../src/runtime.js';
 import { amqpUrl, type TestBroker, waitFor } from './broker.js';
 
@@ -15,6 +16,8 @@ export interface RunningWarren {
   config: Config;
   admin: Hono;
   dir: string;
+  /** Reloads from `dir` (trigger `test`); with `watch: true` file changes reload by themselves. */
+  reloader: Reloader;
   /** Log lines Warren wrote, parsed. */
   logs: Array<Record<string, unknown>>;
   stop(deadlineMs?: number): Promise<{ unfinished: number }>;
@@ -48,7 +51,15 @@ export async function writeRoutes(files: Record<string, string>): Promise<string
 export async function startWarren(
   files: Record<string, string>,
   broker: TestBroker,
-  options: { url?: string; waitForRoutes?: boolean; env?: NodeJS.ProcessEnv } = {},
+  options: {
+    url?: string;
+    waitForRoutes?: boolean;
+    env?: NodeJS.ProcessEnv;
+    /** Watch `dir` for changes (debounce 50 ms, poll every 500 ms). */
+    watch?: boolean;
+    drainTimeoutMs?: number;
+    adminToken?: string;
+  } = {},
 ): Promise<RunningWarren> {
   const dir = await writeRoutes(files);
   const result = await loadConfig(dir, options.env ?? process.env);
@@ -58,8 +69,19 @@ export async function startWarren(
     amqpUrl: options.url ?? amqpUrl,
     log,
     backoff: { initialMs: 100, maxMs: 500 },
+    drainTimeoutMs: options.drainTimeoutMs ?? 5_000,
   });
+  const reloader = new Reloader(runtime, {
+    routesDir: dir,
+    pluginsDir: join(dir, 'no-plugins'),
+    log,
+    env: options.env ?? process.env,
+    watch: { debounceMs: 50, pollMs: 500 },
+  });
+  await reloader.prime();
   runtime.start(result.config);
+  if (options.watch) reloader.watch();
+  await runtime.settled();
   const plan = runtime.plan;
   broker.track('exchange', ...plan.exchanges.map((x) => x.name));
   broker.track(
@@ -77,12 +99,17 @@ export async function startWarren(
   return {
     runtime,
     config: result.config,
-    admin: createAdminApp(runtime),
+    admin: createAdminApp(runtime, {
+      reload: () => reloader.reload('api'),
+      ...(options.adminToken ? { token: options.adminToken } : {}),
+    }),
     dir,
+    reloader,
     logs: lines,
     async stop(deadlineMs = 5_000) {
       if (stopped) return { unfinished: 0 };
       stopped = true;
+      reloader.close();
       const out = await runtime.stop(deadlineMs);
       await rm(dir, { recursive: true, force: true });
       return out;

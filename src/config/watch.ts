@@ -1,0 +1,76 @@
+import { createHash } from 'node:crypto';
+import { type FSWatcher, watch } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface WatchOptions {
+  /** Quiet time after the last file event before a reload is tried. */
+  debounceMs: number;
+  /** Content check even without events: some mounts (network file systems) send none. */
+  pollMs: number;
+}
+
+export const defaultWatchOptions: WatchOptions = { debounceMs: 300, pollMs: 10_000 };
+
+/**
+ * Hash of every regular file (or symlink to one) directly in the directories, by name and content.
+ * A ConfigMap update swaps the `..data` symlink: the event names `..data`, not the files, and
+ * editors save by rename; so changes are detected by content, never by event names alone.
+ */
+export async function hashDirectories(dirs: string[]): Promise<string> {
+  const hash = createHash('sha256');
+  for (const dir of dirs) {
+    let names: string[];
+    try {
+      names = (await readdir(dir)).filter((n) => !n.startsWith('.')).sort();
+    } catch {
+      hash.update(`${dir}\0missing\0`);
+      continue;
+    }
+    for (const name of names) {
+      try {
+        const content = await readFile(join(dir, name));
+        hash.update(`${dir}/${name}\0`).update(content).update('\0');
+      } catch {
+        // a sub-directory, or a file that vanished mid-swap: the next event or poll sees the result
+      }
+    }
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * Calls `onChange` (debounced) when the content of the watched directories may have changed: on
+ * file events (edit in place, rename over, add, delete, `..data` symlink swap) and on every poll.
+ * The caller compares content hashes and skips reloads that would change nothing.
+ */
+export function watchDirectories(
+  dirs: string[],
+  onChange: () => void,
+  options = defaultWatchOptions,
+): { close(): void } {
+  const watchers: FSWatcher[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = () => {
+    clearTimeout(timer);
+    timer = setTimeout(onChange, options.debounceMs);
+  };
+  for (const dir of dirs) {
+    try {
+      const watcher = watch(dir, { persistent: false }, schedule);
+      watcher.on('error', () => {}); // the directory went away; polling still covers it
+      watchers.push(watcher);
+    } catch {
+      // a missing directory is covered by polling until it appears
+    }
+  }
+  const poll = setInterval(onChange, options.pollMs);
+  poll.unref();
+  return {
+    close() {
+      clearTimeout(timer);
+      clearInterval(poll);
+      for (const w of watchers) w.close();
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import type { Logger } from 'pino';
+import { loadConfig } from './config/validate.js';
+import { defaultWatchOptions, hashDirectories, type WatchOptions, watchDirectories } from './config/watch.js';
+import type { ReloadReport } from './reload-report.js';
+import type { Runtime } from './runtime.js';
+
+export interface ReloaderOptions {
+  routesDir: string;
+  /** Watched too: a plugin edit reloads the routes that use it. */
+  pluginsDir: string;
+  log: Logger;
+  env?: NodeJS.ProcessEnv;
+  watch?: WatchOptions;
+}
+
+/**
+ * Turns triggers (file changes, SIGHUP, POST /api/reload) into reloads of the runtime. Watch-driven
+ * reloads run only when the directories' content changed since the last attempt, valid or not, so
+ * an invalid file is reported once and the next change is tried again.
+ */
+export class Reloader {
+  readonly #runtime: Runtime;
+  readonly #options: ReloaderOptions;
+  #lastHash: string | undefined;
+  #watcher: { close(): void } | undefined;
+  #checking: Promise<unknown> = Promise.resolve();
+
+  constructor(runtime: Runtime, options: ReloaderOptions) {
+    this.#runtime = runtime;
+    this.#options = options;
+  }
+
+  /** Remembers what the runtime was started with, so the first watch event is not a reload. */
+  async prime(): Promise<void> {
+    this.#lastHash = await this.#hash();
+  }
+
+  watch(): void {
+    const { routesDir, pluginsDir } = this.#options;
+    this.#watcher = watchDirectories(
+      [routesDir, pluginsDir],
+      () => void this.reload('watch', { onlyIfChanged: true }),
+      this.#options.watch ?? defaultWatchOptions,
+    );
+  }
+
+  close(): void {
+    this.#watcher?.close();
+  }
+
+  /** Resolves with the report, or undefined when `onlyIfChanged` found nothing new. */
+  reload(trigger: string, options: { onlyIfChanged?: boolean } = {}): Promise<ReloadReport | undefined> {
+    const run = this.#checking.then(async () => {
+      const hash = await this.#hash();
+      if (options.onlyIfChanged && hash === this.#lastHash) return undefined;
+      this.#lastHash = hash;
+      const result = await loadConfig(this.#options.routesDir, this.#options.env ?? process.env);
+      return this.#runtime.reload(result, trigger);
+    });
+    this.#checking = run.catch((err: unknown) =>
+      this.#options.log.error({ event: 'reload_bug', err }, 'reload failed'),
+    );
+    return run;
+  }
+
+  #hash(): Promise<string> {
+    return hashDirectories([this.#options.routesDir, this.#options.pluginsDir]);
+  }
+}
