@@ -15,6 +15,7 @@ RUN npm run build && npm prune --omit=dev
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     WARREN_ROUTES=/app/routes.d \
+    WARREN_PLUGINS=/app/plugins \
     WARREN_ADMIN_PORT=8080
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules

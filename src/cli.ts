@@ -7,17 +7,18 @@ import { routesSchema } from './config/schema.js';
 import { formatIssue, loadConfig } from './config/validate.js';
 import { WarrenError } from './errors.js';
 import { Reloader } from './reloader.js';
-import { Runtime } from './runtime.js';
+import { type PruneCandidates, Runtime } from './runtime.js';
 import { createLogger, redactUrl } from './telemetry/log.js';
 import { formatPlan } from './topology/format.js';
-import { planTopology } from './topology/plan.js';
+import { type Plan, planTopology } from './topology/plan.js';
 
 const usage = `Usage: warren <command> [options]
 
 Commands:
   run        consume the routes and deliver (until SIGTERM/SIGINT)
   validate   check route files; exit 1 with file:line:col errors
-  plan       print what run would declare, bind and consume (secrets redacted)
+  plan       print what run would declare, bind and consume (secrets redacted);
+             --prune also lists what a running Warren declared that the files no longer use
   schema     print the route-file JSON Schema
 
 Options (environment variable, default):
@@ -27,6 +28,7 @@ Options (environment variable, default):
   --admin-port N       admin HTTP port (WARREN_ADMIN_PORT, 8080)
   --drain-timeout D    how long shutdown waits for deliveries in flight (WARREN_DRAIN_TIMEOUT, 30s)
   --format text|json   output of validate and plan (text)
+  --admin-url URL      the running Warren that plan --prune asks (WARREN_ADMIN_URL, http://127.0.0.1:<admin-port>)
 `;
 
 export interface Settings {
@@ -36,6 +38,8 @@ export interface Settings {
   adminPort: number;
   drainTimeoutMs: number;
   format: 'text' | 'json';
+  prune: boolean;
+  adminUrl: string;
 }
 
 export function resolveSettings(
@@ -52,6 +56,8 @@ export function resolveSettings(
       'admin-port': { type: 'string' },
       'drain-timeout': { type: 'string' },
       format: { type: 'string' },
+      prune: { type: 'boolean' },
+      'admin-url': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -76,6 +82,8 @@ export function resolveSettings(
       adminPort: port,
       drainTimeoutMs,
       format,
+      prune: values.prune ?? false,
+      adminUrl: values['admin-url'] ?? env.WARREN_ADMIN_URL ?? `http://127.0.0.1:${port}`,
     },
     positionals: values.help ? ['help'] : positionals,
   };
@@ -139,10 +147,53 @@ async function plan(settings: Settings, env: NodeJS.ProcessEnv): Promise<number>
     return 1;
   }
   const planned = redact(planTopology(result.config), result.config.secrets);
-  process.stdout.write(
-    settings.format === 'json' ? `${JSON.stringify(planned, null, 2)}\n` : formatPlan(planned),
-  );
+  const prune = settings.prune ? await pruneCandidates(settings.adminUrl, planned) : undefined;
+  if (prune instanceof Error) {
+    process.stderr.write(`warren: ${prune.message}\n`);
+    return 1;
+  }
+  if (settings.format === 'json') {
+    process.stdout.write(`${JSON.stringify(prune ? { ...planned, prune } : planned, null, 2)}\n`);
+    return 0;
+  }
+  process.stdout.write(formatPlan(planned));
+  if (prune) process.stdout.write(formatPrune(prune, settings.adminUrl));
   return 0;
+}
+
+/** What the running Warren declared that neither it nor these files use any more. */
+async function pruneCandidates(adminUrl: string, planned: Plan): Promise<PruneCandidates | Error> {
+  let candidates: PruneCandidates;
+  try {
+    const res = await fetch(new URL('/api/prune', adminUrl), { signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) return new Error(`${adminUrl}/api/prune answered ${res.status}`);
+    candidates = (await res.json()) as PruneCandidates;
+  } catch (err) {
+    return new Error(
+      `no running Warren at ${adminUrl} (${(err as Error).message}): prune candidates come from the instance ` +
+        'that declared them; pass --admin-url',
+    );
+  }
+  const queues = new Set([...planned.queues, ...planned.routes.flatMap((r) => r.queues)].map((q) => q.name));
+  const exchanges = new Set(planned.exchanges.map((x) => x.name));
+  return {
+    queues: candidates.queues.filter((q) => !queues.has(q.name)),
+    exchanges: candidates.exchanges.filter((x) => !exchanges.has(x)),
+  };
+}
+
+function formatPrune(prune: PruneCandidates, adminUrl: string): string {
+  const lines = [
+    '',
+    `# prune candidates (declared by ${adminUrl}, used by neither it nor these files; never deleted by Warren)`,
+  ];
+  for (const q of prune.queues) {
+    const counts = q.messages === undefined ? '' : ` (${q.messages} ready, ${q.consumers} consumers)`;
+    lines.push(`queue     ${q.name}${counts}`);
+  }
+  for (const x of prune.exchanges) lines.push(`exchange  ${x}`);
+  if (prune.queues.length + prune.exchanges.length === 0) lines.push('# none');
+  return `${lines.join('\n')}\n`;
 }
 
 async function run(settings: Settings, env: NodeJS.ProcessEnv): Promise<number> {

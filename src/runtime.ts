@@ -32,6 +32,11 @@ export interface RuntimeOptions {
   drainTimeoutMs?: number;
 }
 
+export interface PruneCandidates {
+  queues: Array<{ name: string; messages?: number; consumers?: number }>;
+  exchanges: string[];
+}
+
 export interface Readiness {
   ready: boolean;
   reasons: string[];
@@ -57,6 +62,8 @@ export class Runtime {
   #secrets = new Set<string>();
   #sharedFailures: WarrenError[] = [];
   #lastReload: ReloadReport | undefined;
+  /** Every queue and exchange this process declared: what a reload dropped is a prune candidate. */
+  readonly #declared = { queues: new Set<string>(), exchanges: new Set<string>() };
   #applying: Promise<unknown> = Promise.resolve();
   #stopping = false;
 
@@ -174,6 +181,7 @@ export class Runtime {
       for (const failure of failures) events.entityFailed(this.#log, 'unbind', failure.message);
     }
     results.sort((a, b) => a.route.localeCompare(b.route));
+    this.#remember();
     return report(results);
   }
 
@@ -371,6 +379,42 @@ export class Runtime {
     entry.state = state;
     entry.error = error;
     if (changed) events.routeState(this.#log, entry.plan.name, state, error?.message);
+  }
+
+  #remember(): void {
+    const plan = this.plan;
+    for (const x of plan.exchanges) this.#declared.exchanges.add(x.name);
+    for (const q of [...plan.queues, ...plan.routes.flatMap((r) => r.queues)])
+      this.#declared.queues.add(q.name);
+  }
+
+  /**
+   * Queues and exchanges this process declared that the running configuration no longer uses, with
+   * each queue's ready messages and consumers. A reload never deletes them; an operator may.
+   */
+  async pruneCandidates(): Promise<PruneCandidates> {
+    const plan = this.plan;
+    const used = new Set([...plan.queues, ...plan.routes.flatMap((r) => r.queues)].map((q) => q.name));
+    const usedExchanges = new Set(plan.exchanges.map((x) => x.name));
+    const connection = this.#session.current?.consume;
+    const queues: PruneCandidates['queues'] = [];
+    for (const name of [...this.#declared.queues].filter((q) => !used.has(q)).sort()) {
+      if (!connection) {
+        queues.push({ name });
+        continue;
+      }
+      const channel = await connection.createChannel();
+      channel.on('error', () => {});
+      try {
+        const { messageCount, consumerCount } = await channel.checkQueue(name);
+        queues.push({ name, messages: messageCount, consumers: consumerCount });
+        await channel.close();
+      } catch {
+        // already deleted: no longer a candidate
+      }
+    }
+    const exchanges = [...this.#declared.exchanges].filter((x) => !usedExchanges.has(x)).sort();
+    return { queues, exchanges };
   }
 
   readiness(): Readiness {

@@ -34,6 +34,8 @@ export function createAdminApp(runtime: Runtime, options: AdminOptions = {}): Ho
     return route ? c.json(route) : c.json({ error: `no route named ${c.req.param('name')}` }, 404);
   });
 
+  app.get('/api/prune', async (c) => c.json(await runtime.pruneCandidates()));
+
   const reload = options.reload;
   if (reload) {
     app.post('/api/reload', requireAdmin(options.token), async (c) => {

@@ -59,3 +59,36 @@ describe('documentation', () => {
     expect(missing).toEqual([]);
   });
 });
+
+describe('the Kubernetes example', () => {
+  it('has route files in its ConfigMap that validate', async () => {
+    const { parseAllDocuments } = await import('yaml');
+    const docs = parseAllDocuments(await readFile('deploy/configmap.yaml', 'utf8'));
+    const data = (docs[0]!.toJS() as { data: Record<string, string> }).data;
+    const dir = await mkdtemp(join(tmpdir(), 'warren-k8s-'));
+    try {
+      for (const [name, text] of Object.entries(data)) await writeFile(join(dir, name), text);
+      const result = await loadConfig(dir, { BILLING_TOKEN: 'example-token' });
+      expect(result.ok ? [] : result.issues.map(formatIssue)).toEqual([]);
+      expect(Object.keys(data).length).toBeGreaterThan(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('gives the pod more grace than Warren drains for, and probes the admin port', async () => {
+    const { parseAllDocuments } = await import('yaml');
+    const [deployment] = parseAllDocuments(await readFile('deploy/deployment.yaml', 'utf8')).map((d) =>
+      d.toJS(),
+    );
+    const spec = deployment.spec.template.spec;
+    const container = spec.containers[0];
+    const drain = container.env.find((e: { name: string }) => e.name === 'WARREN_DRAIN_TIMEOUT').value;
+    expect(spec.terminationGracePeriodSeconds).toBeGreaterThan(Number.parseInt(drain, 10));
+    expect(container.livenessProbe.httpGet.path).toBe('/healthz');
+    expect(container.readinessProbe.httpGet.path).toBe('/readyz');
+    expect(
+      container.env.find((e: { name: string }) => e.name === 'WARREN_ADMIN_TOKEN').valueFrom.secretKeyRef,
+    ).toBeDefined();
+  });
+});
