@@ -23,7 +23,8 @@ export function requireAdmin(token: string | undefined): MiddlewareHandler {
   return async function requireAdminToken(c, next) {
     if (token) {
       const header = c.req.header('authorization') ?? '';
-      const given = header.startsWith('Bearer ') ? header.slice(7) : '';
+      // The scheme name is case-insensitive (RFC 9110 §11.1).
+      const given = /^bearer +(.+)$/i.exec(header)?.[1]?.trim() ?? '';
       if (!sameSecret(given, token)) return c.json({ error: 'a valid bearer token is required' }, 401);
     } else {
       const address = remoteAddress(c);
