@@ -160,8 +160,14 @@ export async function applyShared(connection: ChannelModel, plan: Plan): Promise
   }
   for (const q of plan.queues) {
     try {
+      // A queue no route consumes is declared only when missing: an existing one may carry the
+      // poison guard of a route that consumed it before, and re-declaring it without would be a 406.
+      const exists = await withChannel(connection, (ch) => ch.checkQueue(q.name)).then(
+        () => true,
+        () => false,
+      );
       await withChannel(connection, async (ch) => {
-        await declareQueue(ch, q);
+        if (!exists) await declareQueue(ch, q);
         for (const b of plan.queueBindings.filter((x) => x.destination === q.name)) await bind(ch, b);
       });
     } catch (err) {

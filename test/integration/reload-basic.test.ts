@@ -45,8 +45,12 @@ describe('hot reload', () => {
     await waitFor('traffic on the second receiver', () => second.requests.length > 20);
     await publisher.stop();
 
-    const received = () => [...first.requests, ...second.requests].map((r) => String(r.headers['webhook-id']));
-    await waitFor('every message delivered', () => accounting(publisher.published, received()).lost.length === 0);
+    const received = () =>
+      [...first.requests, ...second.requests].map((r) => String(r.headers['webhook-id']));
+    await waitFor(
+      'every message delivered',
+      () => accounting(publisher.published, received()).lost.length === 0,
+    );
     expect(accounting(publisher.published, received()).duplicates).toBe(0);
     const last = warren.runtime.lastReload!;
     expect(last).toMatchObject({ trigger: 'watch', result: 'applied' });
