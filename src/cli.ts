@@ -120,7 +120,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 }
 
 async function validate(settings: Settings, env: NodeJS.ProcessEnv): Promise<number> {
-  const result = await loadConfig(settings.routes, env);
+  const result = await loadConfig(settings.routes, env, settings.plugins);
   if (settings.format === 'json') {
     const out = result.ok
       ? { valid: true, routes: result.config.routes.length, issues: [] }
@@ -141,7 +141,7 @@ async function validate(settings: Settings, env: NodeJS.ProcessEnv): Promise<num
 }
 
 async function plan(settings: Settings, env: NodeJS.ProcessEnv): Promise<number> {
-  const result = await loadConfig(settings.routes, env);
+  const result = await loadConfig(settings.routes, env, settings.plugins);
   if (!result.ok) {
     for (const issue of result.issues) process.stderr.write(`${formatIssue(issue)}\n`);
     return 1;
@@ -198,7 +198,7 @@ function formatPrune(prune: PruneCandidates, adminUrl: string): string {
 
 async function run(settings: Settings, env: NodeJS.ProcessEnv): Promise<number> {
   const log = createLogger();
-  const result = await loadConfig(settings.routes, env);
+  const result = await loadConfig(settings.routes, env, settings.plugins);
   if (!result.ok) {
     for (const issue of result.issues) {
       log.error({ event: 'config_invalid', code: 'WARREN_E_CONFIG_INVALID', ...issue }, formatIssue(issue));

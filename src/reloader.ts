@@ -54,7 +54,11 @@ export class Reloader {
       const hash = await this.#hash();
       if (options.onlyIfChanged && hash === this.#lastHash) return undefined;
       this.#lastHash = hash;
-      const result = await loadConfig(this.#options.routesDir, this.#options.env ?? process.env);
+      const result = await loadConfig(
+        this.#options.routesDir,
+        this.#options.env ?? process.env,
+        this.#options.pluginsDir,
+      );
       return this.#runtime.reload(result, trigger);
     });
     this.#checking = run.catch((err: unknown) =>

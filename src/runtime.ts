@@ -4,9 +4,13 @@ import { RouteConsumer } from './amqp/consumer.js';
 import { ConfirmPublisher } from './amqp/publisher.js';
 import { type BackoffOptions, BrokerSession, type Connections, defaultBackoff } from './amqp/session.js';
 import { redact } from './config/redact.js';
-import type { Config } from './config/types.js';
+import type { Config, PluginRef } from './config/types.js';
 import { formatIssue, type ValidationResult } from './config/validate.js';
+import type { RouteRuntime } from './delivery/dispatch.js';
+import { retry } from './delivery/outcome.js';
 import { WarrenError } from './errors.js';
+import { SandboxCache } from './plugins/cache.js';
+import { withTransform } from './plugins/transform.js';
 import {
   type ReloadReport,
   type RouteChange,
@@ -55,6 +59,9 @@ export class Runtime {
   readonly #drainTimeoutMs: number;
   readonly #routes = new Map<string, RouteEntry>();
   readonly #publishers = new Map<string, ConfirmPublisher>();
+  readonly #sandboxes: SandboxCache;
+  /** Plugin sources by absolute path, from every configuration loaded (old versions may still run). */
+  readonly #pluginSources = new Map<string, string>();
   /** Old consumers finishing their deliveries after a reload; stop() waits for them. */
   readonly #draining = new Set<Promise<void>>();
   /** Exchanges, exchange bindings and standalone queues of the newest valid configuration. */
@@ -70,6 +77,7 @@ export class Runtime {
   constructor(options: RuntimeOptions) {
     this.#log = options.log;
     this.#drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
+    this.#sandboxes = new SandboxCache(options.log);
     this.#session = new BrokerSession(options.amqpUrl, options.log, options.backoff ?? defaultBackoff);
     this.#session.on('up', (connections) => void this.#serialise(() => this.#applyAll(connections)));
     this.#session.on('down', () => {
@@ -139,6 +147,7 @@ export class Runtime {
     const before = this.plan;
     const diff = diffPlans(before, next);
     for (const secret of result.config.secrets) this.#secrets.add(secret);
+    for (const [file, source] of Object.entries(result.config.plugins)) this.#pluginSources.set(file, source);
     this.#shared = { ...next, routes: [] };
     const connections = this.#session.current;
     const failedExchanges = connections ? await this.#applyShared(connections) : new Map();
@@ -182,6 +191,7 @@ export class Runtime {
     }
     results.sort((a, b) => a.route.localeCompare(b.route));
     this.#remember();
+    this.#sweepSandboxesLater();
     return report(results);
   }
 
@@ -205,10 +215,40 @@ export class Runtime {
     return publisher;
   }
 
-  #consumerFor(plan: RoutePlan): RouteConsumer {
+  /** Handler and publisher for a route version; loading its plugins may fail (WARREN_E_PLUGIN_FAILED). */
+  async #runtimeFor(plan: RoutePlan): Promise<RouteRuntime> {
     const publisher = this.#publisherFor(plan.name);
-    const runtime = { plan, publisher, handler: createHandler(plan, publisher) };
-    return new RouteConsumer(runtime, this.#log, () => this.#onCancelled(plan.name));
+    try {
+      return { plan, publisher, handler: await this.#createHandler(plan, publisher) };
+    } catch (err) {
+      throw new WarrenError('WARREN_E_PLUGIN_FAILED', `route \`${plan.name}\`: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  async #consumerFor(plan: RoutePlan): Promise<RouteConsumer> {
+    return new RouteConsumer(await this.#runtimeFor(plan), this.#log, () => this.#onCancelled(plan.name));
+  }
+
+  async #createHandler(plan: RoutePlan, publisher: ConfirmPublisher): Promise<Handler> {
+    const sandbox = (ref: PluginRef) => this.#sandboxes.acquire(ref, this.#pluginSources.get(ref.file) ?? '');
+    const target = targets.find((t) => t.kind === plan.target.kind) as TargetModule;
+    const handler = await target.create(plan.target as never, { publisher, sandbox });
+    return plan.transform ? withTransform(await sandbox(plan.transform), plan.transform, handler) : handler;
+  }
+
+  /** An entry whose plugins did not load: it is not started; each (re)start tries to load them again. */
+  #broken(entry: RouteEntry, plan: RoutePlan, err: unknown): WarrenError {
+    const error = asWarrenError(err, plan.name);
+    const publisher = this.#publisherFor(plan.name);
+    const unusable = async () => retry(error.message);
+    entry.plan = plan;
+    entry.pending = undefined;
+    entry.broken = true;
+    entry.consumer = new RouteConsumer({ plan, publisher, handler: unusable }, this.#log, () => {});
+    this.#setState(entry, 'failed', error);
+    return error;
   }
 
   async #addRoute(
@@ -216,8 +256,13 @@ export class Runtime {
     connections: Connections | undefined,
     failedExchanges: Map<string, WarrenError>,
   ): Promise<WarrenError | undefined> {
-    const entry: RouteEntry = { plan, consumer: this.#consumerFor(plan), state: 'waiting' };
+    const entry = { plan, state: 'waiting' } as RouteEntry;
     this.#routes.set(plan.name, entry);
+    try {
+      entry.consumer = await this.#consumerFor(plan);
+    } catch (err) {
+      return this.#broken(entry, plan, err);
+    }
     if (!connections) return undefined; // declared and started on connect
     await this.#startRoute(entry, connections, failedExchanges);
     return entry.state === 'failed' ? entry.error : undefined;
@@ -231,10 +276,15 @@ export class Runtime {
     failedExchanges: Map<string, WarrenError>,
   ): Promise<WarrenError | undefined> {
     const old = entry.consumer;
+    void old.stop(0);
+    try {
+      entry.consumer = await this.#consumerFor(plan);
+    } catch (err) {
+      return this.#broken(entry, plan, err);
+    }
     entry.plan = plan;
     entry.pending = undefined;
-    entry.consumer = this.#consumerFor(plan);
-    void old.stop(0);
+    entry.broken = false;
     if (!connections) return undefined;
     await this.#startRoute(entry, connections, failedExchanges);
     return entry.state === 'failed' ? entry.error : undefined;
@@ -251,13 +301,14 @@ export class Runtime {
     if (!connections || entry.state !== 'consuming') {
       return this.#replaceIdle(entry, plan, connections, failedExchanges);
     }
+    let runtime: RouteRuntime;
     try {
+      runtime = await this.#runtimeFor(plan);
       await applyRoute(connections.consume, plan, failedExchanges);
     } catch (err) {
       return this.#keepPrevious(entry, plan, err);
     }
-    const publisher = this.#publisherFor(plan.name);
-    entry.consumer.swap({ plan, publisher, handler: createHandler(plan, publisher) });
+    entry.consumer.swap(runtime);
     entry.plan = plan;
     entry.pending = undefined;
     return undefined;
@@ -274,12 +325,13 @@ export class Runtime {
     if (!connections || entry.state !== 'consuming') {
       return this.#replaceIdle(entry, plan, connections, failedExchanges);
     }
-    const consumer = this.#consumerFor(plan);
+    let consumer: RouteConsumer | undefined;
     try {
+      consumer = await this.#consumerFor(plan);
       await applyRoute(connections.consume, plan, failedExchanges);
       await consumer.start(connections.consume);
     } catch (err) {
-      void consumer.stop(0);
+      void consumer?.stop(0);
       return this.#keepPrevious(entry, plan, err);
     }
     const old = entry.consumer;
@@ -348,6 +400,15 @@ export class Runtime {
     failedExchanges?: Map<string, WarrenError>,
   ): Promise<void> {
     if (this.#stopping || this.#session.current !== connections) return;
+    if (entry.broken) {
+      try {
+        entry.consumer = await this.#consumerFor(entry.plan);
+        entry.broken = false;
+      } catch (err) {
+        this.#broken(entry, entry.plan, err);
+        return;
+      }
+    }
     this.#setState(entry, 'declaring');
     try {
       await applyRoute(connections.consume, entry.plan, failedExchanges);
@@ -379,6 +440,18 @@ export class Runtime {
     entry.state = state;
     entry.error = error;
     if (changed) events.routeState(this.#log, entry.plan.name, state, error?.message);
+  }
+
+  /** Sandboxes of plugin versions no route runs any more are disposed once old deliveries drained. */
+  #sweepSandboxesLater(): void {
+    setTimeout(() => {
+      const used = new Set<string>();
+      for (const { plan } of this.#routes.values()) {
+        if (plan.transform) used.add(SandboxCache.key(plan.transform));
+        if (plan.target.kind === 'plugin') used.add(SandboxCache.key(plan.target.plugin));
+      }
+      if (!this.#stopping) this.#sandboxes.sweep(used);
+    }, this.#drainTimeoutMs).unref();
   }
 
   #remember(): void {
@@ -472,13 +545,9 @@ export class Runtime {
     for (const entry of this.#routes.values()) this.#setState(entry, 'stopped');
     await this.#session.stop();
     await closeWebhookPools().catch(() => {});
+    this.#sandboxes.disposeAll();
     return { unfinished: results.reduce((sum, r) => sum + r.unfinished, 0) };
   }
-}
-
-function createHandler(route: RoutePlan, publisher: ConfirmPublisher): Handler {
-  const target = targets.find((t) => t.kind === route.target.kind) as TargetModule;
-  return target.create(route.target as never, { publisher });
 }
 
 function asWarrenError(err: unknown, route: string): WarrenError {

@@ -11,6 +11,8 @@ export interface RouteEntry {
   state: RouteState;
   error?: WarrenError;
   pending?: { plan: RoutePlan; error: WarrenError };
+  /** Its plugins failed to load: not started until a (re)start loads them. */
+  broken?: boolean;
 }
 
 export interface RouteDescription {

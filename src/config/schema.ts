@@ -1,4 +1,5 @@
 import { targets } from '../targets/registry.js';
+import { pluginRefSchema } from '../plugins/ref.js';
 import { durationSchema } from './duration.js';
 
 /**
@@ -86,6 +87,10 @@ const route = {
       description: 'Unacked deliveries held. Default 32.',
     },
     concurrency: { type: 'integer', minimum: 1, description: 'Handlers running at once. Default: prefetch.' },
+    transform: {
+      description: 'A sandboxed plugin run before the target: a file in plugins/, or { file, timeout, memoryLimitMb }.',
+      anyOf: [{ type: 'string', minLength: 1 }, pluginRefSchema],
+    },
     deliveryLimit: {
       type: 'integer',
       minimum: 1,

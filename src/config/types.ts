@@ -59,7 +59,24 @@ export interface RepublishTargetSpec {
   mandatory: boolean;
 }
 
-export type TargetSpec = WebhookTargetSpec | RepublishTargetSpec;
+/** A sandboxed plugin file, resolved inside the plugins directory. */
+export interface PluginRef {
+  /** Absolute path. */
+  file: string;
+  /** Path relative to the plugins directory: the `plugin` label of plugin metrics. */
+  name: string;
+  timeoutMs: number;
+  memoryLimitMb: number;
+  /** Hash of the source: part of the fingerprint, so editing a plugin reloads the routes using it. */
+  sourceHash: string;
+}
+
+export interface PluginTargetSpec {
+  kind: 'plugin';
+  plugin: PluginRef;
+}
+
+export type TargetSpec = WebhookTargetSpec | RepublishTargetSpec | PluginTargetSpec;
 
 export interface RetryPolicy {
   /** Total tries including the first. */
@@ -76,6 +93,8 @@ export interface RouteSpec {
   concurrency: number;
   /** x-delivery-limit for a quorum source queue (poison guard). */
   deliveryLimit: number;
+  /** Optional sandboxed step before the target. */
+  transform?: PluginRef;
   target: TargetSpec;
   retry: RetryPolicy;
   deadLetterQueue: string;
@@ -90,6 +109,8 @@ export interface Config {
   secrets: string[];
   /** Hash of the loaded files' contents. */
   version: string;
+  /** Source of every plugin a route uses, by absolute path (compiled once per file and limits). */
+  plugins: Record<string, string>;
 }
 
 export const defaults = {
@@ -97,5 +118,7 @@ export const defaults = {
   deliveryLimit: 10,
   retry: { attempts: 5, backoffMs: [1_000, 10_000, 60_000, 300_000] },
   webhookTimeoutMs: 10_000,
+  pluginTimeoutMs: 50,
+  pluginMemoryLimitMb: 32,
   queueType: 'quorum' as QueueType,
 } as const;

@@ -7,6 +7,7 @@ import { isDuration, parseDuration } from './duration.js';
 import { interpolateDocs } from './interpolate.js';
 import { type ConfigIssue, type LoadedFiles, loadRouteFiles, type RawDoc } from './load.js';
 import { routesSchema } from './schema.js';
+import { normalizePluginRef, type RawPluginRef, resolvePluginRef } from '../plugins/ref.js';
 import { suggest } from './suggest.js';
 import {
   type ArgValue,
@@ -15,6 +16,7 @@ import {
   defaults,
   type ExchangeSpec,
   type Origin,
+  type PluginRef,
   type QueueSpec,
   type RouteSpec,
   type TargetSpec,
@@ -40,11 +42,16 @@ export type ValidationResult =
 export async function loadConfig(
   dir: string,
   env: NodeJS.ProcessEnv = process.env,
+  pluginsDir = './plugins',
 ): Promise<ValidationResult> {
-  return validateLoaded(await loadRouteFiles(dir), env);
+  return validateLoaded(await loadRouteFiles(dir), env, pluginsDir);
 }
 
-export function validateLoaded(loaded: LoadedFiles, env: NodeJS.ProcessEnv = process.env): ValidationResult {
+export function validateLoaded(
+  loaded: LoadedFiles,
+  env: NodeJS.ProcessEnv = process.env,
+  pluginsDir = './plugins',
+): ValidationResult {
   const issues = [...loaded.issues];
   const interpolation = interpolateDocs(loaded.docs, env);
   issues.push(...interpolation.issues);
@@ -60,7 +67,7 @@ export function validateLoaded(loaded: LoadedFiles, env: NodeJS.ProcessEnv = pro
     }
     valid.push({ raw, data: data as RawDocument });
   }
-  const built = buildConfig(valid);
+  const built = buildConfig(valid, pluginsDir);
   issues.push(...built.issues);
   if (issues.length > 0) return { ok: false, issues: sortIssues(issues), version: loaded.version };
   return {
@@ -85,10 +92,20 @@ function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
 function toIssues(raw: RawDoc, errors: ErrorObject[]): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const seen = new Set<string>();
-  // anyOf (durations) reports each branch too: keep only the anyOf message for that path.
-  const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
+  // anyOf reports each branch too. For a duration keep only the anyOf's own message; otherwise
+  // (string-or-object) keep what the object branch said (unknown key, …), without the type noise.
+  const anyOf = errors.filter((e) => e.keyword === 'anyOf');
+  const durationPaths = new Set(anyOf.filter((e) => isDurationSchema(e.parentSchema)).map((e) => e.instancePath));
+  const otherPaths = new Set(anyOf.filter((e) => !isDurationSchema(e.parentSchema)).map((e) => e.instancePath));
+  const detailed = new Set(
+    errors.filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'type').map((e) => e.instancePath),
+  );
   for (const error of errors) {
-    if (error.keyword !== 'anyOf' && anyOfPaths.has(error.instancePath)) continue;
+    if (error.keyword !== 'anyOf' && durationPaths.has(error.instancePath)) continue;
+    if (error.keyword === 'type' && otherPaths.has(error.instancePath)) continue;
+    if (error.keyword === 'anyOf' && !durationPaths.has(error.instancePath) && detailed.has(error.instancePath)) {
+      continue;
+    }
     const { pointer, message, atKey } = describe(error);
     const key = `${pointer}\0${message}`;
     if (seen.has(key)) continue;
@@ -228,6 +245,7 @@ interface RawDocument {
       from: { queue: string; bind?: RawBinding[] };
       prefetch?: number;
       concurrency?: number;
+      transform?: RawPluginRef;
       deliveryLimit?: number;
       to: Record<string, Record<string, unknown>>;
       retry?: { attempts?: number; backoff?: Array<string | number> };
@@ -244,7 +262,10 @@ function toBindings(list: RawBinding[] | undefined): Binding[] {
   }));
 }
 
-function buildConfig(docs: Array<{ raw: RawDoc; data: RawDocument }>): {
+function buildConfig(
+  docs: Array<{ raw: RawDoc; data: RawDocument }>,
+  pluginsDir: string,
+): {
   config: Omit<Config, 'secrets' | 'version'>;
   issues: ConfigIssue[];
 } {
@@ -253,6 +274,18 @@ function buildConfig(docs: Array<{ raw: RawDoc; data: RawDocument }>): {
   const queues: QueueSpec[] = [];
   const routes: RouteSpec[] = [];
   const defined = new Map<string, Origin>();
+  const plugins: Record<string, string> = {};
+  /** The plugin ref resolved inside the plugins directory, or an issue at its pointer. */
+  const plugin = (raw: RawDoc, pointer: string, ref: PluginRef): PluginRef | undefined => {
+    const resolved = resolvePluginRef(ref, pluginsDir);
+    if ('error' in resolved) {
+      const pos = position(raw, pointer, false);
+      issues.push({ file: raw.file, line: pos.line, col: pos.col, pointer, message: resolved.error });
+      return undefined;
+    }
+    plugins[resolved.ref.file] = resolved.source;
+    return resolved.ref;
+  };
 
   const claim = (kind: string, name: string, raw: RawDoc, pointer: string): Origin | undefined => {
     const origin = originOf(raw, pointer);
@@ -304,6 +337,20 @@ function buildConfig(docs: Array<{ raw: RawDoc; data: RawDocument }>): {
       if (!origin) continue;
       const prefetch = r.prefetch ?? defaults.prefetch;
       const backoff = r.retry?.backoff?.map(parseDuration) ?? [...defaults.retry.backoffMs];
+      let target = normalizeTarget(r.to);
+      if (target.kind === 'plugin') {
+        const ref = plugin(raw, `${pointer}/to/plugin/file`, target.plugin);
+        if (!ref) continue;
+        target = { kind: 'plugin', plugin: ref };
+      }
+      const transform = r.transform
+        ? plugin(
+            raw,
+            typeof r.transform === 'string' ? `${pointer}/transform` : `${pointer}/transform/file`,
+            normalizePluginRef(r.transform),
+          )
+        : undefined;
+      if (r.transform && !transform) continue;
       routes.push({
         name,
         queue: r.from.queue,
@@ -311,7 +358,8 @@ function buildConfig(docs: Array<{ raw: RawDoc; data: RawDocument }>): {
         prefetch,
         concurrency: Math.min(r.concurrency ?? prefetch, prefetch),
         deliveryLimit: r.deliveryLimit ?? defaults.deliveryLimit,
-        target: normalizeTarget(r.to),
+        ...(transform ? { transform } : {}),
+        target,
         retry: { attempts: r.retry?.attempts ?? defaults.retry.attempts, backoffMs: backoff },
         deadLetterQueue: r.deadLetter?.queue ?? `${r.from.queue}.dlq`,
         origin,
@@ -333,7 +381,7 @@ function buildConfig(docs: Array<{ raw: RawDoc; data: RawDocument }>): {
     }
     consumers.set(route.queue, route);
   }
-  return { config: { exchanges, queues, routes }, issues };
+  return { config: { exchanges, queues, routes, plugins }, issues };
 }
 
 function normalizeTarget(to: Record<string, Record<string, unknown>>): TargetSpec {

@@ -1,3 +1,4 @@
+import type { TargetSpec } from '../config/types.js';
 import type { BindingDecl, Plan } from './plan.js';
 
 function args(a: Record<string, unknown>): string {
@@ -32,13 +33,20 @@ export function formatPlan(plan: Plan): string {
     for (const q of r.queues) lines.push(`  queue   ${q.name} [${q.role}]${args(q.arguments)}`);
     for (const b of r.bindings) lines.push(binding(b));
     lines.push(`  consume ${r.queue} prefetch=${r.prefetch} concurrency=${r.concurrency}`);
-    const t = r.target;
-    lines.push(
-      t.kind === 'webhook'
-        ? `  deliver webhook ${t.method} ${t.url} timeout=${t.timeoutMs}ms`
-        : `  deliver republish exchange="${t.exchange}" routingKey="${t.routingKey}" mandatory=${t.mandatory}`,
-    );
+    if (r.transform) lines.push(`  transform plugin ${r.transform.name} timeout=${r.transform.timeoutMs}ms`);
+    lines.push(`  deliver ${describeTarget(r.target)}`);
     lines.push(`  retry   attempts=${r.retry.attempts} then dead-letter to ${r.deadLetterQueue}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+function describeTarget(t: TargetSpec): string {
+  switch (t.kind) {
+    case 'webhook':
+      return `webhook ${t.method} ${t.url} timeout=${t.timeoutMs}ms`;
+    case 'republish':
+      return `republish exchange="${t.exchange}" routingKey="${t.routingKey}" mandatory=${t.mandatory}`;
+    case 'plugin':
+      return `plugin ${t.plugin.name} timeout=${t.plugin.timeoutMs}ms memory=${t.plugin.memoryLimitMb}MB`;
+  }
 }

@@ -4,6 +4,7 @@ import type {
   Binding,
   Config,
   ExchangeSpec,
+  PluginRef,
   RetryPolicy,
   RouteSpec,
   TargetSpec,
@@ -37,6 +38,7 @@ export interface RoutePlan {
   queue: string;
   prefetch: number;
   concurrency: number;
+  transform?: PluginRef;
   target: TargetSpec;
   retry: RetryPolicy;
   tiers: RetryTier[];
@@ -158,7 +160,9 @@ function planRoute(route: RouteSpec, queueSpec: Config['queues'][number] | undef
   const queues = [source, dlq, ...tierQueues];
   // Only what needs a new consumer: delay tiers and the DLQ can change under a running consumer.
   const sourceFingerprint = fingerprint({ queue: route.queue, prefetch: route.prefetch, source, bindings });
+  // Plugin refs carry their source hash: editing a plugin changes exactly the routes using it.
   const handler = {
+    transform: route.transform ?? null,
     target: route.target,
     retry: route.retry,
     concurrency: route.concurrency,
@@ -169,6 +173,7 @@ function planRoute(route: RouteSpec, queueSpec: Config['queues'][number] | undef
     queue: route.queue,
     prefetch: route.prefetch,
     concurrency: route.concurrency,
+    ...(route.transform ? { transform: route.transform } : {}),
     target: route.target,
     retry: route.retry,
     tiers,

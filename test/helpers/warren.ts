@@ -16,6 +16,7 @@ export interface RunningWarren {
   config: Config;
   admin: Hono;
   dir: string;
+  pluginsDir: string;
   /** Reloads from `dir` (trigger `test`); with `watch: true` file changes reload by themselves. */
   reloader: Reloader;
   /** Log lines Warren wrote, parsed. */
@@ -59,10 +60,13 @@ export async function startWarren(
     watch?: boolean;
     drainTimeoutMs?: number;
     adminToken?: string;
+    /** Plugin files, written to the plugins directory `pluginsDir`. */
+    plugins?: Record<string, string>;
   } = {},
 ): Promise<RunningWarren> {
   const dir = await writeRoutes(files);
-  const result = await loadConfig(dir, options.env ?? process.env);
+  const pluginsDir = await writeRoutes(options.plugins ?? {});
+  const result = await loadConfig(dir, options.env ?? process.env, pluginsDir);
   if (!result.ok) throw new Error(`invalid test routes: ${JSON.stringify(result.issues)}`);
   const { log, lines } = memoryLogger();
   const runtime = new Runtime({
@@ -73,7 +77,7 @@ export async function startWarren(
   });
   const reloader = new Reloader(runtime, {
     routesDir: dir,
-    pluginsDir: join(dir, 'no-plugins'),
+    pluginsDir,
     log,
     env: options.env ?? process.env,
     watch: { debounceMs: 50, pollMs: 500 },
@@ -104,6 +108,7 @@ export async function startWarren(
       ...(options.adminToken ? { token: options.adminToken } : {}),
     }),
     dir,
+    pluginsDir,
     reloader,
     logs: lines,
     async stop(deadlineMs = 5_000) {
@@ -112,6 +117,7 @@ export async function startWarren(
       reloader.close();
       const out = await runtime.stop(deadlineMs);
       await rm(dir, { recursive: true, force: true });
+      await rm(pluginsDir, { recursive: true, force: true });
       return out;
     },
   };

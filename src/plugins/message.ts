@@ -1,0 +1,69 @@
+import type { Delivery } from '../delivery/types.js';
+import type { PluginMessage, PluginOutput } from '../sandbox/isolate.js';
+
+const jsonType = /^application\/([\w.+-]+\+)?json\b/i;
+
+/** The plain copy a plugin sees (DESIGN §5): `body` parsed when the message is JSON. */
+export function toPluginMessage(d: Delivery): PluginMessage {
+  const contentType = d.properties.contentType as string | undefined;
+  const text = d.content.toString('utf8');
+  let body: unknown = text;
+  if (contentType === undefined || jsonType.test(contentType)) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = text; // not JSON after all: the plugin gets the text
+    }
+  }
+  const { headers: _, ...properties } = d.properties;
+  return {
+    body,
+    ...(contentType ? { contentType } : {}),
+    headers: plain(d.headers),
+    properties: plain(properties),
+    exchange: d.exchange,
+    routingKey: d.routingKey,
+    redelivered: d.redelivered,
+  };
+}
+
+/** AMQP values may be Buffers and nested tables: a plugin gets strings and plain data. */
+function plain(value: object): Record<string, unknown> {
+  return JSON.parse(
+    JSON.stringify(value, (_key, v: unknown) =>
+      v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer'
+        ? Buffer.from((v as { data: number[] }).data).toString('utf8')
+        : v,
+    ),
+  ) as Record<string, unknown>;
+}
+
+/** A plugin's output body as bytes: strings as they are, anything else as JSON. */
+export function outputContent(output: PluginOutput, d: Delivery): { content: Buffer; contentType?: string } {
+  if (output.body === undefined) {
+    return {
+      content: d.content,
+      ...(d.properties.contentType ? { contentType: d.properties.contentType } : {}),
+    };
+  }
+  if (typeof output.body === 'string') {
+    return { content: Buffer.from(output.body), contentType: d.properties.contentType ?? 'text/plain' };
+  }
+  return { content: Buffer.from(JSON.stringify(output.body)), contentType: 'application/json' };
+}
+
+/** The delivery a target sees after a transform: the plugin's output in place of the original. */
+export function applyOutput(d: Delivery, output: PluginOutput, index: number | undefined): Delivery {
+  const { content, contentType } = outputContent(output, d);
+  const headers = output.headers ? { ...d.headers, ...output.headers } : d.headers;
+  return {
+    ...d,
+    content,
+    properties: { ...d.properties, headers, ...(contentType ? { contentType } : {}) },
+    headers,
+    exchange: output.exchange ?? d.exchange,
+    routingKey: output.routingKey ?? d.routingKey,
+    // Each fan-out copy has its own stable idempotency key.
+    id: index === undefined ? d.id : `${d.id}.${index}`,
+  };
+}

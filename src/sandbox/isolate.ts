@@ -1,0 +1,224 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import ivm from 'isolated-vm';
+import { errorRun, toPluginRun, truncate } from './result.js';
+import { runnerSource } from './runner.js';
+import type { PluginContextData, PluginMessage, PluginRun, SandboxOptions } from './types.js';
+
+export type { PluginContextData, PluginMessage, PluginOutput, PluginRun, SandboxOptions } from './types.js';
+
+/** A module's top-level code runs once per (re)build, so it gets more than a message's budget. */
+const LOAD_TIMEOUT_MS = 1_000;
+/**
+ * After our deadline, how long to wait for isolated-vm's own timeout to stop a busy isolate before
+ * disposing it. Without work in flight a promise that has not settled never will (the isolate has
+ * no timers or I/O), so disposing is safe; it also reclaims an isolate wedged in a way we missed.
+ */
+const SETTLE_GRACE_MS = 100;
+const TIMED_OUT = 'Script execution timed out.';
+const LOG_LEVELS = new Set(['debug', 'info', 'warn', 'error']);
+
+type Run = (msg: PluginMessage, ctx: PluginContextData) => unknown;
+
+interface Built {
+  isolate: ivm.Isolate;
+  run: ivm.Reference<Run>;
+}
+
+/**
+ * One isolate per plugin (DESIGN §5): the module is compiled and evaluated once and its default
+ * export reused for every run, until a memory breach or a stuck run makes us dispose the isolate;
+ * the next run then rebuilds it from the same source. Runs are queued one at a time: the isolate is
+ * single-threaded and has no I/O, so running two together would gain nothing, and a run that has
+ * to dispose the isolate cannot take others down with it.
+ */
+export class PluginSandbox {
+  readonly file: string;
+  readonly #source: string;
+  readonly #options: SandboxOptions;
+  #built: Built | undefined;
+  #idle: Promise<void> = Promise.resolve();
+  #disposed = false;
+
+  private constructor(file: string, source: string, options: SandboxOptions, built: Built) {
+    this.file = file;
+    this.#source = source;
+    this.#options = options;
+    this.#built = built;
+  }
+
+  /** Compiles the ES module once; throws an Error naming the file and the reason if it cannot be used. */
+  static async load(file: string, source: string, options: SandboxOptions): Promise<PluginSandbox> {
+    return new PluginSandbox(file, source, options, await build(file, source, options));
+  }
+
+  /** Runs the default export on copies of msg and ctx. Never throws for plugin faults. */
+  run(msg: PluginMessage, ctx: PluginContextData): Promise<PluginRun> {
+    const previous = this.#idle;
+    let release!: () => void;
+    this.#idle = new Promise((done) => {
+      release = done;
+    });
+    return previous.then(() => this.#runAlone(msg, ctx, release));
+  }
+
+  dispose(): void {
+    this.#disposed = true;
+    this.#discard();
+  }
+
+  async #runAlone(msg: PluginMessage, ctx: PluginContextData, release: () => void): Promise<PluginRun> {
+    if (this.#disposed) {
+      release();
+      return errorRun(`plugin ${this.file} is unloaded`);
+    }
+    let built: Built;
+    try {
+      built = await this.#ready();
+    } catch (err) {
+      release();
+      return errorRun(`rebuilding the isolate failed: ${reasonOf(err)}`);
+    }
+    const { timeoutMs } = this.#options;
+    const call = built.run
+      .apply(undefined, [msg, ctx], {
+        arguments: { copy: true },
+        result: { copy: true, promise: true },
+        timeout: timeoutMs,
+      })
+      .then(toPluginRun, (err: unknown) => this.#toFault(err, built));
+
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<'expired'>((done) => {
+      timer = setTimeout(done, timeoutMs, 'expired');
+    });
+    const first = await Promise.race([call, expired]);
+    if (first !== 'expired') {
+      clearTimeout(timer);
+      release();
+      return first;
+    }
+    void this.#settleOrDispose(call, built).finally(release);
+    return { kind: 'timeout', message: `plugin ran past its ${timeoutMs} ms time limit` };
+  }
+
+  async #ready(): Promise<Built> {
+    if (this.#built !== undefined && !this.#built.isolate.isDisposed) return this.#built;
+    this.#built = await build(this.file, this.#source, this.#options);
+    return this.#built;
+  }
+
+  #toFault(err: unknown, built: Built): PluginRun {
+    if (built.isolate.isDisposed) {
+      if (this.#disposed) return errorRun(`plugin ${this.file} was unloaded during the run`);
+      if (this.#built === built) this.#built = undefined;
+      return {
+        kind: 'memory',
+        message: `plugin exceeded its ${this.#options.memoryLimitMb} MB memory limit; its isolate was disposed`,
+      };
+    }
+    if (err instanceof Error && err.message === TIMED_OUT) {
+      return { kind: 'timeout', message: `plugin ran past its ${this.#options.timeoutMs} ms time limit` };
+    }
+    return errorRun(reasonOf(err));
+  }
+
+  async #settleOrDispose(call: Promise<PluginRun>, built: Built): Promise<void> {
+    let grace: NodeJS.Timeout | undefined;
+    const settled = await Promise.race([
+      call.then(() => true),
+      new Promise<false>((done) => {
+        grace = setTimeout(done, SETTLE_GRACE_MS, false);
+      }),
+    ]);
+    clearTimeout(grace);
+    if (!settled && this.#built === built) this.#discard();
+  }
+
+  #discard(): void {
+    if (this.#built !== undefined && !this.#built.isolate.isDisposed) this.#built.isolate.dispose();
+    this.#built = undefined;
+  }
+}
+
+async function build(file: string, source: string, options: SandboxOptions): Promise<Built> {
+  const isolate = new ivm.Isolate({ memoryLimit: options.memoryLimitMb });
+  try {
+    return { isolate, run: await instantiate(isolate, file, source, options) };
+  } catch (err) {
+    if (!isolate.isDisposed) isolate.dispose();
+    throw new Error(`plugin ${file}: ${reasonOf(err)}`, { cause: err });
+  }
+}
+
+async function instantiate(
+  isolate: ivm.Isolate,
+  file: string,
+  source: string,
+  options: SandboxOptions,
+): Promise<ivm.Reference<Run>> {
+  const context = await isolate.createContext();
+  const hostLog = new ivm.Callback(
+    (route: unknown, level: unknown, text: unknown) => {
+      const known = typeof level === 'string' && LOG_LEVELS.has(level) ? level : 'info';
+      try {
+        options.log(String(route), known, String(text));
+      } catch {
+        // a failing logger must not surface as a plugin fault
+      }
+    },
+    { ignored: true },
+  );
+  const bind: ivm.Reference<(plugin: unknown) => Run> = await context.evalClosure(runnerSource, [hostLog], {
+    result: { reference: true },
+  });
+
+  let module: ivm.Module;
+  try {
+    module = await isolate.compileModule(source, { filename: pathToFileURL(resolve(file)).href });
+  } catch (err) {
+    throw new Error(`syntax error: ${reasonOf(err)}`, { cause: err });
+  }
+  const imports = module.dependencySpecifiers;
+  if (imports.length > 0) {
+    const names = imports.map((name) => `'${name}'`).join(', ');
+    throw new Error(`imports are not allowed (it imports ${names}); a plugin only gets (msg, ctx)`);
+  }
+  await module.instantiate(context, (specifier) => {
+    throw new Error(`cannot import '${specifier}'`);
+  });
+  try {
+    await module.evaluate({ timeout: LOAD_TIMEOUT_MS });
+  } catch (err) {
+    throw new Error(`its top-level code failed: ${topLevelReason(err, isolate, options)}`, { cause: err });
+  }
+
+  let plugin: ivm.Reference<unknown>;
+  try {
+    plugin = await module.namespace.get('default', { reference: true });
+  } catch (err) {
+    // a top-level await that never settles leaves the export uninitialised
+    throw new Error(`its default export is not initialised: ${reasonOf(err)}`, { cause: err });
+  }
+  if (plugin.typeof === 'undefined') {
+    throw new Error('it has no default export; write `export default function (msg, ctx) { ... }`');
+  }
+  if (plugin.typeof !== 'function') {
+    throw new Error(`its default export is a ${plugin.typeof}, not a function`);
+  }
+  const run = await bind.apply(undefined, [plugin.derefInto()], { result: { reference: true } });
+  plugin.release();
+  bind.release();
+  module.release();
+  return run as ivm.Reference<Run>;
+}
+
+function topLevelReason(err: unknown, isolate: ivm.Isolate, options: SandboxOptions): string {
+  if (isolate.isDisposed) return `it exceeded the ${options.memoryLimitMb} MB memory limit`;
+  if (err instanceof Error && err.message === TIMED_OUT) return `it ran past ${LOAD_TIMEOUT_MS} ms`;
+  return reasonOf(err);
+}
+
+function reasonOf(err: unknown): string {
+  return truncate(err instanceof Error ? err.message : String(err));
+}

@@ -1,0 +1,163 @@
+/**
+ * Source of the code that runs inside each plugin isolate, before the plugin's module is evaluated.
+ *
+ * Run with `context.evalClosure(runnerSource, [hostLog])`, it strips the globals a plugin must not
+ * have and returns `bind(plugin)`, which returns `run(msg, ctx)`. `run` calls the plugin and always
+ * answers with an envelope: `{ ok: true, value }` where `value` is fresh plain data, or
+ * `{ ok: false, error }` where `error` is a string.
+ *
+ * What must hold: everything that runs plugin code (the call, awaiting it, reading its result,
+ * describing its error) happens inside the call that `Reference.apply` times. isolated-vm copies
+ * the returned value out *after* that deadline, so the value handed back is rebuilt here from own
+ * data properties only (no getters, no proxies, no prototype setters): copying it cannot run plugin
+ * code, and so cannot hang the isolate outside the timeout. The intrinsics used are captured before
+ * the plugin loads; a plugin that tampers with its realm can only spoil its own results.
+ */
+
+/** Deeper results are refused; this also turns a cyclic result into an error. */
+export const MAX_RESULT_DEPTH = 64;
+/** Caps what one call can push into Warren's log. */
+export const MAX_LOG_LINES_PER_CALL = 100;
+export const MAX_LOG_TEXT_CHARS = 2_000;
+
+export const runnerSource = `'use strict';
+const hostLog = $0;
+const { isArray } = Array;
+const { keys, hasOwn, defineProperty, getOwnPropertyDescriptor, getPrototypeOf } = Object;
+const { apply } = Reflect;
+const isView = ArrayBuffer.isView;
+const typedArrayTag = getOwnPropertyDescriptor(getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag).get;
+const stringSlice = String.prototype.slice;
+const getTime = Date.prototype.getTime;
+const promiseThen = Promise.prototype.then;
+const promiseResolve = Promise.resolve;
+const [NativePromise, NativeDate, NativeError, NativeString, U8] = [Promise, Date, Error, String, Uint8Array];
+
+// FinalizationRegistry callbacks run as isolate tasks outside any timeout: one that loops wedges the
+// isolate for good. The rest are not part of the plugin contract (console would silently do nothing).
+for (const name of ['FinalizationRegistry', 'WeakRef', 'SharedArrayBuffer', 'Atomics', 'WebAssembly', 'console']) {
+  delete globalThis[name];
+}
+
+class Fault {
+  constructor(reason) { this.reason = reason; this.path = ''; }
+}
+
+function define(target, key, value) {
+  defineProperty(target, key, { __proto__: null, value, writable: true, enumerable: true, configurable: true });
+}
+
+function ownValue(source, key) {
+  const descriptor = getOwnPropertyDescriptor(source, key);
+  if (descriptor === undefined) return undefined;
+  if (!hasOwn(descriptor, 'value')) throw new Fault('getters are not allowed in results');
+  return descriptor.value;
+}
+
+function plain(value, depth) {
+  const type = typeof value;
+  if (value === null || (type !== 'object' && type !== 'function')) {
+    if (type === 'symbol' || type === 'bigint') throw new Fault('a ' + type + ' cannot leave the sandbox');
+    return value;
+  }
+  if (type === 'function') throw new Fault('a function cannot leave the sandbox');
+  if (depth > ${MAX_RESULT_DEPTH}) throw new Fault('nested deeper than ${MAX_RESULT_DEPTH} levels (is it cyclic?)');
+  if (isView(value)) {
+    if (apply(typedArrayTag, value, []) !== 'Uint8Array') throw new Fault('binary data must be a Uint8Array');
+    return new U8(value);
+  }
+  if (value instanceof NativeDate) return new NativeDate(apply(getTime, value, []));
+  if (isArray(value)) {
+    const out = [];
+    const length = value.length;
+    for (let i = 0; i < length; i++) define(out, i, child(value, i, '[' + i + ']', depth));
+    return out;
+  }
+  const out = {};
+  const names = keys(value);
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
+    define(out, name, child(value, name, '.' + name, depth));
+  }
+  return out;
+}
+
+function child(source, key, step, depth) {
+  try {
+    return plain(ownValue(source, key), depth + 1);
+  } catch (e) {
+    if (e instanceof Fault) e.path = step + e.path;
+    throw e;
+  }
+}
+
+function describe(error) {
+  try {
+    if (error instanceof Fault) return 'result' + error.path + ': ' + error.reason;
+    if (error instanceof NativeError) {
+      const name = NativeString(error.name);
+      const message = NativeString(error.message);
+      return name === 'Error' ? message : name + ': ' + message;
+    }
+    return NativeString(error);
+  } catch {
+    return 'the plugin threw a value that cannot be described';
+  }
+}
+
+function succeed(value) {
+  try {
+    return { __proto__: null, ok: true, value: plain(value, 0) };
+  } catch (e) {
+    return fail(e);
+  }
+}
+
+function fail(error) {
+  return { __proto__: null, ok: false, error: describe(error) };
+}
+
+function isThenable(value) {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof value.then === 'function';
+}
+
+function settle(result) {
+  // A native promise of our own, resolved with a null-prototype envelope, so nothing the plugin
+  // installed (species, a prototype 'then') takes part in resolving what isolated-vm awaits.
+  return new NativePromise((resolve) => {
+    try {
+      apply(promiseThen, apply(promiseResolve, NativePromise, [result]), [
+        (value) => resolve(succeed(value)),
+        (error) => resolve(fail(error)),
+      ]);
+    } catch (e) {
+      resolve(fail(e));
+    }
+  });
+}
+
+function contextFor(data) {
+  const route = NativeString(data.route);
+  let lines = 0;
+  function log(level, text) {
+    lines += 1;
+    if (lines > ${MAX_LOG_LINES_PER_CALL}) {
+      if (lines === ${MAX_LOG_LINES_PER_CALL} + 1) hostLog(route, 'warn', 'log limit of ${MAX_LOG_LINES_PER_CALL} lines per call reached; further lines dropped');
+      return;
+    }
+    hostLog(route, NativeString(level), apply(stringSlice, NativeString(text), [0, ${MAX_LOG_TEXT_CHARS}]));
+  }
+  return { route, attempt: data.attempt, now: data.now, log };
+}
+
+return function bind(plugin) {
+  return function run(msg, data) {
+    try {
+      const result = plugin(msg, contextFor(data));
+      return isThenable(result) ? settle(result) : succeed(result);
+    } catch (e) {
+      return fail(e);
+    }
+  };
+};
+`;

@@ -1,0 +1,72 @@
+import type { Options } from 'amqplib';
+import type { PluginTargetSpec } from '../config/types.js';
+import { ack, drop, type Outcome, retry } from '../delivery/outcome.js';
+import type { Delivery } from '../delivery/types.js';
+import { invokePlugin } from '../plugins/invoke.js';
+import { applyOutput } from '../plugins/message.js';
+import { faultOutcome } from '../plugins/outcome.js';
+import { normalizePluginRef, pluginRefSchema, type RawPluginRef } from '../plugins/ref.js';
+import type { Handler, TargetDeps, TargetModule } from './types.js';
+
+/** Headers of a published copy: the message's own, less Warren's bookkeeping and `x-death`. */
+function publishedHeaders(d: Delivery): Record<string, unknown> {
+  const headers: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(d.headers)) {
+    if (!name.startsWith('x-warren-') && name !== 'x-death' && name !== 'x-delivery-count')
+      headers[name] = value;
+  }
+  return { ...headers, traceparent: d.traceparent, ...(d.tracestate ? { tracestate: d.tracestate } : {}) };
+}
+
+/**
+ * The plugin is the target: whatever it returns is published — to its `exchange` and `routingKey`,
+ * by default the message's original ones — every copy confirmed before the source is acked.
+ */
+async function createPluginTarget(spec: PluginTargetSpec, deps: TargetDeps): Promise<Handler> {
+  const ref = spec.plugin;
+  const sandbox = await deps.sandbox(ref);
+  return async function runPlugin(d: Delivery): Promise<Outcome> {
+    const run = await invokePlugin(sandbox, ref, d);
+    if (run.kind !== 'continue') return faultOutcome(ref.name, run);
+    if (run.messages.length === 0) return drop(`plugin ${ref.name} returned no messages`);
+    const copies = run.messages.map((out, i) => applyOutput(d, out, run.fanOut ? i : undefined));
+    try {
+      await Promise.all(
+        copies.map((copy) => {
+          const { headers: _, ...properties } = copy.properties;
+          const options: Options.Publish = {
+            ...Object.fromEntries(Object.entries(properties).filter(([, v]) => v !== undefined)),
+            messageId: copy.id,
+            headers: publishedHeaders(copy),
+            persistent: true,
+          };
+          return deps.publisher.publish(copy.exchange, copy.routingKey, copy.content, options, {
+            mandatory: true,
+          });
+        }),
+      );
+      return ack();
+    } catch (err) {
+      // Some copies may have been published: the retry publishes them again with the same ids.
+      return retry(`plugin ${ref.name} output: ${(err as Error).message}`);
+    }
+  };
+}
+
+export const pluginTarget: TargetModule<'plugin'> = {
+  kind: 'plugin',
+  description: 'Run a sandboxed JavaScript plugin and publish what it returns.',
+  schema: {
+    ...pluginRefSchema,
+    description:
+      'A sandboxed plugin whose returned message(s) are published (to their `exchange`/`routingKey`, by default the original ones), each confirmed before the ack.',
+  },
+  examples: [
+    { file: 'split-order-lines.js' },
+    { file: 'split-order-lines.js', timeout: '100ms', memoryLimitMb: 64 },
+  ],
+  normalize(raw) {
+    return { kind: 'plugin', plugin: normalizePluginRef(raw as RawPluginRef) };
+  },
+  create: (spec, deps) => createPluginTarget(spec, deps),
+};
