@@ -10,15 +10,14 @@ import type { RouteRuntime } from './delivery/dispatch.js';
 import { retry } from './delivery/outcome.js';
 import { WarrenError } from './errors.js';
 import { SandboxCache } from './plugins/cache.js';
-import { withTransform } from './plugins/transform.js';
 import {
   type ReloadReport,
   type RouteChange,
   type RouteReloadResult,
   reloadResult,
 } from './reload-report.js';
-import { targets } from './targets/registry.js';
-import type { Handler, TargetModule } from './targets/types.js';
+import { createRouteHandler } from './targets/handler.js';
+import type { Handler } from './targets/types.js';
 import { closeWebhookPools } from './targets/webhook.js';
 import { events } from './telemetry/events.js';
 import { reloadEvents } from './telemetry/reload-events.js';
@@ -231,11 +230,9 @@ export class Runtime {
     return new RouteConsumer(await this.#runtimeFor(plan), this.#log, () => this.#onCancelled(plan.name));
   }
 
-  async #createHandler(plan: RoutePlan, publisher: ConfirmPublisher): Promise<Handler> {
+  #createHandler(plan: RoutePlan, publisher: ConfirmPublisher): Promise<Handler> {
     const sandbox = (ref: PluginRef) => this.#sandboxes.acquire(ref, this.#pluginSources.get(ref.file) ?? '');
-    const target = targets.find((t) => t.kind === plan.target.kind) as TargetModule;
-    const handler = await target.create(plan.target as never, { publisher, sandbox });
-    return plan.transform ? withTransform(await sandbox(plan.transform), plan.transform, handler) : handler;
+    return createRouteHandler(plan, { publisher, sandbox });
   }
 
   /** An entry whose plugins did not load: it is not started; each (re)start tries to load them again. */
