@@ -27,15 +27,27 @@ export function toPluginMessage(d: Delivery): PluginMessage {
   };
 }
 
-/** AMQP values may be Buffers and nested tables: a plugin gets strings and plain data. */
+/**
+ * AMQP values may be Buffers and nested tables: a plugin gets strings and plain data. Most values
+ * are primitives, copied as they are; only the rest takes the JSON round trip (per message, so cheap).
+ */
 function plain(value: object): Record<string, unknown> {
-  return JSON.parse(
-    JSON.stringify(value, (_key, v: unknown) =>
-      v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer'
-        ? Buffer.from((v as { data: number[] }).data).toString('utf8')
-        : v,
-    ),
-  ) as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const v = (value as Record<string, unknown>)[key];
+    if (v === undefined) continue;
+    if (v === null || typeof v !== 'object') out[key] = v;
+    else if (Buffer.isBuffer(v)) out[key] = v.toString('utf8');
+    else if (v instanceof Date) out[key] = v.toISOString();
+    else out[key] = JSON.parse(JSON.stringify(v, bufferAsText));
+  }
+  return out;
+}
+
+function bufferAsText(_key: string, v: unknown): unknown {
+  return v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer'
+    ? Buffer.from((v as { data: number[] }).data).toString('utf8')
+    : v;
 }
 
 /** A plugin's output body as bytes: strings as they are, anything else as JSON. */

@@ -22,7 +22,11 @@ type Run = (msg: PluginMessage, ctx: PluginContextData) => unknown;
 
 interface Built {
   isolate: ivm.Isolate;
+  /** Called synchronously: most plugins are synchronous, and applySync costs a fraction of an
+   * asynchronous apply (no thread hop). It answers `{ pending: true }` for a promise. */
   run: ivm.Reference<Run>;
+  /** Settles the promise the last `run` left pending. */
+  wait: ivm.Reference<() => unknown>;
 }
 
 /**
@@ -38,6 +42,9 @@ export class PluginSandbox {
   readonly #options: SandboxOptions;
   #built: Built | undefined;
   #idle: Promise<void> = Promise.resolve();
+  /** Runs waiting for, or holding, the isolate (an async plugin's promise being settled). */
+  #queued = 0;
+  #rebuilding: Promise<Built> | undefined;
   #disposed = false;
 
   private constructor(file: string, source: string, options: SandboxOptions, built: Built) {
@@ -54,12 +61,10 @@ export class PluginSandbox {
 
   /** Runs the default export on copies of msg and ctx. Never throws for plugin faults. */
   run(msg: PluginMessage, ctx: PluginContextData): Promise<PluginRun> {
-    const previous = this.#idle;
-    let release!: () => void;
-    this.#idle = new Promise((done) => {
-      release = done;
-    });
-    return previous.then(() => this.#runAlone(msg, ctx, release));
+    // Nothing queued: run now. The synchronous call cannot overlap another one, and an async
+    // plugin's wait holds the queue so runs stay one at a time.
+    if (this.#queued === 0) return this.#runNow(msg, ctx);
+    return this.#enqueue(() => this.#runNow(msg, ctx));
   }
 
   dispose(): void {
@@ -67,45 +72,84 @@ export class PluginSandbox {
     this.#discard();
   }
 
-  async #runAlone(msg: PluginMessage, ctx: PluginContextData, release: () => void): Promise<PluginRun> {
-    if (this.#disposed) {
-      release();
-      return errorRun(`plugin ${this.file} is unloaded`);
-    }
+  #enqueue(work: () => Promise<PluginRun>): Promise<PluginRun> {
+    this.#queued++;
+    const run = this.#idle.then(work);
+    this.#idle = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run.finally(() => {
+      this.#queued--;
+    });
+  }
+
+  async #runNow(msg: PluginMessage, ctx: PluginContextData): Promise<PluginRun> {
+    if (this.#disposed) return errorRun(`plugin ${this.file} is unloaded`);
     let built: Built;
     try {
-      built = await this.#ready();
+      built =
+        this.#built !== undefined && !this.#built.isolate.isDisposed ? this.#built : await this.#ready();
     } catch (err) {
-      release();
       return errorRun(`rebuilding the isolate failed: ${reasonOf(err)}`);
     }
     const { timeoutMs } = this.#options;
-    const call = built.run
-      .apply(undefined, [msg, ctx], {
+    let envelope: unknown;
+    try {
+      envelope = built.run.applySync(undefined, [msg, ctx], {
         arguments: { copy: true },
-        result: { copy: true, promise: true },
+        result: { copy: true },
         timeout: timeoutMs,
-      })
-      .then(toPluginRun, (err: unknown) => this.#toFault(err, built));
+      });
+    } catch (err) {
+      return this.#toFault(err, built);
+    }
+    if ((envelope as { pending?: boolean } | null)?.pending !== true) return toPluginRun(envelope);
+    // A promise: settle it off the main thread, one at a time, with the deadline enforced here too
+    // (isolated-vm's timeout covers synchronous execution only).
+    this.#queued++;
+    const settled = this.#awaitPending(built).finally(() => {
+      this.#queued--;
+    });
+    this.#idle = settled.then(
+      () => undefined,
+      () => undefined,
+    );
+    return settled;
+  }
 
+  async #awaitPending(built: Built): Promise<PluginRun> {
+    const { timeoutMs } = this.#options;
+    const call = built.wait
+      .apply(undefined, [], { result: { copy: true, promise: true }, timeout: timeoutMs })
+      .then(toPluginRun, (err: unknown) => this.#toFault(err, built));
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<'expired'>((done) => {
       timer = setTimeout(done, timeoutMs, 'expired');
     });
     const first = await Promise.race([call, expired]);
-    if (first !== 'expired') {
-      clearTimeout(timer);
-      release();
-      return first;
-    }
-    void this.#settleOrDispose(call, built).finally(release);
+    clearTimeout(timer);
+    if (first !== 'expired') return first;
+    await this.#settleOrDispose(call, built);
     return { kind: 'timeout', message: `plugin ran past its ${timeoutMs} ms time limit` };
   }
 
-  async #ready(): Promise<Built> {
-    if (this.#built !== undefined && !this.#built.isolate.isDisposed) return this.#built;
-    this.#built = await build(this.file, this.#source, this.#options);
-    return this.#built;
+  /** Rebuilds a disposed isolate once, however many runs arrive while it builds. */
+  #ready(): Promise<Built> {
+    if (this.#built !== undefined && !this.#built.isolate.isDisposed) return Promise.resolve(this.#built);
+    this.#rebuilding ??= build(this.file, this.#source, this.#options).then(
+      (built) => {
+        this.#rebuilding = undefined;
+        if (this.#disposed) built.isolate.dispose();
+        else this.#built = built;
+        return built;
+      },
+      (err: unknown) => {
+        this.#rebuilding = undefined;
+        throw err;
+      },
+    );
+    return this.#rebuilding;
   }
 
   #toFault(err: unknown, built: Built): PluginRun {
@@ -144,7 +188,7 @@ export class PluginSandbox {
 async function build(file: string, source: string, options: SandboxOptions): Promise<Built> {
   const isolate = new ivm.Isolate({ memoryLimit: options.memoryLimitMb });
   try {
-    return { isolate, run: await instantiate(isolate, file, source, options) };
+    return { isolate, ...(await instantiate(isolate, file, source, options)) };
   } catch (err) {
     if (!isolate.isDisposed) isolate.dispose();
     throw new Error(`plugin ${file}: ${reasonOf(err)}`, { cause: err });
@@ -156,7 +200,7 @@ async function instantiate(
   file: string,
   source: string,
   options: SandboxOptions,
-): Promise<ivm.Reference<Run>> {
+): Promise<Omit<Built, 'isolate'>> {
   const context = await isolate.createContext();
   const hostLog = new ivm.Callback(
     (route: unknown, level: unknown, text: unknown) => {
@@ -169,9 +213,13 @@ async function instantiate(
     },
     { ignored: true },
   );
-  const bind: ivm.Reference<(plugin: unknown) => Run> = await context.evalClosure(runnerSource, [hostLog], {
-    result: { reference: true },
-  });
+  const bind: ivm.Reference<(plugin: unknown) => unknown> = await context.evalClosure(
+    runnerSource,
+    [hostLog],
+    {
+      result: { reference: true },
+    },
+  );
 
   let module: ivm.Module;
   try {
@@ -206,11 +254,16 @@ async function instantiate(
   if (plugin.typeof !== 'function') {
     throw new Error(`its default export is a ${plugin.typeof}, not a function`);
   }
-  const run = await bind.apply(undefined, [plugin.derefInto()], { result: { reference: true } });
+  const pair = (await bind.apply(undefined, [plugin.derefInto()], {
+    result: { reference: true },
+  })) as ivm.Reference<{ run: Run; wait: () => unknown }>;
+  const run = (await pair.get('run', { reference: true })) as ivm.Reference<Run>;
+  const wait = (await pair.get('wait', { reference: true })) as ivm.Reference<() => unknown>;
   plugin.release();
+  pair.release();
   bind.release();
   module.release();
-  return run as ivm.Reference<Run>;
+  return { run, wait };
 }
 
 function topLevelReason(err: unknown, isolate: ivm.Isolate, options: SandboxOptions): string {

@@ -2,8 +2,8 @@
  * Source of the code that runs inside each plugin isolate, before the plugin's module is evaluated.
  *
  * Run with `context.evalClosure(runnerSource, [hostLog])`, it strips the globals a plugin must not
- * have and returns `bind(plugin)`, which returns `run(msg, ctx)`. `run` calls the plugin and always
- * answers with an envelope: `{ ok: true, value }` where `value` is fresh plain data, or
+ * have and returns `bind(plugin)`, which returns `{ run(msg, ctx), wait() }`. `run` calls the plugin and
+ * answers with an envelope (or `{ pending: true }` for a promise, which `wait()` then settles): `{ ok: true, value }` where `value` is fresh plain data, or
  * `{ ok: false, error }` where `error` is a string.
  *
  * What must hold: everything that runs plugin code (the call, awaiting it, reading its result,
@@ -150,14 +150,27 @@ function contextFor(data) {
   return { route, attempt: data.attempt, now: data.now, log };
 }
 
+// run() is called synchronously (applySync): a plain result comes back at once; a promise is kept
+// here and run() answers { pending: true }, and the host then awaits wait() asynchronously.
+let pending = null;
 return function bind(plugin) {
-  return function run(msg, data) {
-    try {
-      const result = plugin(msg, contextFor(data));
-      return isThenable(result) ? settle(result) : succeed(result);
-    } catch (e) {
-      return fail(e);
-    }
+  return {
+    __proto__: null,
+    run(msg, data) {
+      try {
+        const result = plugin(msg, contextFor(data));
+        if (!isThenable(result)) return succeed(result);
+        pending = settle(result);
+        return { __proto__: null, pending: true };
+      } catch (e) {
+        return fail(e);
+      }
+    },
+    wait() {
+      const settling = pending;
+      pending = null;
+      return settling;
+    },
   };
 };
 `;
