@@ -20,6 +20,7 @@ Commands:
   plan       print what run would declare, bind and consume (secrets redacted);
              --prune also lists what a running Warren declared that the files no longer use
   schema     print the route-file JSON Schema
+  test       run route test files [DIR|FILE...] (default ./test/routes) without a broker; exit 1 on a failure
 
 Options (environment variable, default):
   --routes DIR         route files (WARREN_ROUTES, ./routes.d); validate and plan also take DIR as argument
@@ -106,6 +107,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       return validate(settings, env);
     case 'plan':
       return plan(settings, env);
+    case 'test':
+      return (await import('./testing/command.js')).testCommand(
+        parsed.settings,
+        parsed.positionals.slice(1),
+        env,
+      );
     case 'schema':
       process.stdout.write(`${JSON.stringify(routesSchema, null, 2)}\n`);
       return 0;

@@ -241,8 +241,8 @@ describe('route file errors', () => {
     );
 
     expect(formatted(issues)).toEqual([
-      `${file}:5:7 needs exactly one target: webhook, republish (at /routes/billing/to)`,
-      `${file}:9:9 needs exactly one target: webhook, republish (at /routes/empty/to)`,
+      `${file}:5:7 needs exactly one target: webhook, republish, plugin (at /routes/billing/to)`,
+      `${file}:9:9 needs exactly one target: webhook, republish, plugin (at /routes/empty/to)`,
     ]);
   });
 
