@@ -1,6 +1,15 @@
 // Redact personal data before a message leaves for a third party: e-mail, phone, name and address
 // fields at any depth are replaced; card numbers keep their last four digits.
-const SECRET_KEYS = new Set(['email', 'phone', 'name', 'firstName', 'lastName', 'address', 'street', 'birthDate']);
+const SECRET_KEYS = new Set([
+  'email',
+  'phone',
+  'name',
+  'firstName',
+  'lastName',
+  'address',
+  'street',
+  'birthDate',
+]);
 
 function redact(value) {
   if (Array.isArray(value)) return value.map(redact);

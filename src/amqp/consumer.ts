@@ -1,6 +1,7 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import { dispatch, type RouteRuntime, type Settler } from '../delivery/dispatch.js';
+import { AckBatch } from './acks.js';
 
 /**
  * One route's consumer: its own channel, per-consumer prefetch (never global: on quorum queues
@@ -12,6 +13,10 @@ export class RouteConsumer {
   readonly #onCancelled: () => void;
   #channel: Channel | undefined;
   #settler: Settler | undefined;
+  #acks: AckBatch | undefined;
+  /** Called when a delivery of the current channel finished; made once per channel. */
+  #finished: (() => void) | undefined;
+  #crashed: ((err: unknown) => void) | undefined;
   #tag: string | undefined;
   #running = 0;
   readonly #waiting: ConsumeMessage[] = [];
@@ -44,6 +49,18 @@ export class RouteConsumer {
   async start(connection: ChannelModel): Promise<void> {
     const channel = await connection.createChannel();
     const state = { open: true };
+    // A closing connection refuses every frame (IllegalOperationError) before its channels emit
+    // 'close': the broker requeues those deliveries, so from then on the channel counts as closed.
+    const send = (frame: () => void): boolean => {
+      try {
+        frame();
+        return true;
+      } catch {
+        state.open = false;
+        return false;
+      }
+    };
+    const acks = new AckBatch(channel, send);
     channel.on('error', (err: Error) =>
       this.#log.warn({ event: 'channel_error', route: this.#runtime.plan.name, err: err.message }),
     );
@@ -52,52 +69,67 @@ export class RouteConsumer {
       this.#tag = undefined;
       // Unstarted deliveries of a dead channel are requeued by the broker; forget them.
       this.#waiting.length = 0;
+      acks.discard();
       this.#notifyIdle();
     });
     this.#channel = channel;
-    // A closing connection refuses every frame (IllegalOperationError) before its channels emit
-    // 'close': the broker requeues those deliveries, so from then on the channel counts as closed.
-    const send = (frame: () => void): void => {
-      try {
-        frame();
-      } catch {
-        state.open = false;
-      }
-    };
-    this.#settler = {
+    this.#acks = acks;
+    const settler: Settler = {
       get open() {
         return state.open;
       },
-      ack: (msg) => send(() => channel.ack(msg)),
-      requeue: (msg) => send(() => channel.nack(msg, false, true)),
+      ack: (msg, sent) => acks.ack(msg, sent),
+      requeue: (msg) => {
+        acks.requeue(msg);
+      },
+    };
+    this.#settler = settler;
+    // A freed slot goes to a waiting delivery only while that delivery's channel is open.
+    const finished = (): void => {
+      this.#running--;
+      const next = settler.open ? this.#waiting.shift() : undefined;
+      if (next) this.#run(next);
+      else this.#notifyIdle();
+    };
+    this.#finished = finished;
+    // A bug in Warren, not an outcome: the delivery stays unacked until its channel closes.
+    this.#crashed = (err: unknown) => {
+      this.#log.error({ event: 'dispatch_bug', route: this.#runtime.plan.name, err }, 'dispatch failed');
+      finished();
     };
     await channel.prefetch(this.#runtime.plan.prefetch, false);
-    const { consumerTag } = await channel.consume(this.#runtime.plan.queue, (msg) => this.#onMessage(msg), {
-      noAck: false,
-    });
+    const { consumerTag } = await channel.consume(
+      this.#runtime.plan.queue,
+      (msg) => this.#onMessage(msg, acks),
+      {
+        noAck: false,
+      },
+    );
     this.#tag = consumerTag;
   }
 
-  #onMessage(msg: ConsumeMessage | null): void {
+  #onMessage(msg: ConsumeMessage | null, acks: AckBatch): void {
     if (msg === null) {
       // The broker cancelled us (queue deleted or failed over).
       this.#tag = undefined;
       this.#onCancelled();
       return;
     }
+    acks.received(msg);
     if (this.#running < this.#runtime.plan.concurrency) this.#run(msg);
     else this.#waiting.push(msg);
   }
 
   #run(msg: ConsumeMessage): void {
-    const settler = this.#settler!;
     this.#running++;
-    void dispatch(this.#runtime, msg, settler, this.#log).finally(() => {
-      this.#running--;
-      const next = settler.open ? this.#waiting.shift() : undefined;
-      if (next) this.#run(next);
-      else this.#notifyIdle();
-    });
+    let done: Promise<void>;
+    try {
+      done = dispatch(this.#runtime, msg, this.#settler!, this.#log);
+    } catch (err) {
+      done = Promise.reject(err);
+    }
+    // then(), not finally(): finally() allocates two more promises per delivery.
+    void done.then(this.#finished, this.#crashed);
   }
 
   #notifyIdle(): void {
@@ -130,6 +162,8 @@ export class RouteConsumer {
       clearTimeout(timer);
     }
     const unfinished = this.#running;
+    // Acks asked for this turn go out before the close, or the broker would requeue them.
+    this.#acks?.flush();
     if (channel && this.#settler?.open) await channel.close().catch(() => {});
     return { unfinished };
   }

@@ -1,5 +1,5 @@
-import { targets } from '../targets/registry.js';
 import { pluginRefSchema } from '../plugins/ref.js';
+import { targets } from '../targets/registry.js';
 import { durationSchema } from './duration.js';
 
 /**
@@ -88,7 +88,8 @@ const route = {
     },
     concurrency: { type: 'integer', minimum: 1, description: 'Handlers running at once. Default: prefetch.' },
     transform: {
-      description: 'A sandboxed plugin run before the target: a file in plugins/, or { file, timeout, memoryLimitMb }.',
+      description:
+        'A sandboxed plugin run before the target: a file in plugins/, or { file, timeout, memoryLimitMb }.',
       anyOf: [{ type: 'string', minLength: 1 }, pluginRefSchema],
     },
     deliveryLimit: {

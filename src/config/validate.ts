@@ -1,13 +1,13 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { isMap, isScalar, type Node } from 'yaml';
+import { normalizePluginRef, type RawPluginRef, resolvePluginRef } from '../plugins/ref.js';
 import { targets } from '../targets/registry.js';
 import type { TargetModule } from '../targets/types.js';
 import { isDuration, parseDuration } from './duration.js';
 import { interpolateDocs } from './interpolate.js';
 import { type ConfigIssue, type LoadedFiles, loadRouteFiles, type RawDoc } from './load.js';
 import { routesSchema } from './schema.js';
-import { normalizePluginRef, type RawPluginRef, resolvePluginRef } from '../plugins/ref.js';
 import { suggest } from './suggest.js';
 import {
   type ArgValue,
@@ -95,15 +95,23 @@ function toIssues(raw: RawDoc, errors: ErrorObject[]): ConfigIssue[] {
   // anyOf reports each branch too. For a duration keep only the anyOf's own message; otherwise
   // (string-or-object) keep what the object branch said (unknown key, …), without the type noise.
   const anyOf = errors.filter((e) => e.keyword === 'anyOf');
-  const durationPaths = new Set(anyOf.filter((e) => isDurationSchema(e.parentSchema)).map((e) => e.instancePath));
-  const otherPaths = new Set(anyOf.filter((e) => !isDurationSchema(e.parentSchema)).map((e) => e.instancePath));
+  const durationPaths = new Set(
+    anyOf.filter((e) => isDurationSchema(e.parentSchema)).map((e) => e.instancePath),
+  );
+  const otherPaths = new Set(
+    anyOf.filter((e) => !isDurationSchema(e.parentSchema)).map((e) => e.instancePath),
+  );
   const detailed = new Set(
     errors.filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'type').map((e) => e.instancePath),
   );
   for (const error of errors) {
     if (error.keyword !== 'anyOf' && durationPaths.has(error.instancePath)) continue;
     if (error.keyword === 'type' && otherPaths.has(error.instancePath)) continue;
-    if (error.keyword === 'anyOf' && !durationPaths.has(error.instancePath) && detailed.has(error.instancePath)) {
+    if (
+      error.keyword === 'anyOf' &&
+      !durationPaths.has(error.instancePath) &&
+      detailed.has(error.instancePath)
+    ) {
       continue;
     }
     const { pointer, message, atKey } = describe(error);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ConsumeMessage } from 'amqplib';
 import { newTraceparent, validTraceparent } from '../telemetry/trace.js';
 import type { Delivery } from './types.js';
@@ -21,11 +21,11 @@ function headerInt(value: unknown): number | undefined {
  */
 export function stableId(msg: ConsumeMessage, exchange: string, routingKey: string): string {
   const p = msg.properties;
-  const hash = createHash('sha256')
-    .update(`${exchange}\0${routingKey}\0${p.correlationId ?? ''}\0${p.timestamp ?? ''}\0${p.type ?? ''}\0`)
-    .update(msg.content)
-    .digest('hex');
-  return `msg_${hash.slice(0, 32)}`;
+  const fields = `${exchange}\0${routingKey}\0${p.correlationId ?? ''}\0${p.timestamp ?? ''}\0${p.type ?? ''}\0`;
+  // The same SHA-256 as ever (ids of messages waiting in a delay tier must not change), one-shot:
+  // no Hash object per message, about a tenth of the cost.
+  const digest = hash('sha256', Buffer.concat([Buffer.from(fields), msg.content]), 'hex');
+  return `msg_${digest.slice(0, 32)}`;
 }
 
 /** Copies what a target needs out of the AMQP message, undoing any trip through a delay tier. */
@@ -33,8 +33,7 @@ export function toDelivery(msg: ConsumeMessage, route: string): Delivery {
   const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
   const exchange = headerString(headers['x-warren-original-exchange']) ?? msg.fields.exchange;
   const routingKey = headerString(headers['x-warren-original-routing-key']) ?? msg.fields.routingKey;
-  const tracestate = headerString(headers.tracestate);
-  return {
+  const delivery: Delivery = {
     content: msg.content,
     properties: msg.properties,
     headers,
@@ -44,7 +43,9 @@ export function toDelivery(msg: ConsumeMessage, route: string): Delivery {
     attempt: headerInt(headers['x-warren-attempt']) ?? 1,
     id: msg.properties.messageId ? String(msg.properties.messageId) : stableId(msg, exchange, routingKey),
     traceparent: validTraceparent(headers.traceparent) ?? newTraceparent(),
-    ...(tracestate ? { tracestate } : {}),
     route,
   };
+  const tracestate = headerString(headers.tracestate);
+  if (tracestate) delivery.tracestate = tracestate;
+  return delivery;
 }

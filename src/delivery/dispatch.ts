@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 import type { Publisher } from '../amqp/publisher.js';
 import type { Handler } from '../targets/types.js';
 import { events, type FinalOutcome } from '../telemetry/events.js';
-import { traceIdOf } from '../telemetry/trace.js';
 import type { RoutePlan } from '../topology/plan.js';
 import { delayForAttempt } from '../topology/plan.js';
 import { deadLetterCopy, retryCopy } from './copies.js';
@@ -15,8 +14,12 @@ import type { Delivery } from './types.js';
 export interface Settler {
   /** False once the channel closed: its deliveries will be redelivered and must not be acked. */
   readonly open: boolean;
-  /** Never throw: when the channel turns out to be closing, `open` becomes false instead. */
-  ack(msg: ConsumeMessage): void;
+  /**
+   * Acks, perhaps together with others a little later; `sent` learns whether the ack left (false:
+   * the channel was closing, and the broker redelivers). Never throws: when the channel turns out
+   * to be closing, `open` becomes false instead.
+   */
+  ack(msg: ConsumeMessage, sent: (ok: boolean) => void): void;
   requeue(msg: ConsumeMessage): void;
 }
 
@@ -45,9 +48,14 @@ export function chooseTier(plan: RoutePlan, attempt: number, afterMs?: number): 
 /**
  * Runs one delivery through the route's handler and turns the outcome into broker actions in the
  * order DESIGN §3 requires: a copy is confirmed before the original is acked; when the copy
- * cannot be confirmed the original is requeued, never acked.
+ * cannot be confirmed the original is requeued, never acked. Rejects only on a bug in Warren.
+ *
+ * Written with `then` rather than `await`, and an ack or a drop reported from the ack's callback
+ * (acks leave in batches, see AckBatch): per delivery that is one promise besides the handler's.
+ * The returned promise settles once the broker action is asked for, which frees the slot; the
+ * delivery is reported once the action left.
  */
-export async function dispatch(
+export function dispatch(
   route: RouteRuntime,
   msg: ConsumeMessage,
   channel: Settler,
@@ -56,52 +64,92 @@ export async function dispatch(
   const started = performance.now();
   const delivery = toDelivery(msg, route.plan.name);
   events.deliveryStarted(route.plan.name);
-  let outcome: Outcome;
+  let pending: Promise<Outcome>;
   try {
-    outcome = await route.handler(delivery);
+    pending = route.handler(delivery);
   } catch (err) {
-    // Targets return outcomes; an exception is a bug, and the message is kept safe by a retry.
-    log.error({ event: 'handler_bug', route: route.plan.name, err }, 'handler threw');
-    outcome = { kind: 'retry', reason: `internal error: ${(err as Error).message}` };
+    pending = Promise.reject(err);
   }
-  const result = await settle(route, msg, delivery, outcome, channel, log);
-  events.deliveryFinished(log, {
-    route: route.plan.name,
-    target: route.plan.target.kind,
-    outcome: result.outcome,
-    seconds: (performance.now() - started) / 1000,
-    id: delivery.id,
-    attempt: delivery.attempt,
-    traceId: traceIdOf(delivery.traceparent),
-    ...('reason' in outcome ? { reason: outcome.reason } : {}),
-    ...('status' in outcome && outcome.status !== undefined ? { status: outcome.status } : {}),
-  });
+  return pending.then(
+    (outcome) => settleAndReport(route, msg, delivery, outcome, channel, log, started),
+    (err: unknown) => {
+      // Targets return outcomes; an exception is a bug, and the message is kept safe by a retry.
+      log.error({ event: 'handler_bug', route: route.plan.name, err }, 'handler threw');
+      const outcome: Outcome = { kind: 'retry', reason: `internal error: ${(err as Error).message}` };
+      return settleAndReport(route, msg, delivery, outcome, channel, log, started);
+    },
+  );
 }
 
-async function settle(
+function settleAndReport(
   route: RouteRuntime,
   msg: ConsumeMessage,
   d: Delivery,
   outcome: Outcome,
   channel: Settler,
   log: Logger,
-): Promise<{ outcome: FinalOutcome }> {
-  const { plan, publisher } = route;
-  const finish = (kind: FinalOutcome): { outcome: FinalOutcome } => {
-    if (!channel.open) return { outcome: 'abandoned' };
-    channel.ack(msg);
-    // The ack can still find the connection closing: then it never left, and the broker redelivers.
-    return { outcome: channel.open ? kind : 'abandoned' };
-  };
-  if (outcome.kind === 'ack') return finish('ack');
-  if (outcome.kind === 'drop') return finish('drop');
+  started: number,
+): Promise<void> | undefined {
+  if (outcome.kind === 'ack' || outcome.kind === 'drop') {
+    ackThen(msg, channel, outcome.kind, (final) => report(route, d, outcome, final, log, started));
+    return undefined;
+  }
+  return publishCopy(route, msg, d, outcome, channel, log).then((final) =>
+    report(route, d, outcome, final, log, started),
+  );
+}
 
+function report(
+  route: RouteRuntime,
+  d: Delivery,
+  outcome: Outcome,
+  final: FinalOutcome,
+  log: Logger,
+  started: number,
+): void {
+  events.deliveryFinished(log, {
+    route: route.plan.name,
+    target: route.plan.target.kind,
+    outcome: final,
+    seconds: (performance.now() - started) / 1000,
+    id: d.id,
+    attempt: d.attempt,
+    traceparent: d.traceparent,
+    reason: outcome.kind === 'ack' ? undefined : outcome.reason,
+    status: outcome.kind === 'retry' || outcome.kind === 'dead-letter' ? outcome.status : undefined,
+  });
+}
+
+/** Acks the original; `done` learns the final outcome: `kind`, or `abandoned` when the channel
+ * closed first and the broker will redeliver. */
+function ackThen(
+  msg: ConsumeMessage,
+  channel: Settler,
+  kind: FinalOutcome,
+  done: (final: FinalOutcome) => void,
+): void {
+  if (channel.open) channel.ack(msg, (sent) => done(sent ? kind : 'abandoned'));
+  else done('abandoned');
+}
+
+const acked = (msg: ConsumeMessage, channel: Settler, kind: FinalOutcome): Promise<FinalOutcome> =>
+  new Promise((resolve) => ackThen(msg, channel, kind, resolve));
+
+async function publishCopy(
+  route: RouteRuntime,
+  msg: ConsumeMessage,
+  d: Delivery,
+  outcome: Extract<Outcome, { kind: 'retry' | 'dead-letter' }>,
+  channel: Settler,
+  log: Logger,
+): Promise<FinalOutcome> {
+  const { plan, publisher } = route;
   const exhausted = outcome.kind === 'retry' && d.attempt >= plan.retry.attempts;
   if (outcome.kind === 'retry' && !exhausted) {
     try {
       const tier = chooseTier(plan, d.attempt, outcome.afterMs);
       await publisher.publish('', tier, msg.content, retryCopy(msg, d), { mandatory: true });
-      return finish('retry');
+      return acked(msg, channel, 'retry');
     } catch (err) {
       events.publishFailed(log, plan.name, 'retry', err as Error);
       return requeue(msg, channel);
@@ -115,16 +163,16 @@ async function settle(
       ...(outcome.status !== undefined ? { status: outcome.status } : {}),
     });
     await publisher.publish('', plan.deadLetterQueue, msg.content, copy, { mandatory: true });
-    return finish('dead_letter');
+    return acked(msg, channel, 'dead_letter');
   } catch (err) {
     events.publishFailed(log, plan.name, 'dead_letter', err as Error);
     return requeue(msg, channel);
   }
 }
 
-async function requeue(msg: ConsumeMessage, channel: Settler): Promise<{ outcome: FinalOutcome }> {
+async function requeue(msg: ConsumeMessage, channel: Settler): Promise<FinalOutcome> {
   await new Promise((resolve) => setTimeout(resolve, requeuePauseMs));
-  if (!channel.open) return { outcome: 'abandoned' };
+  if (!channel.open) return 'abandoned';
   channel.requeue(msg);
-  return { outcome: channel.open ? 'requeue' : 'abandoned' };
+  return channel.open ? 'requeue' : 'abandoned';
 }

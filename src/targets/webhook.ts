@@ -1,11 +1,11 @@
-import { EventEmitter } from 'node:events';
-import { Agent } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { parseDuration } from '../config/duration.js';
 import type { WebhookTargetSpec } from '../config/types.js';
 import { defaults } from '../config/types.js';
 import { ack, deadLetter, type Outcome, retry } from '../delivery/outcome.js';
 import type { Delivery } from '../delivery/types.js';
 import { events } from '../telemetry/events.js';
+import { Deadlines, Expiring } from './deadlines.js';
 import type { Handler, TargetModule } from './types.js';
 
 /** One keep-alive pool per origin, shared by every webhook route; redirects are never followed. */
@@ -48,68 +48,208 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
+/** Set by Warren on every request; a route's own `headers` cannot replace them. */
+const contractHeaders = new Set([
+  'webhook-id',
+  'webhook-timestamp',
+  'x-warren-route',
+  'x-warren-attempt',
+  'x-warren-exchange',
+  'x-warren-routing-key',
+  'x-warren-redelivered',
+  'traceparent',
+  'tracestate',
+]);
+
+/**
+ * A route's fixed request headers, worked out once per route: its own `headers` as a flat
+ * name/value list (undici's cheapest form), without any name Warren sets itself. An object would
+ * let later keys win, but a flat list sends duplicates, so the reserved names are dropped here.
+ */
+interface HeaderPlan {
+  extra: string[];
+  contentType: string | undefined;
+  contentEncoding: string | undefined;
+}
+
+function planHeaders(spec: WebhookTargetSpec): HeaderPlan {
+  const plan: HeaderPlan = { extra: [], contentType: undefined, contentEncoding: undefined };
+  for (const [name, value] of Object.entries(spec.headers)) {
+    const lower = name.toLowerCase();
+    if (contractHeaders.has(lower)) continue;
+    if (lower === 'content-type') plan.contentType = value;
+    else if (lower === 'content-encoding') plan.contentEncoding = value;
+    else plan.extra.push(name, value);
+  }
+  return plan;
+}
+
+/** The request headers for one delivery (DESIGN §4), as undici's flat name/value list. */
+function requestHeaders(plan: HeaderPlan, d: Delivery, timestamp: string): string[] {
+  const headers = [
+    'content-type',
+    plan.contentType ?? d.properties.contentType ?? 'application/octet-stream',
+    'webhook-id',
+    d.id,
+    'webhook-timestamp',
+    timestamp,
+    'x-warren-route',
+    d.route,
+    'x-warren-attempt',
+    `${d.attempt}`,
+    'x-warren-exchange',
+    d.exchange,
+    'x-warren-routing-key',
+    d.routingKey,
+    'x-warren-redelivered',
+    d.redelivered ? 'true' : 'false',
+    'traceparent',
+    d.traceparent,
+  ];
+  if (d.tracestate) headers.push('tracestate', d.tracestate);
+  const encoding = plan.contentEncoding ?? d.properties.contentEncoding;
+  if (encoding) headers.push('content-encoding', encoding);
+  for (let i = 0; i < plan.extra.length; i++) headers.push(plan.extra[i]!);
+  return headers;
+}
+
+/** `webhook-timestamp` changes once a second: format it once a second, not once a message. */
+let stampSecond = -1;
+let stampText = '';
+/** One delivery's request headers as an object (lower-case names): what `warren test` compares. */
 export function webhookHeaders(spec: WebhookTargetSpec, d: Delivery): Record<string, string> {
-  return {
-    'content-type': d.properties.contentType ?? 'application/octet-stream',
-    ...(d.properties.contentEncoding ? { 'content-encoding': d.properties.contentEncoding } : {}),
-    ...spec.headers,
-    'webhook-id': d.id,
-    'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
-    'x-warren-route': d.route,
-    'x-warren-attempt': String(d.attempt),
-    'x-warren-exchange': d.exchange,
-    'x-warren-routing-key': d.routingKey,
-    'x-warren-redelivered': String(d.redelivered),
-    traceparent: d.traceparent,
-    ...(d.tracestate ? { tracestate: d.tracestate } : {}),
-  };
+  const list = requestHeaders(planHeaders(spec), d, unixSeconds());
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < list.length; i += 2) headers[list[i]!] = list[i + 1]!;
+  return headers;
+}
+
+function unixSeconds(): string {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== stampSecond) {
+    stampSecond = second;
+    stampText = `${second}`;
+  }
+  return stampText;
+}
+
+/**
+ * One request on undici's dispatcher API. `Agent.request()` would wrap every response in a
+ * stream, a promise and an async resource and need an abort signal for the deadline; here the
+ * handler reads the status, `Retry-After` and a capped error excerpt straight off the socket.
+ * The deadline covers the whole exchange, including the wait for a pooled connection: when it
+ * passes first, the outcome is final and a request not yet on the wire is never sent.
+ */
+class WebhookCall extends Expiring implements Dispatcher.DispatchHandler {
+  readonly #route: string;
+  readonly #timeoutMs: number;
+  readonly #deadlines: Deadlines;
+  readonly #resolve: (outcome: Outcome) => void;
+  #controller: Dispatcher.DispatchController | undefined;
+  #settled = false;
+  #status = 0;
+  #retryAfter: string | string[] | undefined;
+  /** Only kept for a non-2xx response, whose excerpt goes into the dead-letter reason. */
+  #chunks: Buffer[] | undefined;
+  #size = 0;
+
+  constructor(route: string, timeoutMs: number, deadlines: Deadlines, resolve: (outcome: Outcome) => void) {
+    super();
+    this.#route = route;
+    this.#timeoutMs = timeoutMs;
+    this.#deadlines = deadlines;
+    this.#resolve = resolve;
+    deadlines.add(this);
+  }
+
+  expire(): void {
+    if (this.#settled) return;
+    this.#finish('timeout', retry(`timeout after ${this.#timeoutMs}ms`));
+    this.#controller?.abort(new Error(`webhook deadline of ${this.#timeoutMs}ms passed`));
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    if (this.#settled) controller.abort(new Error(`webhook deadline of ${this.#timeoutMs}ms passed`));
+    else this.#controller = controller;
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    status: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
+    if (status < 200) return; // 1xx informational: the real response follows
+    this.#status = status;
+    if (status >= 300) {
+      this.#retryAfter = headers['retry-after'];
+      this.#chunks = [];
+    }
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#chunks === undefined || this.#settled) return;
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
+    // Enough for the reason: stop reading a large error page (the connection is dropped).
+    if (this.#size >= errorBodyLimit) {
+      this.#finishError();
+      controller.abort(new Error('read enough of the error response'));
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.#settled) return;
+    if (this.#chunks === undefined) this.#finish(statusClass(this.#status), ack());
+    else this.#finishError();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
+    if (this.#settled) return;
+    const e = err as NodeJS.ErrnoException;
+    this.#finish('error', retry(`connection error: ${e.code ?? e.message}`));
+  }
+
+  #finishError(): void {
+    const status = this.#status;
+    const outcome = classifyStatus(status, parseRetryAfter(this.#retryAfter));
+    const text = excerpt(this.#chunks!);
+    if (outcome.kind === 'retry' || outcome.kind === 'dead-letter') {
+      outcome.reason = text ? `HTTP ${status}: ${text}` : `HTTP ${status}`;
+    }
+    this.#finish(statusClass(status), outcome);
+  }
+
+  #finish(responseClass: string, outcome: Outcome): void {
+    this.#settled = true;
+    this.#deadlines.remove(this);
+    events.webhookResponse(this.#route, responseClass);
+    this.#resolve(outcome);
+  }
 }
 
 function createWebhook(spec: WebhookTargetSpec): Handler {
   const url = new URL(spec.url);
   const origin = url.origin;
   const path = `${url.pathname}${url.search}`;
-  return async function deliverToWebhook(d: Delivery): Promise<Outcome> {
-    // One deadline for connect, request, response and body. undici takes an EventEmitter as its
-    // signal; AbortSignal.timeout per request cost more than the rest of the delivery's CPU.
-    const signal = new EventEmitter();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      signal.emit('abort');
-    }, spec.timeoutMs);
-    try {
-      const res = await pools().request({
+  const plan = planHeaders(spec);
+  const deadlines = new Deadlines(spec.timeoutMs);
+  return function deliverToWebhook(d: Delivery): Promise<Outcome> {
+    return new Promise<Outcome>((resolve) => {
+      const call = new WebhookCall(d.route, spec.timeoutMs, deadlines, resolve);
+      const options: Dispatcher.DispatchOptions = {
         origin,
         path,
         method: spec.method,
-        headers: webhookHeaders(spec, d),
+        headers: requestHeaders(plan, d, unixSeconds()),
         body: d.content,
-        signal,
-      });
-      const status = res.statusCode;
-      events.webhookResponse(d.route, statusClass(status));
-      if (status >= 200 && status < 300) {
-        await res.body.dump();
-        return ack();
+      };
+      try {
+        pools().dispatch(options, call);
+      } catch (err) {
+        // A destroyed pool (shutdown) reports through onResponseError; anything else lands here.
+        call.onResponseError(undefined, err as Error);
       }
-      const excerpt = await readExcerpt(res.body);
-      const outcome = classifyStatus(status, parseRetryAfter(res.headers['retry-after']));
-      if (outcome.kind === 'retry' || outcome.kind === 'dead-letter') {
-        outcome.reason = excerpt ? `HTTP ${status}: ${excerpt}` : `HTTP ${status}`;
-      }
-      return outcome;
-    } catch (err) {
-      if (timedOut) {
-        events.webhookResponse(d.route, 'timeout');
-        return retry(`timeout after ${spec.timeoutMs}ms`);
-      }
-      events.webhookResponse(d.route, 'error');
-      const e = err as NodeJS.ErrnoException;
-      return retry(`connection error: ${e.code ?? e.message}`);
-    } finally {
-      clearTimeout(timer);
-    }
+    });
   };
 }
 
@@ -119,17 +259,7 @@ function statusClass(status: number): string {
   return statusClasses[Math.floor(status / 100) - 1] ?? 'other';
 }
 
-async function readExcerpt(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    chunks.push(chunk);
-    size += chunk.length;
-    if (size >= errorBodyLimit) {
-      body.destroy();
-      break;
-    }
-  }
+function excerpt(chunks: Buffer[]): string {
   return Buffer.concat(chunks)
     .subarray(0, errorBodyLimit)
     .toString('utf8')

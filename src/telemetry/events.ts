@@ -1,25 +1,12 @@
 import type { Logger } from 'pino';
 import { redactUrl } from './log.js';
-import { metrics } from './metrics.js';
+import { bump, metrics, observeDuration, tallyOf } from './metrics.js';
+import { traceIdOf } from './trace.js';
 
 /**
  * Internal events: each one writes its log line and updates its metrics together, so the two
  * never drift apart. Nothing else in Warren touches a metric.
  */
-
-/** Labelled children cached per label set: prom-client hashes the labels on every plain call. */
-const children = new Map<
-  string,
-  { inc(n?: number): void; dec?(n?: number): void; observe?(v: number): void }
->();
-function child<T>(key: string, make: () => T): T {
-  let found = children.get(key) as T | undefined;
-  if (found === undefined) {
-    found = make();
-    children.set(key, found as never);
-  }
-  return found;
-}
 
 export type FinalOutcome = 'ack' | 'retry' | 'dead_letter' | 'drop' | 'requeue' | 'abandoned';
 
@@ -30,9 +17,9 @@ export interface DeliveryReport {
   seconds: number;
   id: string;
   attempt: number;
-  traceId: string;
-  reason?: string;
-  status?: number;
+  traceparent: string;
+  reason: string | undefined;
+  status: number | undefined;
 }
 
 export const events = {
@@ -72,17 +59,19 @@ export const events = {
   },
 
   deliveryStarted(route: string): void {
-    child(`f\0${route}`, () => metrics.inFlight.labels({ route })).inc();
+    tallyOf(route).inFlight++;
   },
 
   deliveryFinished(log: Logger, r: DeliveryReport): void {
-    child(`f\0${r.route}`, () => metrics.inFlight.labels({ route: r.route })).dec();
-    child(`m\0${r.route}\0${r.outcome}`, () =>
-      metrics.messages.labels({ route: r.route, outcome: r.outcome }),
-    ).inc();
-    child(`d\0${r.route}\0${r.target}`, () =>
-      metrics.handlerDuration.labels({ route: r.route, target: r.target }),
-    ).observe(r.seconds);
+    const tally = tallyOf(r.route);
+    tally.inFlight--;
+    bump(tally.messages, r.outcome);
+    let duration = tally.handlerDuration.get(r.target);
+    if (duration === undefined) {
+      duration = metrics.handlerDuration.series(r.route, r.target);
+      tally.handlerDuration.set(r.target, duration);
+    }
+    observeDuration(duration, r.seconds);
     const quiet = r.outcome === 'ack' || r.outcome === 'drop';
     if (quiet && !log.isLevelEnabled('debug')) return;
     const fields = {
@@ -91,7 +80,7 @@ export const events = {
       outcome: r.outcome,
       id: r.id,
       attempt: r.attempt,
-      trace_id: r.traceId,
+      trace_id: traceIdOf(r.traceparent),
       ms: Math.round(r.seconds * 1000),
       ...(r.reason ? { reason: r.reason } : {}),
       ...(r.status ? { status: r.status } : {}),
@@ -114,9 +103,7 @@ export const events = {
   },
 
   webhookResponse(route: string, statusClass: string): void {
-    child(`w\0${route}\0${statusClass}`, () =>
-      metrics.webhookResponses.labels({ route, status_class: statusClass }),
-    ).inc();
+    bump(tallyOf(route).webhookResponses, statusClass);
   },
 
   routeState(log: Logger, route: string, state: string, error?: string): void {

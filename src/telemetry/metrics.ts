@@ -3,18 +3,162 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 /** Every Warren metric, in one registry. Only `events.ts` updates them. */
 export const registry = new Registry();
 
+/** A count that only grows, and how much of it prom-client has been given. */
+interface Tally {
+  value: number;
+  reported: number;
+}
+
+/**
+ * What every delivery updates, kept per route as plain numbers and handed to prom-client when
+ * /metrics is read: a prom-client call hashes and validates its labels each time, which cost
+ * more per message than the rest of a delivery's bookkeeping. `events.ts` updates these.
+ */
+export interface RouteTally {
+  inFlight: number;
+  /** By final outcome. */
+  messages: Map<string, Tally>;
+  /** By status class. */
+  webhookResponses: Map<string, Tally>;
+  /** By target kind. */
+  handlerDuration: Map<string, DurationSeries>;
+}
+
+const tallies = new Map<string, RouteTally>();
+
+export function tallyOf(route: string): RouteTally {
+  let tally = tallies.get(route);
+  if (tally === undefined) {
+    tally = { inFlight: 0, messages: new Map(), webhookResponses: new Map(), handlerDuration: new Map() };
+    tallies.set(route, tally);
+  }
+  return tally;
+}
+
+export function bump(counts: Map<string, Tally>, key: string): void {
+  const tally = counts.get(key);
+  if (tally === undefined) counts.set(key, { value: 1, reported: 0 });
+  else tally.value++;
+}
+
+const durationName = 'warren_handler_duration_seconds';
+const durationHelp = 'Time a target took for one delivery.';
+const durationBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** One route and target's handler durations: observations per bucket (not cumulative; the last
+ * slot counts those above every bound), their sum and their count. */
+export interface DurationSeries {
+  readonly route: string;
+  readonly target: string;
+  readonly buckets: number[];
+  sum: number;
+  count: number;
+}
+
+export function observeDuration(series: DurationSeries, seconds: number): void {
+  let i = 0;
+  while (i < durationBuckets.length && seconds > durationBuckets[i]!) i++;
+  series.buckets[i] = series.buckets[i]! + 1;
+  series.sum += seconds;
+  series.count++;
+}
+
+/** Module-level, not a field: prom-client's constructor calls reset() before fields exist. */
+const durationSeries: DurationSeries[] = [];
+
+type HistogramData = Awaited<ReturnType<Histogram['get']>>;
+
+/**
+ * `warren_handler_duration_seconds`. prom-client's own Histogram hashes and validates the labels
+ * on every observe, the largest per-delivery cost left in telemetry; this one keeps each series as
+ * plain numbers (`observeDuration`) and builds the samples only when the registry asks, the way
+ * the base class renders them: cumulative `_bucket` samples with `le`, `+Inf`, `_sum`, `_count`.
+ */
+class DurationHistogram extends Histogram<'route' | 'target'> {
+  series(route: string, target: string): DurationSeries {
+    const series = { route, target, buckets: durationBuckets.map(() => 0).concat(0), sum: 0, count: 0 };
+    durationSeries.push(series);
+    return series;
+  }
+
+  override async get(): Promise<HistogramData> {
+    const bucket = `${durationName}_bucket`;
+    const values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = [];
+    for (const { route, target, buckets, sum, count } of durationSeries) {
+      let cumulative = 0;
+      for (let i = 0; i < durationBuckets.length; i++) {
+        cumulative += buckets[i]!;
+        values.push({
+          metricName: bucket,
+          labels: { route, target, le: durationBuckets[i]! },
+          value: cumulative,
+        });
+      }
+      values.push(
+        { metricName: bucket, labels: { route, target, le: '+Inf' }, value: count },
+        { metricName: `${durationName}_sum`, labels: { route, target }, value: sum },
+        { metricName: `${durationName}_count`, labels: { route, target }, value: count },
+      );
+    }
+    // The declared types miss both the `le` label and the type's runtime value, 'histogram'.
+    return {
+      name: durationName,
+      help: durationHelp,
+      type: 'histogram',
+      aggregator: 'sum',
+      values,
+    } as unknown as HistogramData;
+  }
+
+  /** What the registry renders /metrics from when a metric has it (the base class does). */
+  getForPromString(): Promise<HistogramData> {
+    return this.get();
+  }
+
+  override reset(): void {
+    super.reset();
+    for (const series of durationSeries) {
+      series.buckets.fill(0);
+      series.sum = 0;
+      series.count = 0;
+    }
+  }
+}
+
+/** Hands prom-client what was counted since the last scrape. */
+function report<L extends string>(
+  counter: Counter<L>,
+  counts: (t: RouteTally) => Map<string, Tally>,
+  labels: (route: string, key: string) => Record<L, string>,
+): void {
+  for (const [route, tally] of tallies) {
+    for (const [key, t] of counts(tally)) {
+      if (t.value === t.reported) continue;
+      counter.inc(labels(route, key), t.value - t.reported);
+      t.reported = t.value;
+    }
+  }
+}
+
 export const metrics = {
   messages: new Counter({
     name: 'warren_messages_total',
     help: 'Deliveries finished, by route and outcome (ack, retry, dead_letter, drop, requeue).',
     labelNames: ['route', 'outcome'] as const,
     registers: [registry],
+    collect() {
+      report(
+        this,
+        (t) => t.messages,
+        (route, outcome) => ({ route, outcome }),
+      );
+    },
   }),
-  handlerDuration: new Histogram({
-    name: 'warren_handler_duration_seconds',
-    help: 'Time a target took for one delivery.',
+  handlerDuration: new DurationHistogram({
+    name: durationName,
+    help: durationHelp,
     labelNames: ['route', 'target'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    buckets: durationBuckets,
     registers: [registry],
   }),
   webhookResponses: new Counter({
@@ -22,12 +166,22 @@ export const metrics = {
     help: 'Webhook responses by route and status class (2xx, 3xx, 4xx, 5xx, timeout, error).',
     labelNames: ['route', 'status_class'] as const,
     registers: [registry],
+    collect() {
+      report(
+        this,
+        (t) => t.webhookResponses,
+        (route, statusClass) => ({ route, status_class: statusClass }),
+      );
+    },
   }),
   inFlight: new Gauge({
     name: 'warren_in_flight',
     help: 'Deliveries in a handler or being settled (copy published, ack sent), by route.',
     labelNames: ['route'] as const,
     registers: [registry],
+    collect() {
+      for (const [route, tally] of tallies) this.set({ route }, tally.inFlight);
+    },
   }),
   publishFailures: new Counter({
     name: 'warren_publish_failures_total',

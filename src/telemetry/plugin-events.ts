@@ -21,6 +21,7 @@ const pluginMetrics = {
 export const pluginEvents = {
   called(plugin: string, seconds: number, kind: string): void {
     pluginMetrics.duration.observe({ plugin }, seconds);
-    if (kind === 'error' || kind === 'timeout' || kind === 'memory') pluginMetrics.errors.inc({ plugin, kind });
+    if (kind === 'error' || kind === 'timeout' || kind === 'memory')
+      pluginMetrics.errors.inc({ plugin, kind });
   },
 };
