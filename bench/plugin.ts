@@ -154,6 +154,7 @@ export async function measurePluginRoute(
   n = 20_000,
   prefetch = 100,
   rounds = 2,
+  only?: 'warren' | 'floor',
 ): Promise<PluginFigure> {
   const connection = await amqp.connect(amqpUrl);
   const created: string[] = [];
@@ -199,7 +200,7 @@ export async function measurePluginRoute(
       // Alternate which side runs first, so neither always runs cold.
       const sides = round % 2 === 1 ? (['warren', 'floor'] as const) : (['floor', 'warren'] as const);
       const result = { warren: 0, floor: 0 };
-      for (const side of sides) {
+      for (const side of sides.filter((x) => only === undefined || x === only)) {
         const seconds =
           side === 'warren'
             ? await drainWithWarren(amqpUrl, connection, names, n, prefetch)

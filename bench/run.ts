@@ -8,7 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { BenchBroker, messageBody } from './broker.js';
 import { type BenchOptions, parseOptions, type Side } from './options.js';
+import { measurePluginRoute, printPlugin } from './plugin.js';
 import { Receiver } from './receiver.js';
+import { measureReload, printReload } from './reload.js';
 import { jsonLine, printTable, type Round, summarize } from './report.js';
 import { type BenchContext, drainWithFloor, drainWithWarren, warrenQueueArgs } from './sides.js';
 
@@ -76,6 +78,16 @@ async function main(): Promise<void> {
   console.log(
     jsonLine(rounds, summary, options, { node: process.version, cpus: availableParallelism(), runId }),
   );
+  if (options.sides.length < 2) return; // profiling one side: the webhook drain only
+
+  // The plugin route (issue 4) and the reload figure (issue 3), each against its own baseline.
+  const pluginMessages = Math.min(options.messages, 20_000);
+  const plugin = await measurePluginRoute(options.amqpUrl, pluginMessages, options.prefetch, 3);
+  printPlugin(plugin, pluginMessages);
+  const reload = await measureReload(options.amqpUrl);
+  printReload(reload);
+  console.log(JSON.stringify({ bench: 'warren-plugin-route', messages: pluginMessages, ...plugin }));
+  console.log(JSON.stringify({ bench: 'warren-reload', figures: reload }));
 }
 
 main().then(
