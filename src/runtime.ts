@@ -255,14 +255,7 @@ export class Runtime {
   ): Promise<WarrenError | undefined> {
     const entry = { plan, state: 'waiting' } as RouteEntry;
     this.#routes.set(plan.name, entry);
-    try {
-      entry.consumer = await this.#consumerFor(plan);
-    } catch (err) {
-      return this.#broken(entry, plan, err);
-    }
-    if (!connections) return undefined; // declared and started on connect
-    await this.#startRoute(entry, connections, failedExchanges);
-    return entry.state === 'failed' ? entry.error : undefined;
+    return this.#install(entry, plan, connections, failedExchanges);
   }
 
   /** A route that is not consuming (failed, or waiting for the broker) just takes the new version. */
@@ -272,8 +265,17 @@ export class Runtime {
     connections: Connections | undefined,
     failedExchanges: Map<string, WarrenError>,
   ): Promise<WarrenError | undefined> {
-    const old = entry.consumer;
-    void old.stop(0);
+    void entry.consumer.stop(0);
+    return this.#install(entry, plan, connections, failedExchanges);
+  }
+
+  /** Gives the entry a consumer for `plan` and, when connected, declares and starts it. */
+  async #install(
+    entry: RouteEntry,
+    plan: RoutePlan,
+    connections: Connections | undefined,
+    failedExchanges: Map<string, WarrenError>,
+  ): Promise<WarrenError | undefined> {
     try {
       entry.consumer = await this.#consumerFor(plan);
     } catch (err) {
@@ -282,7 +284,7 @@ export class Runtime {
     entry.plan = plan;
     entry.pending = undefined;
     entry.broken = false;
-    if (!connections) return undefined;
+    if (!connections) return undefined; // declared and started on connect
     await this.#startRoute(entry, connections, failedExchanges);
     return entry.state === 'failed' ? entry.error : undefined;
   }
