@@ -1,11 +1,10 @@
 import type { ChannelModel, ConfirmChannel, Options } from 'amqplib';
+import { Deadlines, Expiring } from '../deadlines.js';
 import { WarrenError } from '../errors.js';
 
 export interface PublishOptions {
   /** Unroutable is a failure (basic.return), never a silent drop. */
   mandatory: boolean;
-  /** Give up (and reject) when no confirm arrives within this time. */
-  timeoutMs?: number;
 }
 
 export interface Publisher {
@@ -18,17 +17,29 @@ export interface Publisher {
   ): Promise<void>;
 }
 
-interface Pending {
-  resolve(): void;
-  reject(err: Error): void;
-  timer: NodeJS.Timeout;
+/** A publish waiting for its confirm; fails when none came within the confirm timeout. */
+class Pending extends Expiring {
   returned?: string;
+
+  constructor(
+    readonly id: string,
+    readonly resolve: () => void,
+    readonly reject: (err: Error) => void,
+    private readonly onExpire: (id: string) => void,
+  ) {
+    super();
+  }
+
+  expire(): void {
+    this.onExpire(this.id);
+  }
 }
 
 /** Header that lets a `basic.return` be matched to its publish; returns carry no delivery tag. */
 export const publishIdHeader = 'x-warren-publish-id';
 
-const defaultTimeoutMs = 10_000;
+/** A dead connection never confirms: every publish gives up (and rejects) after this long. */
+const confirmTimeoutMs = 10_000;
 
 /**
  * Publishes with confirms on one confirm channel, many publishes in flight at once. Resolves only
@@ -40,6 +51,10 @@ export class ConfirmPublisher implements Publisher {
   #opening: Promise<ConfirmChannel> | undefined;
   #connection: ChannelModel | undefined;
   readonly #pending = new Map<string, Pending>();
+  readonly #deadlines = new Deadlines(confirmTimeoutMs);
+  readonly #expire = (id: string): void => {
+    this.#settle(id, new WarrenError('WARREN_E_PUBLISH_FAILED', `no confirm within ${confirmTimeoutMs}ms`));
+  };
   #seq = 0;
 
   /** Called by the session when a publishing connection opens or (with undefined) goes away. */
@@ -65,11 +80,9 @@ export class ConfirmPublisher implements Publisher {
     const id = `${process.pid}.${++this.#seq}`;
     const headers = { ...properties.headers, [publishIdHeader]: id };
     return new Promise<void>((resolve, reject) => {
-      const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
-      const timer = setTimeout(() => {
-        this.#settle(id, new WarrenError('WARREN_E_PUBLISH_FAILED', `no confirm within ${timeoutMs}ms`));
-      }, timeoutMs);
-      this.#pending.set(id, { resolve, reject, timer });
+      const pending = new Pending(id, resolve, reject, this.#expire);
+      this.#pending.set(id, pending);
+      this.#deadlines.add(pending);
       try {
         channel.publish(
           exchange,
@@ -102,7 +115,7 @@ export class ConfirmPublisher implements Publisher {
     const entry = this.#pending.get(id);
     if (!entry) return;
     this.#pending.delete(id);
-    clearTimeout(entry.timer);
+    this.#deadlines.remove(entry);
     if (err) entry.reject(err);
     else entry.resolve();
   }

@@ -2,10 +2,10 @@ import { Agent, type Dispatcher } from 'undici';
 import { parseDuration } from '../config/duration.js';
 import type { WebhookTargetSpec } from '../config/types.js';
 import { defaults } from '../config/types.js';
+import { Deadlines, Expiring } from '../deadlines.js';
 import { ack, deadLetter, type Outcome, retry } from '../delivery/outcome.js';
 import type { Delivery } from '../delivery/types.js';
 import { events } from '../telemetry/events.js';
-import { Deadlines, Expiring } from './deadlines.js';
 import type { Handler, TargetModule } from './types.js';
 
 /** One keep-alive pool per origin, shared by every webhook route; redirects are never followed. */

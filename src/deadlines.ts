@@ -1,4 +1,4 @@
-/** Something with a deadline, linked into one `Deadlines` list from start until it settles. */
+/** Something with a deadline (a webhook call, a publish awaiting its confirm), linked into one `Deadlines` list from start until it settles. */
 export abstract class Expiring {
   deadline = 0;
   prev: Expiring | undefined;
@@ -8,7 +8,7 @@ export abstract class Expiring {
 }
 
 /**
- * The deadlines of one route's calls, which all share one timeout: their deadlines fall in start
+ * The deadlines of calls that all share one timeout (one route's webhook calls, one publisher's confirms): their deadlines fall in start
  * order, so a list in start order has the earliest at its head and one timer, armed for the head,
  * serves them all. A setTimeout/clearTimeout pair per call showed in profiles at close to a
  * microsecond per delivery; adding and removing here is a few pointer writes.
