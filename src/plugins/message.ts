@@ -7,17 +7,12 @@ const jsonType = /^application\/([\w.+-]+\+)?json\b/i;
 export function toPluginMessage(d: Delivery): PluginMessage {
   const contentType = d.properties.contentType as string | undefined;
   const text = d.content.toString('utf8');
-  let body: unknown = text;
-  if (contentType === undefined || jsonType.test(contentType)) {
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = text; // not JSON after all: the plugin gets the text
-    }
-  }
+  // A JSON body crosses as text and is parsed inside the isolate (see runner.ts `withBody`).
+  const json = contentType === undefined || jsonType.test(contentType);
   const { headers: _, ...properties } = d.properties;
   return {
-    body,
+    body: json ? undefined : text,
+    ...(json ? { bodyJson: text } : {}),
     ...(contentType ? { contentType } : {}),
     headers: plain(d.headers),
     properties: plain(properties),
@@ -52,6 +47,8 @@ function bufferAsText(_key: string, v: unknown): unknown {
 
 /** A plugin's output body as bytes: strings as they are, anything else as JSON. */
 export function outputContent(output: PluginOutput, d: Delivery): { content: Buffer; contentType?: string } {
+  if (output.bodyJson !== undefined)
+    return { content: Buffer.from(output.bodyJson), contentType: 'application/json' };
   if (output.body === undefined) {
     return {
       content: d.content,

@@ -39,6 +39,7 @@ function toOutput(value: unknown, where: string): PluginOutput | string {
   }
   const output: PluginOutput = {};
   if (value.body !== undefined) output.body = value.body;
+  if (typeof value.bodyJson === 'string') output.bodyJson = value.bodyJson;
   if (value.headers !== undefined) {
     if (!isRecord(value.headers))
       return `${where}.headers must be an object, not ${describeType(value.headers)}`;

@@ -32,6 +32,22 @@ const getTime = Date.prototype.getTime;
 const promiseThen = Promise.prototype.then;
 const promiseResolve = Promise.resolve;
 const [NativePromise, NativeDate, NativeError, NativeString, U8] = [Promise, Date, Error, String, Uint8Array];
+const parseJson = JSON.parse;
+const stringifyJson = JSON.stringify;
+
+// A JSON body may arrive as text (bodyJson) and be parsed here: copying a string into the
+// isolate is much cheaper than copying the object graph the host would have parsed.
+function withBody(msg) {
+  const text = msg.bodyJson;
+  if (typeof text !== 'string') return msg;
+  delete msg.bodyJson;
+  try {
+    msg.body = parseJson(text);
+  } catch {
+    msg.body = text;
+  }
+  return msg;
+}
 
 // FinalizationRegistry callbacks run as isolate tasks outside any timeout: one that loops wedges the
 // isolate for good. The rest are not part of the plugin contract (console would silently do nothing).
@@ -105,9 +121,26 @@ function describe(error) {
   }
 }
 
-function succeed(value) {
+// With jsonBodies, an object body leaves as JSON text (bodyJson): the host would serialise it
+// anyway, and a string crosses the boundary far more cheaply than an object graph.
+function textBodies(value) {
+  if (value === null || typeof value !== 'object') return value;
+  const list = isArray(value) ? value : [value];
+  for (let i = 0; i < list.length; i++) {
+    const out = list[i];
+    if (out === null || typeof out !== 'object' || isArray(out) || isView(out)) continue;
+    const body = out.body;
+    if (body === undefined || typeof body === 'string' || isView(body)) continue;
+    delete out.body;
+    define(out, 'bodyJson', stringifyJson(body));
+  }
+  return value;
+}
+
+function succeed(value, jsonBodies) {
   try {
-    return { __proto__: null, ok: true, value: plain(value, 0) };
+    const copy = plain(value, 0);
+    return { __proto__: null, ok: true, value: jsonBodies ? textBodies(copy) : copy };
   } catch (e) {
     return fail(e);
   }
@@ -121,13 +154,13 @@ function isThenable(value) {
   return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof value.then === 'function';
 }
 
-function settle(result) {
+function settle(result, jsonBodies) {
   // A native promise of our own, resolved with a null-prototype envelope, so nothing the plugin
   // installed (species, a prototype 'then') takes part in resolving what isolated-vm awaits.
   return new NativePromise((resolve) => {
     try {
       apply(promiseThen, apply(promiseResolve, NativePromise, [result]), [
-        (value) => resolve(succeed(value)),
+        (value) => resolve(succeed(value, jsonBodies)),
         (error) => resolve(fail(error)),
       ]);
     } catch (e) {
@@ -158,9 +191,9 @@ return function bind(plugin) {
     __proto__: null,
     run(msg, data) {
       try {
-        const result = plugin(msg, contextFor(data));
-        if (!isThenable(result)) return succeed(result);
-        pending = settle(result);
+        const result = plugin(withBody(msg), contextFor(data));
+        if (!isThenable(result)) return succeed(result, data.jsonBodies === true);
+        pending = settle(result, data.jsonBodies === true);
         return { __proto__: null, pending: true };
       } catch (e) {
         return fail(e);

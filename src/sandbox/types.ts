@@ -1,6 +1,8 @@
 /** A delivery as a plugin sees it: a plain copy, `body` parsed when JSON (DESIGN §5). */
 export interface PluginMessage {
   body: unknown;
+  /** The body as JSON text, parsed inside the isolate into `body` (text that does not parse stays text). */
+  bodyJson?: string;
   contentType?: string;
   headers: Record<string, unknown>;
   properties: Record<string, unknown>;
@@ -15,11 +17,15 @@ export interface PluginContextData {
   attempt: number;
   /** ISO time */
   now: string;
+  /** Not given to the plugin: asks for object bodies back as JSON text (`PluginOutput.bodyJson`). */
+  jsonBodies?: boolean;
 }
 
 /** One message a plugin returned; fields it left out (or set to undefined) are absent. */
 export interface PluginOutput {
   body?: unknown;
+  /** The body as JSON text, in place of `body`, when the run asked for `jsonBodies`. */
+  bodyJson?: string;
   headers?: Record<string, unknown>;
   routingKey?: string;
   exchange?: string;
