@@ -46,7 +46,12 @@ function createRepublish(spec: RepublishTargetSpec, deps: Parameters<TargetModul
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+  const out: Record<string, unknown> = {};
+  for (const key in o) {
+    const value = o[key];
+    if (value !== undefined) out[key] = value;
+  }
+  return out as Partial<T>;
 }
 
 export const republishTarget: TargetModule<'republish'> = {
