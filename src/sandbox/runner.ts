@@ -89,11 +89,13 @@ function plain(value, depth) {
     for (let i = 0; i < length; i++) define(out, i, child(value, i, '[' + i + ']', depth));
     return out;
   }
-  const out = {};
+  // No prototype, so plain assignment cannot reach a setter a plugin put on Object.prototype
+  // (and is much cheaper than a defineProperty per key).
+  const out = { __proto__: null };
   const names = keys(value);
   for (let i = 0; i < names.length; i++) {
     const name = names[i];
-    define(out, name, child(value, name, '.' + name, depth));
+    out[name] = child(value, name, '.' + name, depth);
   }
   return out;
 }
