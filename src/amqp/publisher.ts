@@ -76,7 +76,8 @@ export class ConfirmPublisher implements Publisher {
     properties: Options.Publish,
     options: PublishOptions,
   ): Promise<void> {
-    const channel = await this.#ensureChannel();
+    // The open channel without an await: one microtask hop less per publish.
+    const channel = this.#channel ?? (await this.#ensureChannel());
     const id = `${process.pid}.${++this.#seq}`;
     const headers = { ...properties.headers, [publishIdHeader]: id };
     return new Promise<void>((resolve, reject) => {

@@ -18,13 +18,12 @@ function isoNow(): string {
 }
 
 /** Runs a plugin on a delivery, timed and counted. */
-export async function invokePlugin(sandbox: PluginSandbox, ref: PluginRef, d: Delivery): Promise<PluginRun> {
+export function invokePlugin(sandbox: PluginSandbox, ref: PluginRef, d: Delivery): Promise<PluginRun> {
   const started = performance.now();
-  const run = await sandbox.run(toPluginMessage(d), {
-    route: d.route,
-    attempt: d.attempt,
-    now: isoNow(),
-  });
-  pluginEvents.called(ref.name, (performance.now() - started) / 1000, run.kind);
-  return run;
+  return sandbox
+    .run(toPluginMessage(d), { route: d.route, attempt: d.attempt, now: isoNow(), jsonBodies: true })
+    .then((run) => {
+      pluginEvents.called(ref.name, (performance.now() - started) / 1000, run.kind);
+      return run;
+    });
 }
