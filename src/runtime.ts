@@ -22,8 +22,8 @@ import { closeWebhookPools } from './targets/webhook.js';
 import { events } from './telemetry/events.js';
 import { reloadEvents } from './telemetry/reload-events.js';
 import { applyRoute, applyShared, unbindAll } from './topology/apply.js';
-import { diffPlans } from './topology/diff.js';
-import { emptyPlan, type Plan, planTopology, type RoutePlan } from './topology/plan.js';
+import { bindingKey, diffPlans, planBindings } from './topology/diff.js';
+import { type BindingDecl, emptyPlan, type Plan, planTopology, type RoutePlan } from './topology/plan.js';
 
 export type { RouteDescription, RouteState } from './admin/describe.js';
 
@@ -68,6 +68,8 @@ export class Runtime {
   #secrets = new Set<string>();
   #sharedFailures: WarrenError[] = [];
   #lastReload: ReloadReport | undefined;
+  /** Bindings reloads dropped while no connection was open, unbound on the next one. */
+  #pendingUnbind: BindingDecl[] = [];
   /** Every queue and exchange this process declared: what a reload dropped is a prune candidate. */
   readonly #declared = { queues: new Set<string>(), exchanges: new Set<string>() };
   #applying: Promise<unknown> = Promise.resolve();
@@ -183,15 +185,23 @@ export class Runtime {
     }
     // Unbind only what the running routes no longer use: a route that kept its old version keeps
     // its old bindings.
-    if (connections) {
-      const unbind = diffPlans(before, this.plan).unbind;
-      const failures = await unbindAll(connections.consume, unbind);
-      for (const failure of failures) events.entityFailed(this.#log, 'unbind', failure.message);
-    }
+    this.#pendingUnbind.push(...diffPlans(before, this.plan).unbind);
+    if (connections) await this.#unbindPending(connections);
     results.sort((a, b) => a.route.localeCompare(b.route));
     this.#remember();
     this.#sweepSandboxesLater();
     return report(results);
+  }
+
+  /** Unbinds what reloads dropped (kept for the next connection when there was none), except
+   * what the running plan binds again. */
+  async #unbindPending(connections: Connections): Promise<void> {
+    if (this.#pendingUnbind.length === 0) return;
+    const stillBound = new Set(planBindings(this.plan).map(bindingKey));
+    const unbind = this.#pendingUnbind.filter((b) => !stillBound.has(bindingKey(b)));
+    this.#pendingUnbind = [];
+    const failures = await unbindAll(connections.consume, unbind);
+    for (const failure of failures) events.entityFailed(this.#log, 'unbind', failure.message);
   }
 
   async #applyShared(connections: Connections): Promise<Map<string, WarrenError>> {
@@ -227,7 +237,9 @@ export class Runtime {
   }
 
   async #consumerFor(plan: RoutePlan): Promise<RouteConsumer> {
-    return new RouteConsumer(await this.#runtimeFor(plan), this.#log, () => this.#onCancelled(plan.name));
+    return new RouteConsumer(await this.#runtimeFor(plan), this.#log, (consumer) =>
+      this.#onCancelled(plan.name, consumer),
+    );
   }
 
   #createHandler(plan: RoutePlan, publisher: ConfirmPublisher): Promise<Handler> {
@@ -387,6 +399,7 @@ export class Runtime {
   async #applyAll(connections: Connections): Promise<void> {
     if (this.#stopping || this.#session.current !== connections) return;
     const failedExchanges = await this.#applyShared(connections);
+    await this.#unbindPending(connections);
     for (const publisher of this.#publishers.values()) publisher.attach(connections.publish);
     await Promise.all(
       [...this.#routes.values()].map((entry) => this.#startRoute(entry, connections, failedExchanges)),
@@ -399,6 +412,8 @@ export class Runtime {
     failedExchanges?: Map<string, WarrenError>,
   ): Promise<void> {
     if (this.#stopping || this.#session.current !== connections) return;
+    // A reload queued before a reconnect may have started it on this connection already.
+    if (entry.state === 'consuming' && entry.consumer.consuming) return;
     if (entry.broken) {
       try {
         entry.consumer = await this.#consumerFor(entry.plan);
@@ -419,14 +434,16 @@ export class Runtime {
     }
   }
 
-  #onCancelled(name: string): void {
+  #onCancelled(name: string, consumer: RouteConsumer): void {
     const entry = this.#routes.get(name);
-    if (!entry || this.#stopping) return;
+    // An old consumer still draining after a reload is not the route's: leave the route alone.
+    if (!entry || this.#stopping || entry.consumer !== consumer) return;
     events.consumerCancelled(this.#log, name, entry.plan.queue);
     this.#setState(entry, 'waiting');
     setTimeout(() => {
       const connections = this.#session.current;
-      if (!connections || this.#stopping || this.#routes.get(name) !== entry) return;
+      if (!connections || this.#stopping || this.#routes.get(name) !== entry || entry.consumer !== consumer)
+        return;
       void this.#serialise(async () => {
         await entry.consumer.stop(0);
         await this.#startRoute(entry, connections);
@@ -443,14 +460,16 @@ export class Runtime {
 
   /** Sandboxes of plugin versions no route runs any more are disposed once old deliveries drained. */
   #sweepSandboxesLater(): void {
-    setTimeout(() => {
+    // Serialised with reloads: a sweep in the middle of one would dispose what it just compiled.
+    const sweep = async () => {
       const used = new Set<string>();
       for (const { plan } of this.#routes.values()) {
         if (plan.transform) used.add(SandboxCache.key(plan.transform));
         if (plan.target.kind === 'plugin') used.add(SandboxCache.key(plan.target.plugin));
       }
       if (!this.#stopping) this.#sandboxes.sweep(used);
-    }, this.#drainTimeoutMs).unref();
+    };
+    setTimeout(() => void this.#serialise(sweep), this.#drainTimeoutMs).unref();
   }
 
   #remember(): void {
@@ -534,6 +553,9 @@ export class Runtime {
    */
   async stop(deadlineMs: number): Promise<{ unfinished: number }> {
     this.#stopping = true;
+    // A reload in progress finishes first (new ones are refused), so no consumer it starts escapes
+    // the drain below.
+    await Promise.race([this.#applying, new Promise((resolve) => setTimeout(resolve, deadlineMs).unref())]);
     const results = await Promise.all(
       [...this.#routes.values()].map((entry) => entry.consumer.stop(deadlineMs)),
     );

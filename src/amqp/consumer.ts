@@ -10,19 +10,18 @@ import { AckBatch } from './acks.js';
 export class RouteConsumer {
   #runtime: RouteRuntime;
   readonly #log: Logger;
-  readonly #onCancelled: () => void;
+  readonly #onCancelled: (consumer: RouteConsumer) => void;
   #channel: Channel | undefined;
   #settler: Settler | undefined;
   #acks: AckBatch | undefined;
-  /** Called when a delivery of the current channel finished; made once per channel. */
-  #finished: (() => void) | undefined;
-  #crashed: ((err: unknown) => void) | undefined;
   #tag: string | undefined;
   #running = 0;
-  readonly #waiting: ConsumeMessage[] = [];
+  /** Deliveries waiting for a handler slot, each with the channel (settler) it came on: after a
+   * reconnect, slots freed by the old channel's handlers go to the new channel's deliveries. */
+  readonly #waiting: Array<{ msg: ConsumeMessage; settler: Settler }> = [];
   readonly #idle: Array<() => void> = [];
 
-  constructor(runtime: RouteRuntime, log: Logger, onCancelled: () => void) {
+  constructor(runtime: RouteRuntime, log: Logger, onCancelled: (consumer: RouteConsumer) => void) {
     this.#runtime = runtime;
     this.#log = log;
     this.#onCancelled = onCancelled;
@@ -61,19 +60,11 @@ export class RouteConsumer {
       }
     };
     const acks = new AckBatch(channel, send);
-    channel.on('error', (err: Error) =>
-      this.#log.warn({ event: 'channel_error', route: this.#runtime.plan.name, err: err.message }),
-    );
-    channel.on('close', () => {
-      state.open = false;
-      this.#tag = undefined;
-      // Unstarted deliveries of a dead channel are requeued by the broker; forget them.
-      this.#waiting.length = 0;
-      acks.discard();
-      this.#notifyIdle();
+    let failed = false;
+    channel.on('error', (err: Error) => {
+      failed = true;
+      this.#log.warn({ event: 'channel_error', route: this.#runtime.plan.name, err: err.message });
     });
-    this.#channel = channel;
-    this.#acks = acks;
     const settler: Settler = {
       get open() {
         return state.open;
@@ -83,24 +74,27 @@ export class RouteConsumer {
         acks.requeue(msg);
       },
     };
+    channel.on('close', () => {
+      // The broker closed this channel by itself (consumer_timeout, a channel error), not the
+      // connection: nothing else would notice, so restart like a broker cancel.
+      const lost = failed && this.#channel === channel && this.#tag !== undefined;
+      state.open = false;
+      if (this.#channel === channel) this.#tag = undefined;
+      // Its unstarted deliveries are requeued by the broker; forget them (only them).
+      for (let i = this.#waiting.length - 1; i >= 0; i--) {
+        if (this.#waiting[i]!.settler === settler) this.#waiting.splice(i, 1);
+      }
+      acks.discard();
+      this.#notifyIdle();
+      if (lost) this.#onCancelled(this);
+    });
+    this.#channel = channel;
+    this.#acks = acks;
     this.#settler = settler;
-    // A freed slot goes to a waiting delivery only while that delivery's channel is open.
-    const finished = (): void => {
-      this.#running--;
-      const next = settler.open ? this.#waiting.shift() : undefined;
-      if (next) this.#run(next);
-      else this.#notifyIdle();
-    };
-    this.#finished = finished;
-    // A bug in Warren, not an outcome: the delivery stays unacked until its channel closes.
-    this.#crashed = (err: unknown) => {
-      this.#log.error({ event: 'dispatch_bug', route: this.#runtime.plan.name, err }, 'dispatch failed');
-      finished();
-    };
     await channel.prefetch(this.#runtime.plan.prefetch, false);
     const { consumerTag } = await channel.consume(
       this.#runtime.plan.queue,
-      (msg) => this.#onMessage(msg, acks),
+      (msg) => this.#onMessage(msg, settler, acks),
       {
         noAck: false,
       },
@@ -108,29 +102,47 @@ export class RouteConsumer {
     this.#tag = consumerTag;
   }
 
-  #onMessage(msg: ConsumeMessage | null, acks: AckBatch): void {
+  #onMessage(msg: ConsumeMessage | null, settler: Settler, acks: AckBatch): void {
     if (msg === null) {
       // The broker cancelled us (queue deleted or failed over).
       this.#tag = undefined;
-      this.#onCancelled();
+      this.#onCancelled(this);
       return;
     }
     acks.received(msg);
-    if (this.#running < this.#runtime.plan.concurrency) this.#run(msg);
-    else this.#waiting.push(msg);
+    if (this.#running < this.#runtime.plan.concurrency) this.#run(msg, settler);
+    else this.#waiting.push({ msg, settler });
   }
 
-  #run(msg: ConsumeMessage): void {
+  #run(msg: ConsumeMessage, settler: Settler): void {
     this.#running++;
     let done: Promise<void>;
     try {
-      done = dispatch(this.#runtime, msg, this.#settler!, this.#log);
+      done = dispatch(this.#runtime, msg, settler, this.#log);
     } catch (err) {
       done = Promise.reject(err);
     }
     // then(), not finally(): finally() allocates two more promises per delivery.
     void done.then(this.#finished, this.#crashed);
   }
+
+  /** A slot is free: the next waiting delivery whose channel is still open gets it. */
+  readonly #finished = (): void => {
+    this.#running--;
+    for (let next = this.#waiting.shift(); next !== undefined; next = this.#waiting.shift()) {
+      if (next.settler.open) {
+        this.#run(next.msg, next.settler);
+        return;
+      }
+    }
+    this.#notifyIdle();
+  };
+
+  /** A bug in Warren, not an outcome: the delivery stays unacked until its channel closes. */
+  readonly #crashed = (err: unknown): void => {
+    this.#log.error({ event: 'dispatch_bug', route: this.#runtime.plan.name, err }, 'dispatch failed');
+    this.#finished();
+  };
 
   #notifyIdle(): void {
     if (this.#running > 0) return;
@@ -148,8 +160,8 @@ export class RouteConsumer {
     }
     this.#tag = undefined;
     // Not yet started: hand back now rather than run them after a cancel.
-    for (const msg of this.#waiting.splice(0)) {
-      if (this.#settler?.open) this.#settler.requeue(msg);
+    for (const { msg, settler } of this.#waiting.splice(0)) {
+      if (settler.open) settler.requeue(msg);
     }
     if (this.#running > 0) {
       let timer: NodeJS.Timeout | undefined;

@@ -59,10 +59,19 @@ export class ConfirmPublisher implements Publisher {
 
   /** Called by the session when a publishing connection opens or (with undefined) goes away. */
   attach(connection: ChannelModel | undefined): void {
+    const old = this.#channel;
     this.#connection = connection;
     this.#channel = undefined;
     this.#opening = undefined;
-    if (!connection) this.#failAll('publishing connection closed');
+    if (!connection) {
+      this.#failAll('publishing connection closed');
+      // A removed route's publisher on a live connection: close its channel, or it leaks.
+      try {
+        void old?.close().catch(() => {});
+      } catch {
+        // already closed with its connection
+      }
+    }
   }
 
   get ready(): boolean {

@@ -63,7 +63,9 @@ export class PluginSandbox {
   run(msg: PluginMessage, ctx: PluginContextData): Promise<PluginRun> {
     // Nothing queued: run now. The synchronous call cannot overlap another one, and an async
     // plugin's wait holds the queue so runs stay one at a time.
-    if (this.#queued === 0) return this.#runNow(msg, ctx);
+    // A rebuild is asynchronous, so a run that needs one waits its turn like any other.
+    const ready = this.#built !== undefined && !this.#built.isolate.isDisposed;
+    if (this.#queued === 0 && ready) return this.#runNow(msg, ctx);
     return this.#enqueue(() => this.#runNow(msg, ctx));
   }
 
@@ -111,7 +113,8 @@ export class PluginSandbox {
     const settled = this.#awaitPending(built).finally(() => {
       this.#queued--;
     });
-    this.#idle = settled.then(
+    // Runs queued before this one keep their place: the next waits for them and for this wait.
+    this.#idle = Promise.all([this.#idle, settled]).then(
       () => undefined,
       () => undefined,
     );

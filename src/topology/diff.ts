@@ -19,11 +19,12 @@ export interface TopologyDiff {
   unbind: BindingDecl[];
 }
 
-function bindingKey(b: BindingDecl): string {
+export function bindingKey(b: BindingDecl): string {
   return canonicalJson([b.destinationKind, b.destination, b.exchange, b.key, b.headers ?? null]);
 }
 
-function allBindings(plan: Plan): BindingDecl[] {
+/** Every binding a plan declares: exchange-to-exchange, standalone queues', routes'. */
+export function planBindings(plan: Plan): BindingDecl[] {
   return [...plan.exchangeBindings, ...plan.queueBindings, ...plan.routes.flatMap((r) => r.bindings)];
 }
 
@@ -42,7 +43,7 @@ export function diffPlans(previous: Plan, next: Plan): TopologyDiff {
     else diff.routes.changeSource.push(route);
   }
   diff.routes.remove = previous.routes.filter((r) => !after.has(r.name));
-  const kept = new Set(allBindings(next).map(bindingKey));
-  diff.unbind = allBindings(previous).filter((b) => !kept.has(bindingKey(b)));
+  const kept = new Set(planBindings(next).map(bindingKey));
+  diff.unbind = planBindings(previous).filter((b) => !kept.has(bindingKey(b)));
   return diff;
 }
