@@ -4,12 +4,14 @@ import { join } from 'node:path';
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
 import pino from 'pino';
+import { afterEach, beforeEach } from 'vitest';
 import { createAdminApp } from '../../src/admin/app.js';
 import type { Config } from '../../src/config/types.js';
 import { loadConfig } from '../../src/config/validate.js';
 import { Reloader } from '../../src/reloader.js';
 import { Runtime } from '../../src/runtime.js';
-import { amqpUrl, type TestBroker, waitFor } from './broker.js';
+import { amqpUrl, TestBroker, waitFor } from './broker.js';
+import { Receiver } from './receiver.js';
 
 export interface RunningWarren {
   runtime: Runtime;
@@ -121,4 +123,30 @@ export async function startWarren(
       return out;
     },
   };
+}
+
+/** What most integration tests need: a broker connection, a receiver, and the Warren under test. */
+export interface Harness {
+  broker: TestBroker;
+  receiver: Receiver;
+  warren: RunningWarren | undefined;
+}
+
+/**
+ * Registers the usual set-up and tear-down: a fresh broker connection and receiver per test; the
+ * Warren a test starts (assigned to `warren`), the receiver and every tracked entity go after it.
+ */
+export function useHarness(): Harness {
+  const h = { warren: undefined } as Harness;
+  beforeEach(async () => {
+    h.broker = await TestBroker.connect();
+    h.receiver = await Receiver.start();
+    h.warren = undefined;
+  });
+  afterEach(async () => {
+    await h.warren?.stop();
+    await h.receiver.close();
+    await h.broker.close();
+  });
+  return h;
 }

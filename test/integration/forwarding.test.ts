@@ -1,28 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TestBroker, uniqueName, waitFor } from '../helpers/broker.js';
-import { Receiver } from '../helpers/receiver.js';
-import { type RunningWarren, startWarren } from '../helpers/warren.js';
+import { describe, expect, it } from 'vitest';
+import { uniqueName, waitFor } from '../helpers/broker.js';
+import { startWarren, useHarness } from '../helpers/warren.js';
 
 describe('webhook forwarding', () => {
-  let broker: TestBroker;
-  let receiver: Receiver;
-  let warren: RunningWarren | undefined;
-
-  beforeEach(async () => {
-    broker = await TestBroker.connect();
-    receiver = await Receiver.start();
-  });
-
-  afterEach(async () => {
-    await warren?.stop();
-    await receiver.close();
-    await broker.close();
-  });
+  const h = useHarness();
 
   it('forwards a message with its body, content type and every contract header', async () => {
     const exchange = uniqueName('orders');
     const queue = uniqueName('billing');
-    warren = await startWarren(
+    h.warren = await startWarren(
       {
         'routes.yaml': `
 exchanges:
@@ -30,12 +16,12 @@ exchanges:
 routes:
   billing:
     from: { queue: ${queue}, bind: [{ exchange: ${exchange}, key: "order.#" }] }
-    to: { webhook: { url: "${receiver.url('/hooks/orders')}", headers: { x-team: billing } } }
+    to: { webhook: { url: "${h.receiver.url('/hooks/orders')}", headers: { x-team: billing } } }
 `,
       },
-      broker,
+      h.broker,
     );
-    await broker.publish(exchange, 'order.created.eu', '{"id":42}', {
+    await h.broker.publish(exchange, 'order.created.eu', '{"id":42}', {
       contentType: 'application/json',
       messageId: 'order-42',
       headers: {
@@ -43,8 +29,8 @@ routes:
         tracestate: 'congo=t61',
       },
     });
-    await waitFor('the webhook request', () => receiver.requests.length === 1);
-    const req = receiver.requests[0]!;
+    await waitFor('the webhook request', () => h.receiver.requests.length === 1);
+    const req = h.receiver.requests[0]!;
     expect(req.method).toBe('POST');
     expect(req.path).toBe('/hooks/orders');
     expect(req.body).toBe('{"id":42}');
@@ -64,7 +50,8 @@ routes:
     expect(Math.abs(ts - Date.now() / 1000)).toBeLessThan(60);
     await waitFor(
       'the ack',
-      async () => (await broker.depth(queue)) === 0 && warren!.runtime.describe().routes[0]!.inFlight === 0,
+      async () =>
+        (await h.broker.depth(queue)) === 0 && h.warren!.runtime.describe().routes[0]!.inFlight === 0,
     );
   });
 });

@@ -1,28 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TestBroker, uniqueName, waitFor } from '../helpers/broker.js';
-import { Receiver } from '../helpers/receiver.js';
-import { type RunningWarren, startWarren } from '../helpers/warren.js';
+import { describe, expect, it } from 'vitest';
+import { uniqueName, waitFor } from '../helpers/broker.js';
+import { startWarren, useHarness } from '../helpers/warren.js';
 
 describe('plugins on a route', () => {
-  let broker: TestBroker;
-  let receiver: Receiver;
-  let warren: RunningWarren | undefined;
-
-  beforeEach(async () => {
-    broker = await TestBroker.connect();
-    receiver = await Receiver.start();
-  });
-
-  afterEach(async () => {
-    await warren?.stop();
-    await receiver.close();
-    await broker.close();
-  });
+  const h = useHarness();
 
   it('transforms a message before its webhook', async () => {
     const exchange = uniqueName('plug');
     const queue = uniqueName('plug.q');
-    warren = await startWarren(
+    h.warren = await startWarren(
       {
         'r.yaml': `
 exchanges: { ${exchange}: { type: topic } }
@@ -30,10 +16,10 @@ routes:
   shaped:
     from: { queue: ${queue}, bind: [{ exchange: ${exchange}, key: "#" }] }
     transform: shape.js
-    to: { webhook: { url: "${receiver.url()}" } }
+    to: { webhook: { url: "${h.receiver.url()}" } }
 `,
       },
-      broker,
+      h.broker,
       {
         plugins: {
           'shape.js':
@@ -41,10 +27,10 @@ routes:
         },
       },
     );
-    await broker.publish(exchange, 'a.b', '{"n":21}', { contentType: 'application/json', messageId: 'p1' });
-    await waitFor('the transformed request', () => receiver.requests.length === 1);
-    expect(JSON.parse(receiver.requests[0]!.body)).toEqual({ n: 42, route: 'shaped' });
-    expect(receiver.requests[0]!.headers['content-type']).toBe('application/json');
+    await h.broker.publish(exchange, 'a.b', '{"n":21}', { contentType: 'application/json', messageId: 'p1' });
+    await waitFor('the transformed request', () => h.receiver.requests.length === 1);
+    expect(JSON.parse(h.receiver.requests[0]!.body)).toEqual({ n: 42, route: 'shaped' });
+    expect(h.receiver.requests[0]!.headers['content-type']).toBe('application/json');
   });
 
   it('fans out with a plugin target, every copy published and confirmed', async () => {
@@ -52,7 +38,7 @@ routes:
     const out = uniqueName('plug.out');
     const queue = uniqueName('plug.src');
     const sink = uniqueName('plug.sink');
-    warren = await startWarren(
+    h.warren = await startWarren(
       {
         'r.yaml': `
 exchanges:
@@ -66,21 +52,21 @@ routes:
     to: { plugin: { file: split.js } }
 `,
       },
-      broker,
+      h.broker,
       {
         plugins: {
           'split.js': `export default (msg) => msg.body.lines.map((l) => ({ exchange: '${out}', routingKey: 'line.' + l, body: { l } }))`,
         },
       },
     );
-    await broker.publish(exchange, 'order', '{"lines":["a","b","c"]}', {
+    await h.broker.publish(exchange, 'order', '{"lines":["a","b","c"]}', {
       contentType: 'application/json',
       messageId: 'o1',
     });
-    await waitFor('three copies', async () => (await broker.depth(sink)) === 3);
-    const copies = await broker.drain(sink);
+    await waitFor('three copies', async () => (await h.broker.depth(sink)) === 3);
+    const copies = await h.broker.drain(sink);
     expect(copies.map((m) => m.fields.routingKey).sort()).toEqual(['line.a', 'line.b', 'line.c']);
     expect(copies.map((m) => m.properties.messageId).sort()).toEqual(['o1.0', 'o1.1', 'o1.2']);
-    await waitFor('the source acked', async () => (await broker.depth(queue)) === 0);
+    await waitFor('the source acked', async () => (await h.broker.depth(queue)) === 0);
   });
 });

@@ -4,28 +4,14 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { serve } from '@hono/node-server';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TestBroker, uniqueName, waitFor } from '../helpers/broker.js';
-import { Receiver } from '../helpers/receiver.js';
-import { type RunningWarren, startWarren } from '../helpers/warren.js';
+import { describe, expect, it } from 'vitest';
+import { uniqueName, waitFor } from '../helpers/broker.js';
+import { startWarren, useHarness } from '../helpers/warren.js';
 
 const run = promisify(execFile);
 
 describe('prune candidates', () => {
-  let broker: TestBroker;
-  let receiver: Receiver;
-  let warren: RunningWarren | undefined;
-
-  beforeEach(async () => {
-    broker = await TestBroker.connect();
-    receiver = await Receiver.start();
-  });
-
-  afterEach(async () => {
-    await warren?.stop();
-    await receiver.close();
-    await broker.close();
-  });
+  const h = useHarness();
 
   it('lists what a reload stopped using, with message counts, and never deletes it', async () => {
     const exchange = uniqueName('prune');
@@ -34,28 +20,28 @@ describe('prune candidates', () => {
     const route = (name: string, queue: string) => `
   ${name}:
     from: { queue: ${queue}, bind: [{ exchange: ${exchange}, key: ${name} }] }
-    to: { webhook: { url: "${receiver.url()}" } }
+    to: { webhook: { url: "${h.receiver.url()}" } }
     retry: { attempts: 2, backoff: [1s] }`;
     const both = `exchanges: { ${exchange}: { type: direct } }\nroutes:${route('kept', kept)}${route('dropped', dropped)}\n`;
-    warren = await startWarren({ 'r.yaml': both }, broker);
+    h.warren = await startWarren({ 'r.yaml': both }, h.broker);
 
     await writeFile(
-      join(warren.dir, 'r.yaml'),
+      join(h.warren.dir, 'r.yaml'),
       `exchanges: { ${exchange}: { type: direct } }\nroutes:${route('kept', kept)}\n`,
     );
-    const report = await warren.reloader.reload('test');
+    const report = await h.warren.reloader.reload('test');
     expect(report?.routes).toEqual([{ route: 'dropped', change: 'removed', ok: true }]);
-    await broker.publish('', dropped, 'left behind');
+    await h.broker.publish('', dropped, 'left behind');
 
-    const candidates = await warren.runtime.pruneCandidates();
+    const candidates = await h.warren.runtime.pruneCandidates();
     expect(candidates.exchanges).toEqual([]);
     expect(candidates.queues.map((q) => q.name).sort()).toEqual(
       [dropped, `${dropped}.dlq`, `warren.retry.${dropped}.1s`].sort(),
     );
     expect(candidates.queues.find((q) => q.name === dropped)).toMatchObject({ messages: 1, consumers: 0 });
-    expect(await broker.depth(dropped)).toBe(1);
+    expect(await h.broker.depth(dropped)).toBe(1);
 
-    const server = serve({ fetch: warren.admin.fetch, port: 0, hostname: '127.0.0.1' });
+    const server = serve({ fetch: h.warren.admin.fetch, port: 0, hostname: '127.0.0.1' });
     await waitFor('the admin server', () => server.listening);
     try {
       const adminUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -66,7 +52,7 @@ describe('prune candidates', () => {
         '--prune',
         '--admin-url',
         adminUrl,
-        warren.dir,
+        h.warren.dir,
       ]);
       expect(stdout).toContain('# prune candidates');
       expect(stdout).toContain(`queue     ${dropped} (1 ready, 0 consumers)`);
