@@ -1,18 +1,17 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/validate.js';
 import { planTopology } from '../../src/topology/plan.js';
 import { amqpUrl, TestBroker, uniqueName, waitFor } from '../helpers/broker.js';
+import { runCli } from '../helpers/cli.js';
 import { FaultProxy } from '../helpers/proxy.js';
 import { closedPort, Receiver } from '../helpers/receiver.js';
 import { type RunningWarren, startWarren } from '../helpers/warren.js';
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const brokerPort = Number(new URL(amqpUrl).port || 5672);
 
 /** Stops Warren for cleanup, but never hangs the hooks: a stop stuck on a broken session is left
@@ -408,14 +407,9 @@ routes:
 
     proxy.refuse = true;
     const adminPort = await closedPort();
-    const lines: Array<Record<string, unknown>> = [];
-    let stderr = '';
     // The real CLI: the hint is about a process that has never been connected.
-    child = spawn(
-      process.execPath,
+    const cli = runCli(
       [
-        '--no-node-snapshot',
-        'bin/warren.js',
         'run',
         '--routes',
         routesDir,
@@ -426,23 +420,14 @@ routes:
         '--drain-timeout',
         '5s',
       ],
-      { cwd: repoRoot, env: { ...process.env, WARREN_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      { WARREN_LOG_LEVEL: 'info' },
     );
-    let pending = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      pending += chunk.toString();
-      const parts = pending.split('\n');
-      pending = parts.pop() ?? '';
-      for (const line of parts) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
-    });
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+    child = cli.child;
+    const { lines, exited } = cli;
 
     // Several refused attempts (the first connect, then the backoff retries) …
     await waitFor(
-      `several refused connection attempts (stderr: ${stderr})`,
+      `several refused connection attempts (stderr: ${cli.stderr()})`,
       () => proxy.attempts >= 4,
       30_000,
     );
@@ -466,7 +451,7 @@ routes:
     await broker.publish('', queue, 'hello', { messageId: 'after-start' });
     await waitFor('the first delivery', () => receiver.ids().has('after-start'));
 
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    cli.child.kill('SIGTERM');
+    expect((await exited).code).toBe(0);
   });
 });

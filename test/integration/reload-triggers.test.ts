@@ -1,18 +1,16 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/validate.js';
 import { planTopology } from '../../src/topology/plan.js';
 import { amqpUrl, TestBroker, uniqueName, waitFor } from '../helpers/broker.js';
+import { runCli } from '../helpers/cli.js';
 import { accounting, SteadyPublisher } from '../helpers/load.js';
 import { closedPort, Receiver } from '../helpers/receiver.js';
 import { type RunningWarren, startWarren } from '../helpers/warren.js';
-
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 /** One webhook route on a topic exchange, plus a route on the same exchange that never changes. */
 const routes = (exchange: string, queue: string, url: string) => `
@@ -87,56 +85,19 @@ interface WarrenProcess {
 
 async function spawnWarren(routesDir: string, pluginsDir: string, env: NodeJS.ProcessEnv = {}) {
   const adminPort = await closedPort();
-  const lines: Array<Record<string, unknown>> = [];
-  let stderr = '';
-  const child = spawn(
-    process.execPath,
-    [
-      '--no-node-snapshot',
-      'bin/warren.js',
-      'run',
-      '--routes',
-      routesDir,
-      '--plugins',
-      pluginsDir,
-      '--admin-port',
-      String(adminPort),
-      '--drain-timeout',
-      '2s',
-    ],
-    {
-      cwd: repoRoot,
-      env: { ...process.env, AMQP_URL: amqpUrl, WARREN_LOG_LEVEL: 'debug', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let pending = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    pending += chunk.toString();
-    const parts = pending.split('\n');
-    pending = parts.pop() ?? '';
-    for (const line of parts) {
-      try {
-        if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        lines.push({ unparsed: line });
-      }
-    }
+  const args = ['run', '--routes', routesDir, '--plugins', pluginsDir, '--admin-port', String(adminPort)];
+  const cli = runCli([...args, '--drain-timeout', '2s'], {
+    AMQP_URL: amqpUrl,
+    WARREN_LOG_LEVEL: 'debug',
+    ...env,
   });
-  child.stderr!.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
   const proc: WarrenProcess = {
-    child,
+    ...cli,
     adminPort,
-    lines,
-    stderr: () => stderr,
-    exited,
     admin: (path, init, host = '127.0.0.1') => fetch(`http://${host}:${adminPort}${path}`, init),
   };
-  await waitFor(`warren to be ready (stderr: ${stderr})`, async () => {
-    if (child.exitCode !== null) throw new Error(`warren exited ${child.exitCode}: ${stderr}`);
+  await waitFor(`warren to be ready (stderr: ${cli.stderr()})`, async () => {
+    if (cli.child.exitCode !== null) throw new Error(`warren exited ${cli.child.exitCode}: ${cli.stderr()}`);
     return (await proc.admin('/readyz')).status === 200;
   });
   return proc;

@@ -1,15 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/validate.js';
 import { planTopology } from '../../src/topology/plan.js';
 import { amqpUrl, TestBroker, uniqueName, waitFor } from '../helpers/broker.js';
+import { runCli } from '../helpers/cli.js';
 import { closedPort, Receiver } from '../helpers/receiver.js';
-
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 /** The real CLI (`warren run`) as a child process, with its JSON log lines parsed. */
 interface WarrenProcess {
@@ -22,41 +20,16 @@ interface WarrenProcess {
 
 async function spawnWarren(routesDir: string, drainTimeout: string): Promise<WarrenProcess> {
   const adminPort = await closedPort();
-  const lines: Array<Record<string, unknown>> = [];
-  let stderr = '';
-  const child = spawn(
-    process.execPath,
-    [
-      '--no-node-snapshot',
-      'bin/warren.js',
-      'run',
-      '--routes',
-      routesDir,
-      '--admin-port',
-      String(adminPort),
-      '--drain-timeout',
-      drainTimeout,
-    ],
-    {
-      cwd: repoRoot,
-      env: { ...process.env, AMQP_URL: amqpUrl, WARREN_LOG_LEVEL: 'debug' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let pending = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    pending += chunk.toString();
-    const parts = pending.split('\n');
-    pending = parts.pop() ?? '';
-    for (const line of parts) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
-  });
-  child.stderr!.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return { child, adminPort, lines, stderr: () => stderr, exited };
+  const args = [
+    'run',
+    '--routes',
+    routesDir,
+    '--admin-port',
+    String(adminPort),
+    '--drain-timeout',
+    drainTimeout,
+  ];
+  return { ...runCli(args, { AMQP_URL: amqpUrl, WARREN_LOG_LEVEL: 'debug' }), adminPort };
 }
 
 /** Resolves with the exit, or rejects when the process is still running after `ms`. */
