@@ -19,14 +19,32 @@ const TIMED_OUT = 'Script execution timed out.';
 const LOG_LEVELS = new Set(['debug', 'info', 'warn', 'error']);
 
 type Run = (msg: PluginMessage, ctx: PluginContextData) => unknown;
+type RunMany = (msgs: PluginMessage[], ctxs: PluginContextData[]) => unknown;
+
+/**
+ * Most runs that arrive together (one socket read brings many deliveries) go into the isolate in one
+ * call: entering the isolate and arming its timer cost more than a small plugin's work, and a batch
+ * pays them once. The limit halves when a batch runs out of time and doubles back after full ones.
+ */
+const MAX_BATCH = 32;
 
 interface Built {
   isolate: ivm.Isolate;
   /** Called synchronously: most plugins are synchronous, and applySync costs a fraction of an
    * asynchronous apply (no thread hop). It answers `{ pending: true }` for a promise. */
   run: ivm.Reference<Run>;
+  /** `run` for several messages, one envelope each; stops after the first promise. */
+  runMany: ivm.Reference<RunMany>;
+  /** The envelopes a batch cut short by its deadline had finished. */
+  collect: ivm.Reference<() => unknown>;
   /** Settles the promise the last `run` left pending. */
   wait: ivm.Reference<() => unknown>;
+}
+
+interface Waiting {
+  msg: PluginMessage;
+  ctx: PluginContextData;
+  resolve: (run: PluginRun | Promise<PluginRun>) => void;
 }
 
 /**
@@ -35,6 +53,12 @@ interface Built {
  * the next run then rebuilds it from the same source. Runs are queued one at a time: the isolate is
  * single-threaded and has no I/O, so running two together would gain nothing, and a run that has
  * to dispose the isolate cannot take others down with it.
+ *
+ * Runs asked for in the same turn of the event loop are batched (see MAX_BATCH) until the plugin
+ * first returns a promise; from then on each run has the isolate to itself. A batch shares one
+ * deadline of `timeoutMs`; when it runs out, or the isolate breaks, the messages the batch had
+ * finished keep their results and every other one runs again alone, with its own full time and
+ * memory, so a fault is always charged to the message that caused it.
  */
 export class PluginSandbox {
   readonly file: string;
@@ -42,10 +66,15 @@ export class PluginSandbox {
   readonly #options: SandboxOptions;
   #built: Built | undefined;
   #idle: Promise<void> = Promise.resolve();
-  /** Runs waiting for, or holding, the isolate (an async plugin's promise being settled). */
+  /** Work waiting for, or holding, the isolate (an async plugin's promise being settled). */
   #queued = 0;
   #rebuilding: Promise<Built> | undefined;
   #disposed = false;
+  /** Runs asked for in this turn, run together at the next setImmediate. */
+  #gathered: Waiting[] = [];
+  #batchLimit = MAX_BATCH;
+  /** The plugin has returned a promise: no more batches. */
+  #async = false;
 
   private constructor(file: string, source: string, options: SandboxOptions, built: Built) {
     this.file = file;
@@ -61,12 +90,10 @@ export class PluginSandbox {
 
   /** Runs the default export on copies of msg and ctx. Never throws for plugin faults. */
   run(msg: PluginMessage, ctx: PluginContextData): Promise<PluginRun> {
-    // Nothing queued: run now. The synchronous call cannot overlap another one, and an async
-    // plugin's wait holds the queue so runs stay one at a time.
-    // A rebuild is asynchronous, so a run that needs one waits its turn like any other.
-    const ready = this.#built !== undefined && !this.#built.isolate.isDisposed;
-    if (this.#queued === 0 && ready) return this.#runNow(msg, ctx);
-    return this.#enqueue(() => this.#runNow(msg, ctx));
+    if (this.#async) return this.#alone(msg, ctx);
+    return new Promise((resolve) => {
+      if (this.#gathered.push({ msg, ctx, resolve }) === 1) setImmediate(this.#flush);
+    });
   }
 
   dispose(): void {
@@ -74,7 +101,34 @@ export class PluginSandbox {
     this.#discard();
   }
 
-  #enqueue(work: () => Promise<PluginRun>): Promise<PluginRun> {
+  #isReady(): boolean {
+    return this.#built !== undefined && !this.#built.isolate.isDisposed;
+  }
+
+  /** One run with the isolate to itself, now if nothing is queued, else in turn. */
+  #alone(msg: PluginMessage, ctx: PluginContextData): Promise<PluginRun> {
+    // The synchronous call cannot overlap another one, and an async plugin's wait holds the queue
+    // so runs stay one at a time. A rebuild is asynchronous, so a run that needs one waits its turn.
+    if (this.#queued === 0 && this.#isReady()) return this.#runNow(msg, ctx);
+    return this.#enqueue(() => this.#runNow(msg, ctx));
+  }
+
+  readonly #flush = (): void => {
+    const gathered = this.#gathered;
+    this.#gathered = [];
+    for (let i = 0; i < gathered.length; ) {
+      if (this.#async) {
+        for (const item of gathered.slice(i)) item.resolve(this.#alone(item.msg, item.ctx));
+        return;
+      }
+      const chunk = gathered.slice(i, i + this.#batchLimit);
+      i += chunk.length;
+      if (this.#queued === 0 && this.#isReady()) void this.#runBatch(chunk);
+      else void this.#enqueue(() => this.#runBatch(chunk));
+    }
+  };
+
+  #enqueue<T>(work: () => Promise<T>): Promise<T> {
     this.#queued++;
     const run = this.#idle.then(work);
     this.#idle = run.then(
@@ -86,29 +140,88 @@ export class PluginSandbox {
     });
   }
 
+  async #runBatch(items: Waiting[]): Promise<void> {
+    if (items.length === 1 || this.#async || this.#disposed) {
+      for (const item of items) item.resolve(this.#runNow(item.msg, item.ctx));
+      return;
+    }
+    let built: Built;
+    try {
+      built = this.#isReady() ? (this.#built as Built) : await this.#ready();
+    } catch (err) {
+      for (const item of items) item.resolve(errorRun(`rebuilding the isolate failed: ${reasonOf(err)}`));
+      return;
+    }
+    let envelopes: unknown;
+    try {
+      envelopes = built.runMany.applySync(
+        undefined,
+        [items.map((item) => item.msg), items.map((item) => item.ctx)],
+        { arguments: { copy: true }, result: { copy: true }, timeout: this.#options.timeoutMs },
+      );
+    } catch (err) {
+      if (built.isolate.isDisposed && this.#built === built) this.#built = undefined;
+      this.#batchLimit = Math.max(1, this.#batchLimit >> 1);
+      const done = isTimeout(err) && !built.isolate.isDisposed ? this.#collect(built) : [];
+      this.#settleBatch(items, done, built);
+      return;
+    }
+    const list = Array.isArray(envelopes) ? envelopes : [];
+    if (list.length === items.length && items.length === this.#batchLimit) {
+      this.#batchLimit = Math.min(MAX_BATCH, this.#batchLimit * 2);
+    }
+    this.#settleBatch(items, list, built);
+  }
+
+  /** Gives the first `envelopes.length` items their results and runs the rest again, alone. */
+  #settleBatch(items: Waiting[], envelopes: unknown[], built: Built): void {
+    const done = Math.min(envelopes.length, items.length);
+    for (let i = 0; i < done; i++) items[i]!.resolve(this.#finish(envelopes[i], built));
+    // Queued behind anything #finish left pending, in their original order.
+    for (const item of items.slice(done)) {
+      item.resolve(this.#enqueue(() => this.#runNow(item.msg, item.ctx)));
+    }
+  }
+
+  #collect(built: Built): unknown[] {
+    try {
+      const done = built.collect.applySync(undefined, [], {
+        result: { copy: true },
+        timeout: this.#options.timeoutMs,
+      });
+      return Array.isArray(done) ? done : [];
+    } catch {
+      return [];
+    }
+  }
+
   async #runNow(msg: PluginMessage, ctx: PluginContextData): Promise<PluginRun> {
     if (this.#disposed) return errorRun(`plugin ${this.file} is unloaded`);
     let built: Built;
     try {
-      built =
-        this.#built !== undefined && !this.#built.isolate.isDisposed ? this.#built : await this.#ready();
+      built = this.#isReady() ? (this.#built as Built) : await this.#ready();
     } catch (err) {
       return errorRun(`rebuilding the isolate failed: ${reasonOf(err)}`);
     }
-    const { timeoutMs } = this.#options;
     let envelope: unknown;
     try {
       envelope = built.run.applySync(undefined, [msg, ctx], {
         arguments: { copy: true },
         result: { copy: true },
-        timeout: timeoutMs,
+        timeout: this.#options.timeoutMs,
       });
     } catch (err) {
       return this.#toFault(err, built);
     }
+    return this.#finish(envelope, built);
+  }
+
+  /** A run's envelope as a result; a promise is settled off the main thread, holding the queue. */
+  #finish(envelope: unknown, built: Built): PluginRun | Promise<PluginRun> {
     if ((envelope as { pending?: boolean } | null)?.pending !== true) return toPluginRun(envelope);
-    // A promise: settle it off the main thread, one at a time, with the deadline enforced here too
-    // (isolated-vm's timeout covers synchronous execution only).
+    this.#async = true;
+    // Settled one at a time, with the deadline enforced here too (isolated-vm's timeout covers
+    // synchronous execution only).
     this.#queued++;
     const settled = this.#awaitPending(built).finally(() => {
       this.#queued--;
@@ -139,7 +252,7 @@ export class PluginSandbox {
 
   /** Rebuilds a disposed isolate once, however many runs arrive while it builds. */
   #ready(): Promise<Built> {
-    if (this.#built !== undefined && !this.#built.isolate.isDisposed) return Promise.resolve(this.#built);
+    if (this.#isReady()) return Promise.resolve(this.#built as Built);
     this.#rebuilding ??= build(this.file, this.#source, this.#options).then(
       (built) => {
         this.#rebuilding = undefined;
@@ -164,7 +277,7 @@ export class PluginSandbox {
         message: `plugin exceeded its ${this.#options.memoryLimitMb} MB memory limit; its isolate was disposed`,
       };
     }
-    if (err instanceof Error && err.message === TIMED_OUT) {
+    if (isTimeout(err)) {
       return { kind: 'timeout', message: `plugin ran past its ${this.#options.timeoutMs} ms time limit` };
     }
     return errorRun(reasonOf(err));
@@ -186,6 +299,10 @@ export class PluginSandbox {
     if (this.#built !== undefined && !this.#built.isolate.isDisposed) this.#built.isolate.dispose();
     this.#built = undefined;
   }
+}
+
+function isTimeout(err: unknown): boolean {
+  return err instanceof Error && err.message === TIMED_OUT;
 }
 
 async function build(file: string, source: string, options: SandboxOptions): Promise<Built> {
@@ -259,19 +376,21 @@ async function instantiate(
   }
   const pair = (await bind.apply(undefined, [plugin.derefInto()], {
     result: { reference: true },
-  })) as ivm.Reference<{ run: Run; wait: () => unknown }>;
+  })) as ivm.Reference<{ run: Run; runMany: RunMany; collect: () => unknown; wait: () => unknown }>;
   const run = (await pair.get('run', { reference: true })) as ivm.Reference<Run>;
+  const runMany = (await pair.get('runMany', { reference: true })) as ivm.Reference<RunMany>;
+  const collect = (await pair.get('collect', { reference: true })) as ivm.Reference<() => unknown>;
   const wait = (await pair.get('wait', { reference: true })) as ivm.Reference<() => unknown>;
   plugin.release();
   pair.release();
   bind.release();
   module.release();
-  return { run, wait };
+  return { run, runMany, collect, wait };
 }
 
 function topLevelReason(err: unknown, isolate: ivm.Isolate, options: SandboxOptions): string {
   if (isolate.isDisposed) return `it exceeded the ${options.memoryLimitMb} MB memory limit`;
-  if (err instanceof Error && err.message === TIMED_OUT) return `it ran past ${LOAD_TIMEOUT_MS} ms`;
+  if (isTimeout(err)) return `it ran past ${LOAD_TIMEOUT_MS} ms`;
   return reasonOf(err);
 }
 

@@ -2,7 +2,7 @@
  * Source of the code that runs inside each plugin isolate, before the plugin's module is evaluated.
  *
  * Run with `context.evalClosure(runnerSource, [hostLog])`, it strips the globals a plugin must not
- * have and returns `bind(plugin)`, which returns `{ run(msg, ctx), wait() }`. `run` calls the plugin and
+ * have and returns `bind(plugin)`, which returns `{ run(msg, ctx), runMany(msgs, ctxs), collect(), wait() }`. `run` calls the plugin and
  * answers with an envelope (or `{ pending: true }` for a promise, which `wait()` then settles): `{ ok: true, value }` where `value` is fresh plain data, or
  * `{ ok: false, error }` where `error` is a string.
  *
@@ -188,18 +188,41 @@ function contextFor(data) {
 // run() is called synchronously (applySync): a plain result comes back at once; a promise is kept
 // here and run() answers { pending: true }, and the host then awaits wait() asynchronously.
 let pending = null;
+// The envelopes of the batch runMany() is working through; collect() hands back what a batch cut
+// short by its time limit had finished.
+let batch = null;
 return function bind(plugin) {
+  function runOne(msg, data) {
+    try {
+      const result = plugin(withBody(msg), contextFor(data));
+      if (!isThenable(result)) return succeed(result, data.jsonBodies === true);
+      pending = settle(result, data.jsonBodies === true);
+      return { __proto__: null, pending: true };
+    } catch (e) {
+      return fail(e);
+    }
+  }
   return {
     __proto__: null,
-    run(msg, data) {
-      try {
-        const result = plugin(withBody(msg), contextFor(data));
-        if (!isThenable(result)) return succeed(result, data.jsonBodies === true);
-        pending = settle(result, data.jsonBodies === true);
-        return { __proto__: null, pending: true };
-      } catch (e) {
-        return fail(e);
+    run: runOne,
+    // Several messages in one call, one envelope each, in order. It stops after the first promise
+    // (left for wait()), so the envelopes may be fewer than the messages.
+    runMany(msgs, datas) {
+      const out = [];
+      batch = out;
+      const length = msgs.length;
+      for (let i = 0; i < length; i++) {
+        const envelope = runOne(msgs[i], datas[i]);
+        define(out, i, envelope);
+        if (envelope.pending === true) break;
       }
+      batch = null;
+      return out;
+    },
+    collect() {
+      const done = batch === null ? [] : batch;
+      batch = null;
+      return done;
     },
     wait() {
       const settling = pending;

@@ -46,3 +46,85 @@ describe('many runs of one sandbox at once', () => {
     }
   });
 });
+
+/**
+ * Runs asked for in one turn share an isolate call (a batch). A fault in one message of a batch
+ * must be charged to that message alone; the others keep their results.
+ */
+describe('runs batched into one isolate call', () => {
+  const bodyOf = (run: Awaited<ReturnType<PluginSandbox['run']>>) =>
+    run.kind === 'continue' ? (run.messages[0]!.body as { n: number }).n : run.kind;
+
+  it('returns every result in order, each with its own ctx', async () => {
+    const sandbox = await PluginSandbox.load(
+      'ctx.js',
+      'export default (msg, ctx) => ({ body: { n: msg.body.n, attempt: ctx.attempt } })',
+      options,
+    );
+    try {
+      const runs = await Promise.all(
+        Array.from({ length: 100 }, (_, n) => sandbox.run(message(n), { ...ctx, attempt: n + 1 })),
+      );
+      expect(runs.map((run) => (run.kind === 'continue' ? run.messages[0]!.body : run))).toEqual(
+        Array.from({ length: 100 }, (_, n) => ({ n, attempt: n + 1 })),
+      );
+    } finally {
+      sandbox.dispose();
+    }
+  });
+
+  it('charges an endless loop to its own message; the rest of the batch succeeds', async () => {
+    const sandbox = await PluginSandbox.load(
+      'loop.js',
+      'export default (msg) => { if (msg.body.n === 5) for (;;) {} return { body: msg.body }; }',
+      { ...options, timeoutMs: 50 },
+    );
+    try {
+      const runs = await Promise.all(Array.from({ length: 12 }, (_, n) => sandbox.run(message(n), ctx)));
+      expect(runs.map(bodyOf)).toEqual([0, 1, 2, 3, 4, 'timeout', 6, 7, 8, 9, 10, 11]);
+      // and the sandbox goes on serving
+      expect(bodyOf(await sandbox.run(message(99), ctx))).toBe(99);
+    } finally {
+      sandbox.dispose();
+    }
+  });
+
+  it('charges a memory breach to its own message and rebuilds the isolate for the others', async () => {
+    const sandbox = await PluginSandbox.load(
+      'hog.js',
+      `export default (msg) => {
+        if (msg.body.n === 3) { const hog = []; for (;;) hog.push(new Array(1e6).fill(msg.body.n)); }
+        return { body: msg.body };
+      }`,
+      { ...options, timeoutMs: 5_000, memoryLimitMb: 32 },
+    );
+    try {
+      const runs = await Promise.all(Array.from({ length: 8 }, (_, n) => sandbox.run(message(n), ctx)));
+      expect(runs.map(bodyOf)).toEqual([0, 1, 2, 'memory', 4, 5, 6, 7]);
+    } finally {
+      sandbox.dispose();
+    }
+  });
+
+  it('keeps a thrown error to its own message', async () => {
+    const sandbox = await PluginSandbox.load(
+      'throw.js',
+      'export default (msg) => { if (msg.body.n % 3 === 0) throw new Error("no " + msg.body.n); return { body: msg.body }; }',
+      options,
+    );
+    try {
+      const runs = await Promise.all(Array.from({ length: 7 }, (_, n) => sandbox.run(message(n), ctx)));
+      expect(runs.map((run) => (run.kind === 'error' ? run.message : bodyOf(run)))).toEqual([
+        'no 0',
+        1,
+        2,
+        'no 3',
+        4,
+        5,
+        'no 6',
+      ]);
+    } finally {
+      sandbox.dispose();
+    }
+  });
+});
