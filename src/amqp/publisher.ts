@@ -8,6 +8,7 @@ export interface PublishOptions {
 }
 
 export interface Publisher {
+  /** `properties` must be built for this call: the publisher adds its own header and flag to it. */
   publish(
     exchange: string,
     routingKey: string,
@@ -88,30 +89,28 @@ export class ConfirmPublisher implements Publisher {
     // The open channel without an await: one microtask hop less per publish.
     const channel = this.#channel ?? (await this.#ensureChannel());
     const id = `${process.pid}.${++this.#seq}`;
-    const headers = { ...properties.headers, [publishIdHeader]: id };
+    // The properties are ours (every caller builds them for this publish): no copies.
+    const headers: Record<string, unknown> = properties.headers ?? {};
+    headers[publishIdHeader] = id;
+    properties.headers = headers;
+    properties.mandatory = options.mandatory;
     return new Promise<void>((resolve, reject) => {
       const pending = new Pending(id, resolve, reject, this.#expire);
       this.#pending.set(id, pending);
       this.#deadlines.add(pending);
       try {
-        channel.publish(
-          exchange,
-          routingKey,
-          content,
-          { ...properties, headers, mandatory: options.mandatory },
-          (err) => {
-            const entry = this.#pending.get(id);
-            if (!entry) return;
-            if (err)
-              this.#settle(
-                id,
-                new WarrenError('WARREN_E_PUBLISH_FAILED', 'broker nacked the publish', { cause: err }),
-              );
-            else if (entry.returned)
-              this.#settle(id, new WarrenError('WARREN_E_PUBLISH_FAILED', entry.returned));
-            else this.#settle(id);
-          },
-        );
+        channel.publish(exchange, routingKey, content, properties, (err) => {
+          const entry = this.#pending.get(id);
+          if (!entry) return;
+          if (err)
+            this.#settle(
+              id,
+              new WarrenError('WARREN_E_PUBLISH_FAILED', 'broker nacked the publish', { cause: err }),
+            );
+          else if (entry.returned)
+            this.#settle(id, new WarrenError('WARREN_E_PUBLISH_FAILED', entry.returned));
+          else this.#settle(id);
+        });
       } catch (err) {
         this.#settle(
           id,

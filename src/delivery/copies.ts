@@ -5,12 +5,70 @@ import type { Delivery } from './types.js';
 /** Headers the broker or Warren's bookkeeping added on the way; never copied forward. */
 function carriedHeaders(headers: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (name === 'x-death' || name === 'x-delivery-count' || name === publishIdHeader) continue;
-    if (name.startsWith('x-first-death-') || name.startsWith('x-last-death-')) continue;
-    out[name] = value;
+  for (const name in headers) {
+    if (name === publishIdHeader || isBrokerBookkeeping(name)) continue;
+    out[name] = headers[name];
   }
   return out;
+}
+
+function isBrokerBookkeeping(name: string): boolean {
+  return (
+    name === 'x-death' ||
+    name === 'x-delivery-count' ||
+    name.startsWith('x-first-death-') ||
+    name.startsWith('x-last-death-')
+  );
+}
+
+/**
+ * Headers for a message Warren forwards (republish, plugin output): the original's, less the
+ * broker's and Warren's bookkeeping, plus `extra`, plus the trace context.
+ */
+export function forwardedHeaders(d: Delivery, extra?: Record<string, unknown>): Record<string, unknown> {
+  const headers: Record<string, unknown> = {};
+  for (const name in d.headers) {
+    if (name.startsWith('x-warren-') || isBrokerBookkeeping(name)) continue;
+    headers[name] = d.headers[name];
+  }
+  if (extra) for (const name in extra) headers[name] = extra[name];
+  headers.traceparent = d.traceparent;
+  if (d.tracestate) headers.tracestate = d.tracestate;
+  return headers;
+}
+
+/** The AMQP properties a forwarded message keeps (headers, message-id and delivery mode are set apart). */
+const forwardedKeys = [
+  'contentType',
+  'contentEncoding',
+  'priority',
+  'correlationId',
+  'replyTo',
+  'expiration',
+  'timestamp',
+  'type',
+  'userId',
+  'appId',
+  'clusterId',
+] as const;
+
+/**
+ * Properties for a message Warren forwards (republish, plugin output): the original's, with
+ * its own message-id, headers and delivery mode. Copied key by key: a rest/spread of amqplib's
+ * property object (mostly undefined fields) was a measurable share of a republish.
+ */
+export function forwardedProperties(
+  p: Delivery['properties'],
+  messageId: string,
+  headers: Record<string, unknown>,
+  persistent: boolean,
+): Options.Publish {
+  const props: Options.Publish = { messageId, headers, deliveryMode: persistent ? 2 : 1 };
+  for (const key of forwardedKeys) {
+    const value = p[key];
+    if (value !== undefined) (props as Record<string, unknown>)[key] = value;
+  }
+  return props;
 }
 
 function baseProperties(msg: ConsumeMessage, d: Delivery): Options.Publish {

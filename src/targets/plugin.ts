@@ -1,5 +1,5 @@
-import type { Options } from 'amqplib';
 import type { PluginTargetSpec } from '../config/types.js';
+import { forwardedHeaders, forwardedProperties } from '../delivery/copies.js';
 import { ack, drop, type Outcome, retry } from '../delivery/outcome.js';
 import type { Delivery } from '../delivery/types.js';
 import { invokePlugin } from '../plugins/invoke.js';
@@ -9,15 +9,6 @@ import { normalizePluginRef, pluginRefSchema, type RawPluginRef } from '../plugi
 import type { Handler, TargetDeps, TargetModule } from './types.js';
 
 /** Headers of a published copy: the message's own, less Warren's bookkeeping and `x-death`. */
-function publishedHeaders(d: Delivery): Record<string, unknown> {
-  const headers: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(d.headers)) {
-    if (!name.startsWith('x-warren-') && name !== 'x-death' && name !== 'x-delivery-count')
-      headers[name] = value;
-  }
-  return { ...headers, traceparent: d.traceparent, ...(d.tracestate ? { tracestate: d.tracestate } : {}) };
-}
-
 /**
  * The plugin is the target: whatever it returns is published — to its `exchange` and `routingKey`,
  * by default the message's original ones — every copy confirmed before the source is acked.
@@ -33,13 +24,7 @@ async function createPluginTarget(spec: PluginTargetSpec, deps: TargetDeps): Pro
     try {
       await Promise.all(
         copies.map((copy) => {
-          const { headers: _, ...properties } = copy.properties;
-          const options: Options.Publish = {
-            ...Object.fromEntries(Object.entries(properties).filter(([, v]) => v !== undefined)),
-            messageId: copy.id,
-            headers: publishedHeaders(copy),
-            persistent: true,
-          };
+          const options = forwardedProperties(copy.properties, copy.id, forwardedHeaders(copy), true);
           return deps.publisher.publish(copy.exchange, copy.routingKey, copy.content, options, {
             mandatory: true,
           });

@@ -1,4 +1,5 @@
 import type { ArgValue, RepublishTargetSpec } from '../config/types.js';
+import { forwardedHeaders, forwardedProperties } from '../delivery/copies.js';
 import { ack, type Outcome, retry } from '../delivery/outcome.js';
 import type { Delivery } from '../delivery/types.js';
 import type { Handler, TargetModule } from './types.js';
@@ -8,34 +9,14 @@ export function renderRoutingKey(template: string, d: Pick<Delivery, 'routingKey
   return template.replaceAll('{{routingKey}}', d.routingKey);
 }
 
-/** Headers for the new message: the original's, less Warren's bookkeeping and `x-death`. */
-export function republishHeaders(spec: RepublishTargetSpec, d: Delivery): Record<string, unknown> {
-  const headers: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(d.headers)) {
-    if (!name.startsWith('x-warren-') && name !== 'x-death') headers[name] = value;
-  }
-  return {
-    ...headers,
-    ...spec.headers,
-    traceparent: d.traceparent,
-    ...(d.tracestate ? { tracestate: d.tracestate } : {}),
-  };
-}
-
 function createRepublish(spec: RepublishTargetSpec, deps: Parameters<TargetModule['create']>[1]): Handler {
   return async function republish(d: Delivery): Promise<Outcome> {
-    const { headers: _, ...properties } = d.properties;
     try {
       await deps.publisher.publish(
         spec.exchange,
         renderRoutingKey(spec.routingKey, d),
         d.content,
-        {
-          ...stripUndefined(properties),
-          messageId: d.id,
-          headers: republishHeaders(spec, d),
-          deliveryMode: spec.persistent ? 2 : 1,
-        },
+        forwardedProperties(d.properties, d.id, forwardedHeaders(d, spec.headers), spec.persistent),
         { mandatory: spec.mandatory },
       );
       return ack();
@@ -43,15 +24,6 @@ function createRepublish(spec: RepublishTargetSpec, deps: Parameters<TargetModul
       return retry(`republish to ${spec.exchange || '(default exchange)'}: ${(err as Error).message}`);
     }
   };
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  const out: Record<string, unknown> = {};
-  for (const key in o) {
-    const value = o[key];
-    if (value !== undefined) out[key] = value;
-  }
-  return out as Partial<T>;
 }
 
 export const republishTarget: TargetModule<'republish'> = {
