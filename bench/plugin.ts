@@ -146,7 +146,16 @@ export interface PluginFigure {
   rounds: Array<{ warren: number; floor: number }>;
   warren: number;
   floor: number;
+  /** Best Warren rate over best floor rate: the figure the target is judged on. */
   ratio: number;
+  /** The median of each round's Warren/floor: less swayed by one lucky or unlucky round. */
+  pairedMedian: number;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 export async function measurePluginRoute(
@@ -217,7 +226,8 @@ export async function measurePluginRoute(
   }
   const warren = Math.max(...results.map((r) => r.warren));
   const floor = Math.max(...results.map((r) => r.floor));
-  return { rounds: results, warren, floor, ratio: warren / floor };
+  const paired = median(results.map((r) => r.warren / r.floor));
+  return { rounds: results, warren, floor, ratio: warren / floor, pairedMedian: paired };
 }
 
 export function printPlugin(figure: PluginFigure, n: number): void {
@@ -232,6 +242,7 @@ export function printPlugin(figure: PluginFigure, n: number): void {
     );
   });
   console.log(`best    ${rate(figure.warren)}      ${rate(figure.floor)}      ${figure.ratio.toFixed(3)}`);
+  console.log(`median of the rounds' ratios                   ${figure.pairedMedian.toFixed(3)}`);
   console.log(
     `target: Warren ≥ 0.75 × floor: ${figure.ratio.toFixed(3)} → ${figure.ratio >= 0.75 ? 'MET' : 'NOT MET'}`,
   );

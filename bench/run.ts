@@ -82,7 +82,7 @@ async function main(): Promise<void> {
 
   // The plugin route (issue 4) and the reload figure (issue 3), each against its own baseline.
   const pluginMessages = Math.min(options.messages, 20_000);
-  const plugin = await measurePluginRoute(options.amqpUrl, pluginMessages, options.prefetch, 3);
+  const plugin = await measurePluginRoute(options.amqpUrl, pluginMessages, options.prefetch, 5);
   printPlugin(plugin, pluginMessages);
   const reload = await measureReload(options.amqpUrl);
   printReload(reload);

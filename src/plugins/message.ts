@@ -9,26 +9,27 @@ export function toPluginMessage(d: Delivery): PluginMessage {
   const text = d.content.toString('utf8');
   // A JSON body crosses as text and is parsed inside the isolate (see runner.ts `withBody`).
   const json = contentType === undefined || jsonType.test(contentType);
-  const { headers: _, ...properties } = d.properties;
-  return {
+  const msg: PluginMessage = {
     body: json ? undefined : text,
-    ...(json ? { bodyJson: text } : {}),
-    ...(contentType ? { contentType } : {}),
     headers: plain(d.headers),
-    properties: plain(properties),
+    properties: plain(d.properties, 'headers'),
     exchange: d.exchange,
     routingKey: d.routingKey,
     redelivered: d.redelivered,
   };
+  if (json) msg.bodyJson = text;
+  if (contentType) msg.contentType = contentType;
+  return msg;
 }
 
 /**
  * AMQP values may be Buffers and nested tables: a plugin gets strings and plain data. Most values
  * are primitives, copied as they are; only the rest takes the JSON round trip (per message, so cheap).
  */
-function plain(value: object): Record<string, unknown> {
+function plain(value: object, skip?: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) {
+  for (const key in value) {
+    if (key === skip) continue;
     const v = (value as Record<string, unknown>)[key];
     if (v === undefined) continue;
     if (v === null || typeof v !== 'object') out[key] = v;
