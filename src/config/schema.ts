@@ -61,6 +61,56 @@ const queue = {
   },
 } as const;
 
+const headerValue = {
+  anyOf: [
+    argValue,
+    { type: 'array', minItems: 1, items: argValue, description: 'Any one of these values.' },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['exists'],
+      properties: { exists: { type: 'boolean' } },
+      description: '`{ exists: true }`: the header is present; `false`: it is absent.',
+    },
+  ],
+} as const;
+
+const topicPattern = { type: 'string', minLength: 1 } as const;
+
+const when = {
+  type: 'object',
+  description:
+    'Consumer-side filter, evaluated before the target: a delivery that does not match is acked and counted as `filtered`.',
+  additionalProperties: false,
+  minProperties: 1,
+  properties: {
+    routingKey: {
+      description:
+        'Topic pattern(s) the original routing key must match (`*` one word, `#` zero or more); a list matches any.',
+      anyOf: [topicPattern, { type: 'array', minItems: 1, items: topicPattern }],
+    },
+    headers: {
+      type: 'object',
+      description: 'Every header condition must hold: a value, a list (any of), or `{ exists: true|false }`.',
+      minProperties: 1,
+      additionalProperties: headerValue,
+    },
+  },
+} as const;
+
+const rateLimit = {
+  type: 'object',
+  description:
+    'Token bucket per replica: at most `rate` deliveries started every `per`, `burst` at once. Throttling only delays; nothing is acked or requeued to throttle.',
+  additionalProperties: false,
+  required: ['rate'],
+  properties: {
+    rate: { type: 'integer', minimum: 1, description: 'Deliveries per `per`.' },
+    per: { ...durationSchema, description: 'The period of `rate`. Default 1s.' },
+    burst: { type: 'integer', minimum: 1, description: 'Bucket size. Default: rate.' },
+  },
+} as const;
+
 const targetProperties = Object.fromEntries(targets.map((t) => [t.kind, t.schema]));
 
 const route = {
@@ -87,6 +137,8 @@ const route = {
       description: 'Unacked deliveries held. Default 32.',
     },
     concurrency: { type: 'integer', minimum: 1, description: 'Handlers running at once. Default: prefetch.' },
+    when,
+    rateLimit,
     transform: {
       description:
         'A sandboxed plugin run before the target: a file in plugins/, or { file, timeout, memoryLimitMb }.',

@@ -41,12 +41,37 @@ export interface QueueSpec {
   origin: Origin;
 }
 
+/** How a webhook request carries the message (DESIGN §4). */
+export type BodyMode = 'raw' | 'cloudevents' | 'envelope';
+
+/**
+ * A webhook's circuit breaker: over the last `windowMs`, once at least `minRequests` requests
+ * finished and at least `failureRate` of them failed (timeout, connection error, 408, 429, 5xx —
+ * what `retryOn` makes a retry), the route stops starting deliveries for `cooldownMs`; then one
+ * probe goes through (half-open) and its result closes or reopens the circuit.
+ */
+export interface CircuitPolicy {
+  failureRate: number;
+  minRequests: number;
+  windowMs: number;
+  cooldownMs: number;
+}
+
 export interface WebhookTargetSpec {
   kind: 'webhook';
   url: string;
   method: 'POST' | 'PUT' | 'PATCH';
   headers: Record<string, string>;
   timeoutMs: number;
+  body: BodyMode;
+  /** Standard Webhooks signing keys (`whsec_…`): every one signs, so receivers can rotate. */
+  sign?: { secrets: string[] };
+  /** Statuses retried whatever their default (expanded from `5xx`-style classes). */
+  retryOn: number[];
+  /** Statuses dead-lettered whatever their default. */
+  deadLetterOn: number[];
+  /** Undefined when turned off with `circuit: false`. */
+  circuit?: CircuitPolicy;
 }
 
 export interface RepublishTargetSpec {
@@ -85,6 +110,25 @@ export interface RetryPolicy {
   backoffMs: number[];
 }
 
+/** One header condition of a `when` filter. */
+export type HeaderCondition =
+  /** The header equals one of these values (compared as text). */
+  { oneOf: ArgValue[] } | { exists: boolean };
+
+/** A consumer-side filter: every condition given must hold. */
+export interface Filter {
+  /** AMQP topic patterns (`*` one word, `#` zero or more): the original routing key matches one. */
+  routingKey?: string[];
+  headers: Record<string, HeaderCondition>;
+}
+
+/** A token bucket: `rate` tokens every `perMs`, holding at most `burst`. */
+export interface RateLimit {
+  rate: number;
+  perMs: number;
+  burst: number;
+}
+
 export interface RouteSpec {
   name: string;
   queue: string;
@@ -93,6 +137,10 @@ export interface RouteSpec {
   concurrency: number;
   /** x-delivery-limit for a quorum source queue (poison guard). */
   deliveryLimit: number;
+  /** Optional filter: non-matching deliveries are acked and counted as `filtered`. */
+  when?: Filter;
+  /** Optional per-replica rate limit on starting deliveries. */
+  rateLimit?: RateLimit;
   /** Optional sandboxed step before the target. */
   transform?: PluginRef;
   target: TargetSpec;
@@ -118,6 +166,7 @@ export const defaults = {
   deliveryLimit: 10,
   retry: { attempts: 5, backoffMs: [1_000, 10_000, 60_000, 300_000] },
   webhookTimeoutMs: 10_000,
+  circuit: { failureRate: 0.5, minRequests: 20, windowMs: 30_000, cooldownMs: 30_000 },
   pluginTimeoutMs: 50,
   pluginMemoryLimitMb: 32,
   queueType: 'quorum' as QueueType,

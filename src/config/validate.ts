@@ -15,9 +15,11 @@ import {
   type Config,
   defaults,
   type ExchangeSpec,
+  type Filter,
   type Origin,
   type PluginRef,
   type QueueSpec,
+  type RateLimit,
   type RouteSpec,
   type TargetSpec,
 } from './types.js';
@@ -72,7 +74,11 @@ export function validateLoaded(
   if (issues.length > 0) return { ok: false, issues: sortIssues(issues), version: loaded.version };
   return {
     ok: true,
-    config: { ...built.config, secrets: [...new Set(interpolation.secrets)], version: loaded.version },
+    config: {
+      ...built.config,
+      secrets: [...new Set([...interpolation.secrets, ...built.secrets])],
+      version: loaded.version,
+    },
   };
 }
 
@@ -253,6 +259,8 @@ interface RawDocument {
       from: { queue: string; bind?: RawBinding[] };
       prefetch?: number;
       concurrency?: number;
+      when?: RawFilter;
+      rateLimit?: { rate: number; per?: string | number; burst?: number };
       transform?: RawPluginRef;
       deliveryLimit?: number;
       to: Record<string, Record<string, unknown>>;
@@ -260,6 +268,25 @@ interface RawDocument {
       deadLetter?: { queue?: string };
     }
   >;
+}
+
+interface RawFilter {
+  routingKey?: string | string[];
+  headers?: Record<string, ArgValue | ArgValue[] | { exists: boolean }>;
+}
+
+function toFilter(raw: RawFilter): Filter {
+  const headers: Filter['headers'] = {};
+  for (const [name, condition] of Object.entries(raw.headers ?? {})) {
+    if (Array.isArray(condition)) headers[name] = { oneOf: condition };
+    else if (typeof condition === 'object') headers[name] = { exists: condition.exists };
+    else headers[name] = { oneOf: [condition] };
+  }
+  const filter: Filter = { headers };
+  if (raw.routingKey !== undefined) {
+    filter.routingKey = Array.isArray(raw.routingKey) ? raw.routingKey : [raw.routingKey];
+  }
+  return filter;
 }
 
 function toBindings(list: RawBinding[] | undefined): Binding[] {
@@ -276,7 +303,10 @@ function buildConfig(
 ): {
   config: Omit<Config, 'secrets' | 'version'>;
   issues: ConfigIssue[];
+  /** Signing keys written in the files themselves: redacted like interpolated values. */
+  secrets: string[];
 } {
+  const secrets: string[] = [];
   const issues: ConfigIssue[] = [];
   const exchanges: ExchangeSpec[] = [];
   const queues: QueueSpec[] = [];
@@ -359,6 +389,34 @@ function buildConfig(
           )
         : undefined;
       if (r.transform && !transform) continue;
+      const at = (sub: string, message: string): void => {
+        const pos = position(raw, `${pointer}${sub}`, false);
+        issues.push({ file: raw.file, line: pos.line, col: pos.col, pointer: `${pointer}${sub}`, message });
+      };
+      if (target.kind === 'webhook') {
+        secrets.push(...(target.sign?.secrets ?? []));
+        const both = target.retryOn.filter((status) => target.deadLetterOn.includes(status));
+        if (both.length > 0) {
+          at('/to/webhook/deadLetterOn', `status ${both.join(', ')} is in both retryOn and deadLetterOn`);
+          continue;
+        }
+        if (target.circuit && (target.circuit.windowMs < 1 || target.circuit.cooldownMs < 1)) {
+          at('/to/webhook/circuit', 'circuit window and cooldown must be at least 1ms');
+          continue;
+        }
+      }
+      let rateLimit: RateLimit | undefined;
+      if (r.rateLimit) {
+        rateLimit = {
+          rate: r.rateLimit.rate,
+          perMs: r.rateLimit.per === undefined ? 1_000 : parseDuration(r.rateLimit.per),
+          burst: r.rateLimit.burst ?? r.rateLimit.rate,
+        };
+        if (rateLimit.perMs < 1) {
+          at('/rateLimit/per', 'rateLimit.per must be at least 1ms');
+          continue;
+        }
+      }
       routes.push({
         name,
         queue: r.from.queue,
@@ -366,6 +424,8 @@ function buildConfig(
         prefetch,
         concurrency: Math.min(r.concurrency ?? prefetch, prefetch),
         deliveryLimit: r.deliveryLimit ?? defaults.deliveryLimit,
+        ...(r.when ? { when: toFilter(r.when) } : {}),
+        ...(rateLimit ? { rateLimit } : {}),
         ...(transform ? { transform } : {}),
         target,
         retry: { attempts: r.retry?.attempts ?? defaults.retry.attempts, backoffMs: backoff },
@@ -389,7 +449,7 @@ function buildConfig(
     }
     consumers.set(route.queue, route);
   }
-  return { config: { exchanges, queues, routes, plugins }, issues };
+  return { config: { exchanges, queues, routes, plugins }, issues, secrets };
 }
 
 function normalizeTarget(to: Record<string, Record<string, unknown>>): TargetSpec {

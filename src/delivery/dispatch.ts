@@ -90,7 +90,7 @@ function settleAndReport(
   log: Logger,
   started: number,
 ): Promise<void> | undefined {
-  if (outcome.kind === 'ack' || outcome.kind === 'drop') {
+  if (outcome.kind === 'ack' || outcome.kind === 'drop' || outcome.kind === 'filtered') {
     ackThen(msg, channel, outcome.kind, (final) => report(route, d, outcome, final, log, started));
     return undefined;
   }

@@ -6,7 +6,9 @@ export type Outcome =
   | { kind: 'ack' }
   | { kind: 'retry'; reason: string; status?: number; afterMs?: number }
   | { kind: 'dead-letter'; reason: string; status?: number }
-  | { kind: 'drop'; reason: string };
+  | { kind: 'drop'; reason: string }
+  /** The route's `when` filter did not match: acked, counted as `filtered`. */
+  | { kind: 'filtered'; reason: string };
 
 export const ack = (): Outcome => ({ kind: 'ack' });
 
@@ -23,3 +25,5 @@ export const deadLetter = (reason: string, extra: { status?: number } = {}): Out
 });
 
 export const drop = (reason: string): Outcome => ({ kind: 'drop', reason });
+
+export const filtered = (reason: string): Outcome => ({ kind: 'filtered', reason });

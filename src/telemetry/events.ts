@@ -8,7 +8,7 @@ import { traceIdOf } from './trace.js';
  * never drift apart. Nothing else in Warren touches a metric.
  */
 
-export type FinalOutcome = 'ack' | 'retry' | 'dead_letter' | 'drop' | 'requeue' | 'abandoned';
+export type FinalOutcome = 'ack' | 'retry' | 'dead_letter' | 'drop' | 'filtered' | 'requeue' | 'abandoned';
 
 export interface DeliveryReport {
   route: string;
@@ -72,7 +72,7 @@ export const events = {
       tally.handlerDuration.set(r.target, duration);
     }
     observeDuration(duration, r.seconds);
-    const quiet = r.outcome === 'ack' || r.outcome === 'drop';
+    const quiet = r.outcome === 'ack' || r.outcome === 'drop' || r.outcome === 'filtered';
     if (quiet && !log.isLevelEnabled('debug')) return;
     const fields = {
       event: 'delivery',

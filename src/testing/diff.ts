@@ -35,6 +35,7 @@ const outcomeKeys: Record<Outcome['kind'], string> = {
   drop: 'drop',
   retry: 'retry',
   'dead-letter': 'deadLetter',
+  filtered: 'filtered',
 };
 
 export function compare(expect: Expectation, observed: Observed): Comparison {

@@ -4,7 +4,9 @@ import type {
   Binding,
   Config,
   ExchangeSpec,
+  Filter,
   PluginRef,
+  RateLimit,
   RetryPolicy,
   RouteSpec,
   TargetSpec,
@@ -38,6 +40,8 @@ export interface RoutePlan {
   queue: string;
   prefetch: number;
   concurrency: number;
+  when?: Filter;
+  rateLimit?: RateLimit;
   transform?: PluginRef;
   target: TargetSpec;
   retry: RetryPolicy;
@@ -162,6 +166,8 @@ function planRoute(route: RouteSpec, queueSpec: Config['queues'][number] | undef
   const sourceFingerprint = fingerprint({ queue: route.queue, prefetch: route.prefetch, source, bindings });
   // Plugin refs carry their source hash: editing a plugin changes exactly the routes using it.
   const handler = {
+    when: route.when ?? null,
+    rateLimit: route.rateLimit ?? null,
     transform: route.transform ?? null,
     target: route.target,
     retry: route.retry,
@@ -173,6 +179,8 @@ function planRoute(route: RouteSpec, queueSpec: Config['queues'][number] | undef
     queue: route.queue,
     prefetch: route.prefetch,
     concurrency: route.concurrency,
+    ...(route.when ? { when: route.when } : {}),
+    ...(route.rateLimit ? { rateLimit: route.rateLimit } : {}),
     ...(route.transform ? { transform: route.transform } : {}),
     target: route.target,
     retry: route.retry,

@@ -219,6 +219,10 @@ describe('warren plan', () => {
           method: 'POST',
           headers: { 'x-seed': redacted },
           timeoutMs: 10_000,
+          body: 'raw',
+          retryOn: [],
+          deadLetterOn: [],
+          circuit: { failureRate: 0.5, minRequests: 20, windowMs: 30_000, cooldownMs: 30_000 },
         },
       ],
       [
