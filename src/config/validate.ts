@@ -170,6 +170,9 @@ function describe(error: ErrorObject): { pointer: string; message: string; atKey
           atKey: false,
         };
       }
+      if (isStatusSchema(error.parentSchema)) {
+        return { pointer: path, message: statusMessage, atKey: false };
+      }
       return { pointer: path, message: 'does not match any allowed form', atKey: false };
     case 'minProperties':
     case 'maxProperties':
@@ -183,12 +186,30 @@ function describe(error: ErrorObject): { pointer: string; message: string; atKey
       return { pointer: path, message: error.message ?? 'invalid', atKey: false };
     case 'type':
       return { pointer: path, message: `must be ${[params.type].flat().join(' or ')}`, atKey: false };
-    case 'pattern':
+    case 'pattern': {
+      if (params.pattern === statusClassPattern) {
+        return { pointer: path, message: statusMessage, atKey: false };
+      }
+      // A pattern means little to a reader: the schema's description says what is expected.
+      const description = (error.parentSchema as { description?: string } | undefined)?.description;
+      const expected = description
+        ? `must be ${description[0]!.toLowerCase()}${description.slice(1).replace(/\.$/, '')}`
+        : error.message;
+      return { pointer: path, message: expected ?? 'invalid', atKey: false };
+    }
     case 'format':
       return { pointer: path, message: `${error.message ?? 'invalid'}`, atKey: false };
     default:
       return { pointer: path, message: error.message ?? `fails ${error.keyword}`, atKey: false };
   }
+}
+
+const statusClassPattern = '^[345]xx$';
+const statusMessage = 'must be a status from 300 to 599, or 3xx, 4xx or 5xx';
+
+function isStatusSchema(schema: unknown): boolean {
+  const branches = (schema as { anyOf?: Array<{ pattern?: string }> })?.anyOf ?? [];
+  return branches.some((b) => b.pattern === statusClassPattern);
 }
 
 function isDurationSchema(schema: unknown): boolean {

@@ -106,6 +106,23 @@ describe('diffPlans', () => {
     });
   });
 
+  it.each([
+    ['a filter', '    prefetch: 64', '    prefetch: 64\n    when: { headers: { region: eu } }'],
+    ['a rate limit', '    prefetch: 64', '    prefetch: 64\n    rateLimit: { rate: 50 }'],
+    ['the signing key', 'timeout: 5s', 'timeout: 5s, sign: { secret: whsec_c2VjcmV0 }'],
+    ['the circuit breaker', 'timeout: 5s', 'timeout: 5s, circuit: false'],
+    ['the body mode', 'timeout: 5s', 'timeout: 5s, body: envelope'],
+    ['the status policy', 'timeout: 5s', 'timeout: 5s, retryOn: [409]'],
+  ])('swaps only the handler when %s changes', async (_what, from, to) => {
+    const diff = await diffAfter((t) => t.replace(from, to));
+
+    expect(summary(diff)).toMatchObject({
+      changeHandler: ['billing'],
+      changeSource: [],
+      unchanged: ['audit'],
+    });
+  });
+
   it('restarts the consumer when a binding changes, and unbinds the old binding', async () => {
     const diff = await diffAfter((t) => t.replace('order.created.#', 'order.paid.#'));
 
