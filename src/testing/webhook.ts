@@ -1,8 +1,7 @@
 import type { WebhookTargetSpec } from '../config/types.js';
-import { ack } from '../delivery/outcome.js';
-import type { Delivery } from '../delivery/types.js';
+import { ack, deadLetter } from '../delivery/outcome.js';
 import type { Handler } from '../targets/types.js';
-import { webhookHeaders } from '../targets/webhook.js';
+import { planRequest, unixSeconds } from '../targets/webhook-request.js';
 
 /** One request the webhook target would have sent. */
 export interface RecordedRequest {
@@ -13,23 +12,33 @@ export interface RecordedRequest {
   body: Buffer;
 }
 
-/** The webhook target's own request planning, names lower-cased. */
-export function requestHeaders(spec: WebhookTargetSpec, d: Delivery): Record<string, string> {
+/** undici's flat name/value list as an object with lower-case names. */
+export function headerRecord(list: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(webhookHeaders(spec, d))) out[name.toLowerCase()] = value;
+  for (let i = 0; i < list.length; i += 2) out[list[i]!.toLowerCase()] = list[i + 1]!;
   return out;
 }
 
 /**
- * Stands in for the webhook target: records the request it would send and answers as a 2xx would
- * (ack). Never opens a connection.
+ * Stands in for the webhook target: builds the request with the target's own builder (body mode,
+ * signature and all), records it and answers as a 2xx would (ack). A delivery the target would
+ * refuse to send (a CloudEvent without `type`) is dead-lettered, as the target does. Never opens
+ * a connection.
  */
 export function recordingWebhook(
   spec: WebhookTargetSpec,
   record: (request: RecordedRequest) => void,
 ): Handler {
-  return async (d) => {
-    record({ url: spec.url, method: spec.method, headers: requestHeaders(spec, d), body: d.content });
+  const buildRequest = planRequest(spec);
+  return async function recordWebhookRequest(d) {
+    const request = buildRequest(d, unixSeconds());
+    if ('refused' in request) return deadLetter(request.refused);
+    record({
+      url: spec.url,
+      method: spec.method,
+      headers: headerRecord(request.headers),
+      body: request.body,
+    });
     return ack();
   };
 }

@@ -3,7 +3,10 @@ import { join } from 'node:path';
 import { type Output, testCommand } from '../../src/testing/command.js';
 import { useTempDirs } from '../config/route-dir.js';
 
-/** Routes covering every target kind and the plugin return kinds, for `warren test` tests. */
+/** The `enveloped` route's Standard Webhooks key. */
+export const signingSecret = `whsec_${Buffer.from('warren test signing key, 32 byte').toString('base64')}`;
+
+/** Routes covering every target kind, the webhook body modes and the plugin return kinds. */
 export const routesYaml = `
 exchanges:
   shop: { type: topic }
@@ -27,6 +30,16 @@ routes:
     from: { queue: t.split, bind: [{ exchange: shop, key: "#" }] }
     to: { plugin: { file: split.js } }
     retry: { attempts: 2, backoff: [1s] }
+  enveloped:
+    from: { queue: t.enveloped, bind: [{ exchange: shop, key: "#" }] }
+    to:
+      webhook:
+        url: http://127.0.0.1:9/hooks/enveloped
+        body: envelope
+        sign: { secret: ${signingSecret} }
+  evented:
+    from: { queue: t.evented, bind: [{ exchange: shop, key: "#" }] }
+    to: { webhook: { url: http://127.0.0.1:9/hooks/events, body: cloudevents, headers: { ce-source: /shop } } }
 `;
 
 export const plugins = {
