@@ -201,7 +201,8 @@ function expectedView(expect: Expectation): Record<string, unknown> {
     case 'publish':
       return { publish: expect.messages };
     case 'drop':
-      return { drop: expect.reason ?? true };
+    case 'filtered':
+      return { [expect.kind]: expect.reason ?? true };
     default:
       return { [expect.kind]: expect.reason };
   }
@@ -211,9 +212,9 @@ function actualView(expect: Expectation, observed: Observed): Record<string, unk
   const { outcome } = observed;
   if (outcome.kind !== 'ack') {
     const key = outcomeKeys[outcome.kind];
-    // `drop: true` asks for no particular reason: show it as matched.
-    const shown =
-      expect.kind === 'drop' && key === 'drop' && expect.reason === undefined ? true : outcome.reason;
+    // `drop: true` / `filtered: true` ask for no particular reason: show it as matched.
+    const anyReason = (expect.kind === 'drop' || expect.kind === 'filtered') && expect.reason === undefined;
+    const shown = anyReason && expect.kind === key ? true : outcome.reason;
     return { [key]: shown };
   }
   if (observed.target === 'webhook') {

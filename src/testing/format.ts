@@ -52,6 +52,8 @@ export type Expectation =
   | { kind: 'publish'; messages: PublishExpectation[] }
   /** `reason` absent: any reason. Otherwise a substring of the outcome's reason. */
   | { kind: 'drop'; reason?: string }
+  /** The route's `when` filter turned it away; `reason` as for drop. */
+  | { kind: 'filtered'; reason?: string }
   | { kind: 'deadLetter'; reason: string }
   | { kind: 'retry'; reason: string };
 
@@ -72,7 +74,7 @@ export interface TestSuite {
 /** What the parser needs to know about the routes under test. */
 export type RouteTargets = ReadonlyMap<string, TargetSpec['kind']>;
 
-export const expectationKinds = ['webhook', 'publish', 'drop', 'deadLetter', 'retry'] as const;
+export const expectationKinds = ['webhook', 'publish', 'drop', 'filtered', 'deadLetter', 'retry'] as const;
 const suiteKeys = ['route', 'cases'];
 const caseKeys = ['name', 'message', 'expect'];
 const messageKeys = [
@@ -294,11 +296,16 @@ class Reader {
         if (!messages || messages.some((m) => m === undefined)) return undefined;
         return { kind: 'publish', messages: messages as PublishExpectation[] };
       }
-      case 'drop': {
+      case 'drop':
+      case 'filtered': {
         const reason = this.#js(value);
-        if (reason === true) return { kind: 'drop' };
-        if (typeof reason === 'string' && reason !== '') return { kind: 'drop', reason };
-        this.#error(value ?? keyNode, at, '`drop` is true or a text the drop reason contains');
+        if (reason === true) return { kind: key };
+        if (typeof reason === 'string' && reason !== '') return { kind: key, reason };
+        this.#error(
+          value ?? keyNode,
+          at,
+          `\`${key}\` is true or a text the ${key === 'drop' ? 'drop' : 'filter'} reason contains`,
+        );
         return undefined;
       }
       default: {

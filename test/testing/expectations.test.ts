@@ -108,6 +108,25 @@ describe('warren test: each expectation kind', () => {
     expect(run.code).toBe(0);
   });
 
+  it('filtered: the when filter runs before the transform, any reason or a reason containing the text', async () => {
+    const run = await project.run({
+      'filtered.yaml': lines(
+        'route: shaped',
+        'cases:',
+        '  - { name: any reason, message: { headers: { test: yes }, body: { id: a } }, expect: { filtered: true } }',
+        '  - name: this reason',
+        '    message: { headers: { test: yes }, body: { id: b, fail: true } }',
+        '    expect: { filtered: header test is present }',
+        '  - name: wrongly expected',
+        '    message: { body: { id: c, cents: 100 } }',
+        '    expect: { filtered: true }',
+      ),
+    });
+    expect(run.stdout).toContain('2 passed, 1 failed');
+    expect(run.stdout).toContain('filtered: expected filtered, got 1 webhook request (ack)');
+    expect(run.code).toBe(1);
+  });
+
   it('retry and deadLetter: a throwing plugin, dead-lettered on the last attempt', async () => {
     const run = await project.run({
       'fail.yaml': lines(

@@ -24,6 +24,7 @@ routes:
     to: { republish: { exchange: out, routingKey: "copy.{{routingKey}}", headers: { origin: shop } } }
   shaped:
     from: { queue: t.shaped, bind: [{ exchange: shop, key: "#" }] }
+    when: { headers: { test: { exists: false } } }
     transform: shape.js
     to: { webhook: { url: http://127.0.0.1:9/hooks/shaped } }
   split:
