@@ -7,6 +7,7 @@ import { redact } from './config/redact.js';
 import type { Config, PluginRef } from './config/types.js';
 import { formatIssue, type ValidationResult } from './config/validate.js';
 import type { RouteRuntime } from './delivery/dispatch.js';
+import { circuitOf, isGated, RouteGates } from './delivery/gates.js';
 import { retry } from './delivery/outcome.js';
 import { WarrenError } from './errors.js';
 import { SandboxCache } from './plugins/cache.js';
@@ -17,7 +18,7 @@ import {
   reloadResult,
 } from './reload-report.js';
 import { createRouteHandler } from './targets/handler.js';
-import type { Handler } from './targets/types.js';
+import type { Handler, TargetModule } from './targets/types.js';
 import { closeWebhookPools } from './targets/webhook.js';
 import { events } from './telemetry/events.js';
 import { reloadEvents } from './telemetry/reload-events.js';
@@ -62,7 +63,7 @@ export class Runtime {
   /** Plugin sources by absolute path, from every configuration loaded (old versions may still run). */
   readonly #pluginSources = new Map<string, string>();
   /** Old consumers finishing their deliveries after a reload; stop() waits for them. */
-  readonly #draining = new Set<Promise<void>>();
+  readonly #draining = new Set<Promise<unknown>>();
   /** Exchanges, exchange bindings and standalone queues of the newest valid configuration. */
   #shared: Plan = emptyPlan;
   #secrets = new Set<string>();
@@ -83,7 +84,7 @@ export class Runtime {
     this.#session.on('up', (connections) => void this.#serialise(() => this.#applyAll(connections)));
     this.#session.on('down', () => {
       for (const publisher of this.#publishers.values()) publisher.attach(undefined);
-      for (const entry of this.#routes.values()) this.#setState(entry, 'waiting');
+      for (const entry of this.#routes.values()) if (!entry.paused) this.#setState(entry, 'waiting');
     });
   }
 
@@ -224,11 +225,16 @@ export class Runtime {
     return publisher;
   }
 
-  /** Handler and publisher for a route version; loading its plugins may fail (WARREN_E_PLUGIN_FAILED). */
-  async #runtimeFor(plan: RoutePlan): Promise<RouteRuntime> {
+  /**
+   * Handler and publisher for a route version; loading its plugins may fail (WARREN_E_PLUGIN_FAILED).
+   * The route's gates are shared by all its versions; they take this version's policies when it
+   * starts running (`RouteGates.configure`).
+   */
+  async #runtimeFor(entry: RouteEntry, plan: RoutePlan): Promise<RouteRuntime> {
     const publisher = this.#publisherFor(plan.name);
     try {
-      return { plan, publisher, handler: await this.#createHandler(plan, publisher) };
+      const handler = await this.#createHandler(plan, publisher, entry.gates);
+      return { plan, publisher, handler, ...(isGated(plan) ? { gates: entry.gates } : {}) };
     } catch (err) {
       throw new WarrenError('WARREN_E_PLUGIN_FAILED', `route \`${plan.name}\`: ${(err as Error).message}`, {
         cause: err,
@@ -236,15 +242,26 @@ export class Runtime {
     }
   }
 
-  async #consumerFor(plan: RoutePlan): Promise<RouteConsumer> {
-    return new RouteConsumer(await this.#runtimeFor(plan), this.#log, (consumer) =>
-      this.#onCancelled(plan.name, consumer),
+  async #consumerFor(entry: RouteEntry, plan: RoutePlan): Promise<RouteConsumer> {
+    return this.#consumerWith(await this.#runtimeFor(entry, plan));
+  }
+
+  #consumerWith(runtime: RouteRuntime): RouteConsumer {
+    return new RouteConsumer(runtime, this.#log, (consumer) =>
+      this.#onCancelled(runtime.plan.name, consumer),
     );
   }
 
-  #createHandler(plan: RoutePlan, publisher: ConfirmPublisher): Promise<Handler> {
+  #createHandler(plan: RoutePlan, publisher: ConfirmPublisher, gates: RouteGates): Promise<Handler> {
     const sandbox = (ref: PluginRef) => this.#sandboxes.acquire(ref, this.#pluginSources.get(ref.file) ?? '');
-    return createRouteHandler(plan, { publisher, sandbox });
+    // The circuit hears the target's outcomes, not the transform's or the filter's.
+    const observed = circuitOf(plan)
+      ? (module: TargetModule): TargetModule => ({
+          ...module,
+          create: async (spec, deps) => gates.observe(await module.create(spec as never, deps)),
+        })
+      : undefined;
+    return createRouteHandler(plan, { publisher, sandbox }, observed);
   }
 
   /** An entry whose plugins did not load: it is not started; each (re)start tries to load them again. */
@@ -255,6 +272,7 @@ export class Runtime {
     entry.plan = plan;
     entry.pending = undefined;
     entry.broken = true;
+    entry.gates.configure(plan);
     entry.consumer = new RouteConsumer({ plan, publisher, handler: unusable }, this.#log, () => {});
     this.#setState(entry, 'failed', error);
     return error;
@@ -265,7 +283,7 @@ export class Runtime {
     connections: Connections | undefined,
     failedExchanges: Map<string, WarrenError>,
   ): Promise<WarrenError | undefined> {
-    const entry = { plan, state: 'waiting' } as RouteEntry;
+    const entry = { plan, state: 'waiting', gates: new RouteGates(plan.name, this.#log) } as RouteEntry;
     this.#routes.set(plan.name, entry);
     return this.#install(entry, plan, connections, failedExchanges);
   }
@@ -277,7 +295,8 @@ export class Runtime {
     connections: Connections | undefined,
     failedExchanges: Map<string, WarrenError>,
   ): Promise<WarrenError | undefined> {
-    void entry.consumer.stop(0);
+    // A paused route's consumer was stopped by the pause, which may still be draining it.
+    if (!entry.paused) void entry.consumer.stop(0);
     return this.#install(entry, plan, connections, failedExchanges);
   }
 
@@ -289,13 +308,14 @@ export class Runtime {
     failedExchanges: Map<string, WarrenError>,
   ): Promise<WarrenError | undefined> {
     try {
-      entry.consumer = await this.#consumerFor(plan);
+      entry.consumer = await this.#consumerFor(entry, plan);
     } catch (err) {
       return this.#broken(entry, plan, err);
     }
     entry.plan = plan;
     entry.pending = undefined;
     entry.broken = false;
+    entry.gates.configure(plan);
     if (!connections) return undefined; // declared and started on connect
     await this.#startRoute(entry, connections, failedExchanges);
     return entry.state === 'failed' ? entry.error : undefined;
@@ -314,11 +334,13 @@ export class Runtime {
     }
     let runtime: RouteRuntime;
     try {
-      runtime = await this.#runtimeFor(plan);
+      runtime = await this.#runtimeFor(entry, plan);
       await applyRoute(connections.consume, plan, failedExchanges);
     } catch (err) {
       return this.#keepPrevious(entry, plan, err);
     }
+    // A new rate limit or circuit policy applies to the running consumer, held deliveries included.
+    entry.gates.configure(plan);
     entry.consumer.swap(runtime);
     entry.plan = plan;
     entry.pending = undefined;
@@ -337,12 +359,17 @@ export class Runtime {
       return this.#replaceIdle(entry, plan, connections, failedExchanges);
     }
     let consumer: RouteConsumer | undefined;
+    let configured = false;
     try {
-      consumer = await this.#consumerFor(plan);
+      consumer = await this.#consumerFor(entry, plan);
       await applyRoute(connections.consume, plan, failedExchanges);
+      // Before the new consumer's first delivery; the old one drains under the same gates.
+      entry.gates.configure(plan);
+      configured = true;
       await consumer.start(connections.consume);
     } catch (err) {
       void consumer?.stop(0);
+      if (configured) entry.gates.configure(entry.plan);
       return this.#keepPrevious(entry, plan, err);
     }
     const old = entry.consumer;
@@ -383,16 +410,24 @@ export class Runtime {
     const publisher = this.#publishers.get(name);
     this.#publishers.delete(name);
     events.routeState(this.#log, name, 'stopped');
-    this.#drain(name, entry.consumer, 'route removed', () => publisher?.attach(undefined));
+    void this.#drain(name, entry.consumer, 'route removed', () => {
+      publisher?.attach(undefined);
+      // A route of the same name added since has its own gates and circuit metric.
+      entry.gates.dispose(!this.#routes.has(name));
+    });
   }
 
-  #drain(route: string, consumer: RouteConsumer, reason: string, then?: () => void): void {
+  /** Cancels and drains a consumer in the background (stop() waits for it); resolves with the
+   * deliveries still unfinished at the deadline. */
+  #drain(route: string, consumer: RouteConsumer, reason: string, then?: () => void): Promise<number> {
     const drained = consumer.stop(this.#drainTimeoutMs).then(({ unfinished }) => {
       reloadEvents.drained(this.#log, route, unfinished, reason);
       then?.();
+      return unfinished;
     });
     this.#draining.add(drained);
     void drained.finally(() => this.#draining.delete(drained));
+    return drained;
   }
 
   /** After a (re)connect: everything again, since the new connection has no consumers. */
@@ -414,9 +449,9 @@ export class Runtime {
     if (this.#stopping || this.#session.current !== connections) return;
     // A reload queued before a reconnect may have started it on this connection already.
     if (entry.state === 'consuming' && entry.consumer.consuming) return;
-    if (entry.broken) {
+    if (entry.broken && !entry.paused) {
       try {
-        entry.consumer = await this.#consumerFor(entry.plan);
+        entry.consumer = await this.#consumerFor(entry, entry.plan);
         entry.broken = false;
       } catch (err) {
         this.#broken(entry, entry.plan, err);
@@ -426,6 +461,11 @@ export class Runtime {
     this.#setState(entry, 'declaring');
     try {
       await applyRoute(connections.consume, entry.plan, failedExchanges);
+      // Paused: declared and bound (its messages gather in the queue), not consumed.
+      if (entry.paused) {
+        this.#setState(entry, 'paused');
+        return;
+      }
       await entry.consumer.start(connections.consume);
       this.#setState(entry, 'consuming');
     } catch (err) {
@@ -436,8 +476,9 @@ export class Runtime {
 
   #onCancelled(name: string, consumer: RouteConsumer): void {
     const entry = this.#routes.get(name);
-    // An old consumer still draining after a reload is not the route's: leave the route alone.
-    if (!entry || this.#stopping || entry.consumer !== consumer) return;
+    // An old consumer still draining after a reload or a pause is not consuming for the route:
+    // leave the route alone.
+    if (!entry || this.#stopping || entry.consumer !== consumer || entry.paused) return;
     events.consumerCancelled(this.#log, name, entry.plan.queue);
     this.#setState(entry, 'waiting');
     setTimeout(() => {
@@ -445,6 +486,7 @@ export class Runtime {
       if (!connections || this.#stopping || this.#routes.get(name) !== entry || entry.consumer !== consumer)
         return;
       void this.#serialise(async () => {
+        if (entry.paused || entry.consumer !== consumer) return; // paused (or resumed) meanwhile
         await entry.consumer.stop(0);
         await this.#startRoute(entry, connections);
       });
@@ -513,7 +555,9 @@ export class Runtime {
     if (!this.#session.connected) reasons.push('not connected to RabbitMQ');
     if (this.#session.blocked) reasons.push('RabbitMQ blocks publishing (resource alarm)');
     for (const entry of this.#routes.values()) {
-      if (entry.state !== 'consuming') {
+      // Deliberately paused is ready; an open circuit is too (the route still consumes, and a
+      // receiver outage must not get Warren's pods restarted): see /api/routes and the metrics.
+      if (entry.state !== 'consuming' && entry.state !== 'paused') {
         reasons.push(
           `route ${entry.plan.name} is ${entry.state}${entry.error ? `: ${entry.error.message}` : ''}`,
         );
@@ -548,6 +592,42 @@ export class Runtime {
   }
 
   /**
+   * Pauses a route: its consumer is cancelled (new messages stay in the queue), deliveries not yet
+   * started are handed back, running ones finish and are settled (up to the drain timeout). The
+   * route stays paused across reloads and reconnects, not across a restart. Resolves once drained;
+   * undefined for an unknown route.
+   */
+  async pause(name: string): Promise<{ changed: boolean; unfinished: number } | undefined> {
+    const paused = await this.#serialise(async () => {
+      const entry = this.#routes.get(name);
+      if (!entry) return undefined;
+      if (entry.paused) return { changed: false, drained: Promise.resolve(0) };
+      entry.paused = true;
+      this.#setState(entry, 'paused');
+      // Drained outside the serialised section: a slow receiver must not hold up reloads.
+      return { changed: true, drained: this.#drain(name, entry.consumer, 'paused') };
+    });
+    if (!paused) return undefined;
+    return { changed: paused.changed, unfinished: await paused.drained };
+  }
+
+  /** Resumes a paused route: a new consumer starts (the paused one may still be draining).
+   * Undefined for an unknown route. */
+  async resume(name: string): Promise<{ changed: boolean } | undefined> {
+    return this.#serialise(async () => {
+      const entry = this.#routes.get(name);
+      if (!entry) return undefined;
+      if (!entry.paused) return { changed: false };
+      entry.paused = false;
+      if (!entry.broken) entry.consumer = this.#consumerWith(entry.consumer.runtime);
+      this.#setState(entry, 'waiting');
+      const connections = this.#session.current;
+      if (connections) await this.#startRoute(entry, connections);
+      return { changed: true };
+    });
+  }
+
+  /**
    * Graceful stop: cancel every consumer, let handlers finish up to the deadline, then close.
    * Anything still unacked when the channels close is requeued by the broker, not lost.
    */
@@ -563,7 +643,10 @@ export class Runtime {
       Promise.all(this.#draining),
       new Promise((resolve) => setTimeout(resolve, deadlineMs).unref()),
     ]);
-    for (const entry of this.#routes.values()) this.#setState(entry, 'stopped');
+    for (const entry of this.#routes.values()) {
+      this.#setState(entry, 'stopped');
+      entry.gates.dispose(false); // no timer outlives the runtime
+    }
     await this.#session.stop();
     await closeWebhookPools().catch(() => {});
     this.#sandboxes.disposeAll();

@@ -11,9 +11,13 @@ export interface AdminOptions {
   token?: string;
 }
 
-/** The admin HTTP API (DESIGN §7): health, readiness, metrics, the running routes, reload. */
+/**
+ * The admin HTTP API (DESIGN §7): health, readiness, metrics, the running routes, pause and
+ * resume, reload. Mutating endpoints go behind `admin` (the bearer token, or loopback only).
+ */
 export function createAdminApp(runtime: Runtime, options: AdminOptions = {}): Hono {
   const app = new Hono();
+  const admin = requireAdmin(options.token);
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
@@ -34,11 +38,28 @@ export function createAdminApp(runtime: Runtime, options: AdminOptions = {}): Ho
     return route ? c.json(route) : c.json({ error: `no route named ${c.req.param('name')}` }, 404);
   });
 
+  // Idempotent: pausing a paused route (or resuming a running one) answers 200 with changed: false.
+  // Pause answers once the deliveries in flight finished (up to the drain timeout).
+  app.post('/api/routes/:name/pause', admin, async (c) => {
+    const name = c.req.param('name');
+    const result = await runtime.pause(name);
+    if (!result) return c.json({ error: `no route named ${name}` }, 404);
+    return c.json({ name, state: 'paused', ...result });
+  });
+
+  app.post('/api/routes/:name/resume', admin, async (c) => {
+    const name = c.req.param('name');
+    const result = await runtime.resume(name);
+    if (!result) return c.json({ error: `no route named ${name}` }, 404);
+    const route = runtime.describe().routes.find((r) => r.name === name);
+    return c.json({ name, state: route?.state, ...result });
+  });
+
   app.get('/api/prune', async (c) => c.json(await runtime.pruneCandidates()));
 
   const reload = options.reload;
   if (reload) {
-    app.post('/api/reload', requireAdmin(options.token), async (c) => {
+    app.post('/api/reload', admin, async (c) => {
       const report = await reload();
       // 200 when the configuration was applied (or unchanged), 422 when it was invalid or a route
       // kept its previous version: the body says which.

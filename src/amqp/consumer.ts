@@ -1,11 +1,14 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import { dispatch, type RouteRuntime, type Settler } from '../delivery/dispatch.js';
+import { admitted, held } from '../delivery/gates.js';
 import { AckBatch } from './acks.js';
 
 /**
  * One route's consumer: its own channel, per-consumer prefetch (never global: on quorum queues
- * that closes the connection), manual acks, and at most `concurrency` handlers at once.
+ * that closes the connection), manual acks, and at most `concurrency` handlers at once. A route's
+ * rate limit and circuit breaker (its gates) hold deliveries here, unacked: at most `prefetch`,
+ * since the broker sends no more; the rest stay in the queue.
  */
 export class RouteConsumer {
   #runtime: RouteRuntime;
@@ -40,9 +43,18 @@ export class RouteConsumer {
     return this.#tag !== undefined && this.#settler?.open === true;
   }
 
-  /** Deliveries already in a handler finish with the runtime they started with. */
+  /** Deliveries waiting for a handler slot or held by the route's rate limit or circuit. */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  /** Deliveries already in a handler finish with the runtime they started with; waiting ones are
+   * started under the new one (its concurrency, rate limit and circuit). */
   swap(runtime: RouteRuntime): void {
+    const before = this.#runtime.gates;
     this.#runtime = runtime;
+    if (before !== undefined && before !== runtime.gates) before.release(this.#pump);
+    this.#pump();
   }
 
   async start(connection: ChannelModel): Promise<void> {
@@ -84,6 +96,7 @@ export class RouteConsumer {
       for (let i = this.#waiting.length - 1; i >= 0; i--) {
         if (this.#waiting[i]!.settler === settler) this.#waiting.splice(i, 1);
       }
+      if (this.#waiting.length === 0) this.#runtime.gates?.release(this.#pump);
       acks.discard();
       this.#notifyIdle();
       if (lost) this.#onCancelled(this);
@@ -110,11 +123,44 @@ export class RouteConsumer {
       return;
     }
     acks.received(msg);
-    if (this.#running < this.#runtime.plan.concurrency) this.#run(msg, settler);
-    else this.#waiting.push({ msg, settler });
+    const { gates, plan } = this.#runtime;
+    if (this.#waiting.length === 0 && this.#running < plan.concurrency) {
+      // Without a rate limit or circuit, nothing is asked: a free slot starts it.
+      const admission = gates === undefined ? admitted : gates.admit(this.#pump);
+      if (admission !== held) this.#run(msg, settler, admission);
+      else this.#waiting.push({ msg, settler }); // the gate calls #pump when it may admit it
+      return;
+    }
+    this.#waiting.push({ msg, settler });
+    this.#pump();
   }
 
-  #run(msg: ConsumeMessage, settler: Settler): void {
+  /**
+   * Starts waiting deliveries, oldest first, while a handler slot is free and the route's gates
+   * admit them. When a gate holds them, it calls this again once it may admit one (a token is due,
+   * the circuit half-opens or closes): throttling and an open circuit never ack, nack or requeue.
+   */
+  readonly #pump = (): void => {
+    const runtime = this.#runtime;
+    const gates = runtime.gates;
+    while (this.#running < runtime.plan.concurrency && this.#waiting.length > 0) {
+      const next = this.#waiting[0]!;
+      if (!next.settler.open) {
+        this.#waiting.shift();
+        continue;
+      }
+      let admission = admitted;
+      if (gates !== undefined) {
+        admission = gates.admit(this.#pump);
+        if (admission === held) return;
+      }
+      this.#waiting.shift();
+      this.#run(next.msg, next.settler, admission);
+    }
+  };
+
+  /** `admission` is `admitted`, or the epoch of the circuit probe this delivery is. */
+  #run(msg: ConsumeMessage, settler: Settler, admission: number): void {
     this.#running++;
     let done: Promise<void>;
     try {
@@ -124,17 +170,17 @@ export class RouteConsumer {
     }
     // then(), not finally(): finally() allocates two more promises per delivery.
     void done.then(this.#finished, this.#crashed);
+    if (admission !== admitted) {
+      const gates = this.#runtime.gates!;
+      const ended = () => gates.probeEnded(admission);
+      void done.then(ended, ended);
+    }
   }
 
-  /** A slot is free: the next waiting delivery whose channel is still open gets it. */
+  /** A slot is free: the next waiting delivery whose channel is still open may get it. */
   readonly #finished = (): void => {
     this.#running--;
-    for (let next = this.#waiting.shift(); next !== undefined; next = this.#waiting.shift()) {
-      if (next.settler.open) {
-        this.#run(next.msg, next.settler);
-        return;
-      }
-    }
+    if (this.#waiting.length > 0) this.#pump();
     this.#notifyIdle();
   };
 
@@ -159,10 +205,12 @@ export class RouteConsumer {
       await channel.cancel(this.#tag).catch(() => {});
     }
     this.#tag = undefined;
-    // Not yet started: hand back now rather than run them after a cancel.
+    // Not yet started (waiting for a slot, a token or the circuit): hand back now rather than run
+    // them after a cancel.
     for (const { msg, settler } of this.#waiting.splice(0)) {
       if (settler.open) settler.requeue(msg);
     }
+    this.#runtime.gates?.release(this.#pump);
     if (this.#running > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([

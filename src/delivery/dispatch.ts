@@ -7,6 +7,7 @@ import type { RoutePlan } from '../topology/plan.js';
 import { delayForAttempt } from '../topology/plan.js';
 import { deadLetterCopy, retryCopy } from './copies.js';
 import { toDelivery } from './delivery.js';
+import type { RouteGates } from './gates.js';
 import type { Outcome } from './outcome.js';
 import type { Delivery } from './types.js';
 
@@ -28,6 +29,9 @@ export interface RouteRuntime {
   plan: RoutePlan;
   handler: Handler;
   publisher: Publisher;
+  /** The route's rate limit and circuit breaker; absent when it has neither, and then nothing is
+   * asked before a delivery starts. */
+  gates?: RouteGates;
 }
 
 /** A publish failure is requeued after this pause, so a broken DLQ cannot spin a hot loop. */

@@ -1,7 +1,11 @@
 import type { Logger } from 'pino';
+import type { CircuitState } from '../delivery/circuit.js';
 import { redactUrl } from './log.js';
 import { bump, metrics, observeDuration, tallyOf } from './metrics.js';
 import { traceIdOf } from './trace.js';
+
+/** `warren_circuit_state`: 0 closed, 1 open, 2 half-open. */
+const circuitStateValue: Record<CircuitState, number> = { closed: 0, open: 1, 'half-open': 2 };
 
 /**
  * Internal events: each one writes its log line and updates its metrics together, so the two
@@ -110,6 +114,34 @@ export const events = {
     metrics.routeUp.set({ route }, state === 'consuming' ? 1 : 0);
     if (error) log.error({ event: 'route_state', route, state, error }, `route ${route}: ${error}`);
     else log.info({ event: 'route_state', route, state }, `route ${route} ${state}`);
+  },
+
+  /** A delivery with a free handler slot found the route's token bucket empty. */
+  throttleStarted(route: string): void {
+    const throttled = tallyOf(route).throttled;
+    throttled.since ??= performance.now();
+  },
+
+  /** The route started a delivery again, or has none left waiting for a token. */
+  throttleEnded(route: string): void {
+    const throttled = tallyOf(route).throttled;
+    if (throttled.since === undefined) return;
+    throttled.ms += performance.now() - throttled.since;
+    throttled.since = undefined;
+  },
+
+  circuitChanged(log: Logger, route: string, from: CircuitState, to: CircuitState, detail: string): void {
+    metrics.circuitState.set({ route }, circuitStateValue[to]);
+    const fields = { event: 'circuit', route, from, state: to, detail };
+    const text = `route ${route}: circuit ${to} (${detail})`;
+    if (to === 'open') log.warn(fields, text);
+    else log.info(fields, text);
+  },
+
+  /** A route got a circuit (closed), or lost it: its route was removed or `circuit: false`. */
+  circuitTracked(route: string, tracked: boolean): void {
+    if (tracked) metrics.circuitState.set({ route }, 0);
+    else metrics.circuitState.remove({ route });
   },
 
   consumerCancelled(log: Logger, route: string, queue: string): void {

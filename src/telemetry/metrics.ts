@@ -22,6 +22,8 @@ export interface RouteTally {
   webhookResponses: Map<string, Tally>;
   /** By target kind. */
   handlerDuration: Map<string, DurationSeries>;
+  /** `warren_throttled_seconds_total`: closed intervals, the open one, what prom-client has. */
+  throttled: { ms: number; since: number | undefined; reportedMs: number };
 }
 
 const tallies = new Map<string, RouteTally>();
@@ -29,7 +31,13 @@ const tallies = new Map<string, RouteTally>();
 export function tallyOf(route: string): RouteTally {
   let tally = tallies.get(route);
   if (tally === undefined) {
-    tally = { inFlight: 0, messages: new Map(), webhookResponses: new Map(), handlerDuration: new Map() };
+    tally = {
+      inFlight: 0,
+      messages: new Map(),
+      webhookResponses: new Map(),
+      handlerDuration: new Map(),
+      throttled: { ms: 0, since: undefined, reportedMs: 0 },
+    };
     tallies.set(route, tally);
   }
   return tally;
@@ -197,6 +205,28 @@ export const metrics = {
   amqpBlocked: new Gauge({
     name: 'warren_amqp_blocked',
     help: '1 while the broker blocks the publishing connection (resource alarm).',
+    registers: [registry],
+  }),
+  throttledSeconds: new Counter({
+    name: 'warren_throttled_seconds_total',
+    help: 'Time during which the route had a delivery it would have started (a free handler slot, circuit closed) but its rate limit had no token.',
+    labelNames: ['route'] as const,
+    registers: [registry],
+    collect() {
+      const now = performance.now();
+      for (const [route, { throttled }] of tallies) {
+        // An interval still running counts up to now, so a long throttle shows before it ends.
+        const ms = throttled.ms + (throttled.since === undefined ? 0 : now - throttled.since);
+        if (ms <= throttled.reportedMs) continue;
+        this.inc({ route }, (ms - throttled.reportedMs) / 1000);
+        throttled.reportedMs = ms;
+      }
+    },
+  }),
+  circuitState: new Gauge({
+    name: 'warren_circuit_state',
+    help: "State of the route's webhook circuit breaker: 0 closed, 1 open, 2 half-open.",
+    labelNames: ['route'] as const,
     registers: [registry],
   }),
   routeUp: new Gauge({
