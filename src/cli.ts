@@ -21,6 +21,8 @@ Commands:
              --prune also lists what a running Warren declared that the files no longer use
   schema     print the route-file JSON Schema
   test       run route test files [DIR|FILE...] (default ./test/routes) without a broker; exit 1 on a failure
+  dlq ls ROUTE        show the messages in a route's dead-letter queue, leaving them there (--limit N, default 20)
+  dlq redrive ROUTE   move them back to the route's source queue (--limit N, default all); no running Warren needed
 
 Options (environment variable, default):
   --routes DIR         route files (WARREN_ROUTES, ./routes.d); validate and plan also take DIR as argument
@@ -28,7 +30,8 @@ Options (environment variable, default):
   --amqp URL           broker (AMQP_URL, amqp://guest:guest@127.0.0.1:5672)
   --admin-port N       admin HTTP port (WARREN_ADMIN_PORT, 8080)
   --drain-timeout D    how long shutdown waits for deliveries in flight (WARREN_DRAIN_TIMEOUT, 30s)
-  --format text|json   output of validate and plan (text)
+  --format text|json   output of validate, plan and dlq (text)
+  --limit N            dlq: how many messages to show (1-1000) or move
   --admin-url URL      the running Warren that plan --prune asks (WARREN_ADMIN_URL, http://127.0.0.1:<admin-port>)
 `;
 
@@ -41,6 +44,8 @@ export interface Settings {
   format: 'text' | 'json';
   prune: boolean;
   adminUrl: string;
+  /** `--limit` of `warren dlq`, checked there. */
+  limit: string | undefined;
 }
 
 export function resolveSettings(
@@ -59,6 +64,7 @@ export function resolveSettings(
       format: { type: 'string' },
       prune: { type: 'boolean' },
       'admin-url': { type: 'string' },
+      limit: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -85,6 +91,7 @@ export function resolveSettings(
       format,
       prune: values.prune ?? false,
       adminUrl: values['admin-url'] ?? env.WARREN_ADMIN_URL ?? `http://127.0.0.1:${port}`,
+      limit: values.limit,
     },
     positionals: values.help ? ['help'] : positionals,
   };
@@ -99,6 +106,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return 2;
   }
   const [command, dir] = parsed.positionals;
+  // dlq's positionals are a sub-command and a route, not a routes directory.
+  if (command === 'dlq')
+    return (await import('./dlq/command.js')).dlqCommand(parsed.settings, parsed.positionals.slice(1), env);
   const settings = { ...parsed.settings, routes: dir ?? parsed.settings.routes };
   switch (command) {
     case 'run':

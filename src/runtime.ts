@@ -93,6 +93,11 @@ export class Runtime {
     return { ...this.#shared, routes: [...this.#routes.values()].map((e) => e.plan) };
   }
 
+  /** The open broker connections, if any: the DLQ tools (peek, redrive, gauge) run on them. */
+  get connections(): Connections | undefined {
+    return this.#session.current;
+  }
+
   get lastReload(): ReloadReport | undefined {
     return this.#lastReload;
   }

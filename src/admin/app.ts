@@ -1,8 +1,10 @@
 import { Hono } from 'hono';
 import type { ReloadReport } from '../reload-report.js';
 import type { Runtime } from '../runtime.js';
+import { queueDepthsOn, registerDlqGauge } from '../dlq/gauge.js';
 import { registry } from '../telemetry/metrics.js';
 import { requireAdmin } from './auth.js';
+import { createDlqRoutes } from './dlq-routes.js';
 
 export interface AdminOptions {
   /** Runs a reload now (POST /api/reload). */
@@ -67,6 +69,20 @@ export function createAdminApp(runtime: Runtime, options: AdminOptions = {}): Ho
       return c.json(runtime.redacted(report ?? { result: 'unchanged' }), ok ? 200 : 422);
     });
   }
+
+  app.route(
+    '/',
+    createDlqRoutes({
+      route: (name) => runtime.plan.routes.find((r) => r.name === name),
+      connections: () => runtime.connections,
+      requireAdmin: admin,
+      redact: (value) => runtime.redacted(value),
+    }),
+  );
+  registerDlqGauge({
+    routes: () => runtime.plan.routes,
+    depths: queueDepthsOn(() => runtime.connections?.consume),
+  });
 
   app.notFound((c) => c.json({ error: 'not found' }, 404));
   return app;
