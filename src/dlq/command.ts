@@ -2,6 +2,7 @@ import amqp, { type ChannelModel } from 'amqplib';
 import { redact } from '../config/redact.js';
 import { formatIssue, loadConfig } from '../config/validate.js';
 import { isWarrenError, WarrenError } from '../errors.js';
+import { type Output, processOutput } from '../output.js';
 import { redactUrl } from '../telemetry/log.js';
 import { planTopology } from '../topology/plan.js';
 import { brokerTimeoutMs, replyCode, within } from './channel.js';
@@ -25,16 +26,6 @@ export interface DlqSettings {
   /** `--limit`, as typed. */
   limit?: string | undefined;
 }
-
-export interface Output {
-  stdout(text: string): void;
-  stderr(text: string): void;
-}
-
-const processOutput: Output = {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
-};
 
 /** Both connections of the tools, or a clear error naming the URL (password hidden). */
 async function connect(url: string): Promise<RedriveConnections & { close(): Promise<void> }> {

@@ -1,4 +1,5 @@
 import { formatIssue, loadConfig } from '../config/validate.js';
+import { type Output, processOutput } from '../output.js';
 import { planTopology } from '../topology/plan.js';
 import { renderDiff } from './diff.js';
 import { listTestFiles } from './format.js';
@@ -11,16 +12,6 @@ export interface TestSettings {
   plugins: string;
   format: 'text' | 'json';
 }
-
-export interface Output {
-  stdout(text: string): void;
-  stderr(text: string): void;
-}
-
-const processOutput: Output = {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
-};
 
 /**
  * `warren test [DIR|FILE...]`: runs route test files against the routes of `settings.routes`.
