@@ -1,32 +1,30 @@
 import type { Logger } from 'pino';
-import { describeRoute, type RouteDescription, type RouteEntry } from './admin/describe.js';
-import { RouteConsumer } from './amqp/consumer.js';
-import { ConfirmPublisher } from './amqp/publisher.js';
+import { describeRoute, type Readiness, type RouteDescription, readinessOf } from './admin/describe.js';
 import { type BackoffOptions, BrokerSession, type Connections, defaultBackoff } from './amqp/session.js';
 import { redact } from './config/redact.js';
-import type { Config, PluginRef } from './config/types.js';
+import type { Config } from './config/types.js';
 import { formatIssue, type ValidationResult } from './config/validate.js';
-import type { RouteRuntime } from './delivery/dispatch.js';
-import { circuitOf, isGated, RouteGates } from './delivery/gates.js';
-import { retry } from './delivery/outcome.js';
 import { WarrenError } from './errors.js';
 import { SandboxCache } from './plugins/cache.js';
-import {
-  type ReloadReport,
-  type RouteChange,
-  type RouteReloadResult,
-  reloadResult,
-} from './reload-report.js';
-import { createRouteHandler } from './targets/handler.js';
-import type { Handler, TargetModule } from './targets/types.js';
+import { type ReloadReport, type RouteReloadResult, reloadResult } from './reload-report.js';
+import { applyRouteChanges } from './routes/apply.js';
+import { RouteTable } from './routes/table.js';
 import { closeWebhookPools } from './targets/webhook.js';
 import { events } from './telemetry/events.js';
 import { reloadEvents } from './telemetry/reload-events.js';
-import { applyRoute, applyShared, unbindAll } from './topology/apply.js';
+import { applyShared, unbindAll } from './topology/apply.js';
 import { bindingKey, diffPlans, planBindings } from './topology/diff.js';
-import { type BindingDecl, emptyPlan, type Plan, planTopology, type RoutePlan } from './topology/plan.js';
+import { type BindingDecl, emptyPlan, type Plan, planTopology } from './topology/plan.js';
+import {
+  type Declared,
+  type PruneCandidates,
+  recordDeclared,
+  unusedExchanges,
+  unusedQueues,
+} from './topology/prune.js';
 
-export type { RouteDescription, RouteState } from './admin/describe.js';
+export type { Readiness, RouteDescription, RouteState } from './admin/describe.js';
+export type { PruneCandidates } from './topology/prune.js';
 
 export interface RuntimeOptions {
   amqpUrl: string;
@@ -35,18 +33,6 @@ export interface RuntimeOptions {
   /** How long an old consumer (reload) may take to finish its deliveries. Default 30 s. */
   drainTimeoutMs?: number;
 }
-
-export interface PruneCandidates {
-  queues: Array<{ name: string; messages?: number; consumers?: number }>;
-  exchanges: string[];
-}
-
-export interface Readiness {
-  ready: boolean;
-  reasons: string[];
-}
-
-const cancelledRetryMs = 1_000;
 
 /**
  * Owns the running topology: the broker session, and per route a consumer and a confirm publisher.
@@ -57,13 +43,10 @@ export class Runtime {
   readonly #log: Logger;
   readonly #session: BrokerSession;
   readonly #drainTimeoutMs: number;
-  readonly #routes = new Map<string, RouteEntry>();
-  readonly #publishers = new Map<string, ConfirmPublisher>();
+  readonly #routes: RouteTable;
   readonly #sandboxes: SandboxCache;
   /** Plugin sources by absolute path, from every configuration loaded (old versions may still run). */
   readonly #pluginSources = new Map<string, string>();
-  /** Old consumers finishing their deliveries after a reload; stop() waits for them. */
-  readonly #draining = new Set<Promise<unknown>>();
   /** Exchanges, exchange bindings and standalone queues of the newest valid configuration. */
   #shared: Plan = emptyPlan;
   #secrets = new Set<string>();
@@ -72,7 +55,7 @@ export class Runtime {
   /** Bindings reloads dropped while no connection was open, unbound on the next one. */
   #pendingUnbind: BindingDecl[] = [];
   /** Every queue and exchange this process declared: what a reload dropped is a prune candidate. */
-  readonly #declared = { queues: new Set<string>(), exchanges: new Set<string>() };
+  readonly #declared: Declared = { queues: new Set<string>(), exchanges: new Set<string>() };
   #applying: Promise<unknown> = Promise.resolve();
   #stopping = false;
 
@@ -81,11 +64,16 @@ export class Runtime {
     this.#drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
     this.#sandboxes = new SandboxCache(options.log);
     this.#session = new BrokerSession(options.amqpUrl, options.log, options.backoff ?? defaultBackoff);
-    this.#session.on('up', (connections) => void this.#serialise(() => this.#applyAll(connections)));
-    this.#session.on('down', () => {
-      for (const publisher of this.#publishers.values()) publisher.attach(undefined);
-      for (const entry of this.#routes.values()) if (!entry.paused) this.#setState(entry, 'waiting');
+    this.#routes = new RouteTable({
+      log: options.log,
+      drainTimeoutMs: this.#drainTimeoutMs,
+      current: () => this.#session.current,
+      stopping: () => this.#stopping,
+      serialise: (work) => this.#serialise(work),
+      sandbox: (ref) => this.#sandboxes.acquire(ref, this.#pluginSources.get(ref.file) ?? ''),
     });
+    this.#session.on('up', (connections) => void this.#serialise(() => this.#applyAll(connections)));
+    this.#session.on('down', () => this.#routes.disconnected());
   }
 
   /** What runs now: the shared entities of the newest valid config and each route's running version. */
@@ -159,42 +147,12 @@ export class Runtime {
     const connections = this.#session.current;
     const failedExchanges = connections ? await this.#applyShared(connections) : new Map();
 
-    const results: RouteReloadResult[] = [];
-    const track = async (route: string, change: RouteChange, work: Promise<WarrenError | undefined>) => {
-      const error = await work;
-      results.push({
-        route,
-        change,
-        ok: !error,
-        ...(error ? { error: { code: error.code, message: error.message } } : {}),
-      });
-    };
-    await Promise.all([
-      ...diff.routes.add.map((plan) =>
-        track(plan.name, 'added', this.#addRoute(plan, connections, failedExchanges)),
-      ),
-      ...diff.routes.changeHandler.map((plan) =>
-        track(plan.name, 'handler', this.#changeHandler(plan, connections, failedExchanges)),
-      ),
-      ...diff.routes.changeSource.map((plan) =>
-        track(plan.name, 'source', this.#changeSource(plan, connections, failedExchanges)),
-      ),
-      ...diff.routes.unchanged
-        .filter((plan) => this.#routes.get(plan.name)?.state === 'failed' && connections)
-        .map((plan) =>
-          track(plan.name, 'retried', this.#retryRoute(plan.name, connections!, failedExchanges)),
-        ),
-    ]);
-    for (const plan of diff.routes.remove) {
-      this.#removeRoute(plan.name);
-      results.push({ route: plan.name, change: 'removed', ok: true });
-    }
+    const results = await applyRouteChanges(this.#routes, diff.routes, connections, failedExchanges);
     // Unbind only what the running routes no longer use: a route that kept its old version keeps
     // its old bindings.
     this.#pendingUnbind.push(...diffPlans(before, this.plan).unbind);
     if (connections) await this.#unbindPending(connections);
-    results.sort((a, b) => a.route.localeCompare(b.route));
-    this.#remember();
+    recordDeclared(this.#declared, this.plan);
     this.#sweepSandboxesLater();
     return report(results);
   }
@@ -220,289 +178,12 @@ export class Runtime {
     return shared?.failedExchanges ?? new Map();
   }
 
-  #publisherFor(route: string): ConfirmPublisher {
-    let publisher = this.#publishers.get(route);
-    if (!publisher) {
-      publisher = new ConfirmPublisher();
-      publisher.attach(this.#session.current?.publish);
-      this.#publishers.set(route, publisher);
-    }
-    return publisher;
-  }
-
-  /**
-   * Handler and publisher for a route version; loading its plugins may fail (WARREN_E_PLUGIN_FAILED).
-   * The route's gates are shared by all its versions; they take this version's policies when it
-   * starts running (`RouteGates.configure`).
-   */
-  async #runtimeFor(entry: RouteEntry, plan: RoutePlan): Promise<RouteRuntime> {
-    const publisher = this.#publisherFor(plan.name);
-    try {
-      const handler = await this.#createHandler(plan, publisher, entry.gates);
-      return { plan, publisher, handler, ...(isGated(plan) ? { gates: entry.gates } : {}) };
-    } catch (err) {
-      throw new WarrenError('WARREN_E_PLUGIN_FAILED', `route \`${plan.name}\`: ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
-  }
-
-  async #consumerFor(entry: RouteEntry, plan: RoutePlan): Promise<RouteConsumer> {
-    return this.#consumerWith(await this.#runtimeFor(entry, plan));
-  }
-
-  #consumerWith(runtime: RouteRuntime): RouteConsumer {
-    return new RouteConsumer(runtime, this.#log, (consumer) =>
-      this.#onCancelled(runtime.plan.name, consumer),
-    );
-  }
-
-  #createHandler(plan: RoutePlan, publisher: ConfirmPublisher, gates: RouteGates): Promise<Handler> {
-    const sandbox = (ref: PluginRef) => this.#sandboxes.acquire(ref, this.#pluginSources.get(ref.file) ?? '');
-    // The circuit hears the target's outcomes, not the transform's or the filter's.
-    const observed = circuitOf(plan)
-      ? (module: TargetModule): TargetModule => ({
-          ...module,
-          create: async (spec, deps) => gates.observe(await module.create(spec as never, deps)),
-        })
-      : undefined;
-    return createRouteHandler(plan, { publisher, sandbox }, observed);
-  }
-
-  /** An entry whose plugins did not load: it is not started; each (re)start tries to load them again. */
-  #broken(entry: RouteEntry, plan: RoutePlan, err: unknown): WarrenError {
-    const error = asWarrenError(err, plan.name);
-    const publisher = this.#publisherFor(plan.name);
-    const unusable = async () => retry(error.message);
-    entry.plan = plan;
-    entry.pending = undefined;
-    entry.broken = true;
-    entry.gates.configure(plan);
-    entry.consumer = new RouteConsumer({ plan, publisher, handler: unusable }, this.#log, () => {});
-    this.#setState(entry, 'failed', error);
-    return error;
-  }
-
-  async #addRoute(
-    plan: RoutePlan,
-    connections: Connections | undefined,
-    failedExchanges: Map<string, WarrenError>,
-  ): Promise<WarrenError | undefined> {
-    const entry = { plan, state: 'waiting', gates: new RouteGates(plan.name, this.#log) } as RouteEntry;
-    this.#routes.set(plan.name, entry);
-    return this.#install(entry, plan, connections, failedExchanges);
-  }
-
-  /** A route that is not consuming (failed, or waiting for the broker) just takes the new version. */
-  async #replaceIdle(
-    entry: RouteEntry,
-    plan: RoutePlan,
-    connections: Connections | undefined,
-    failedExchanges: Map<string, WarrenError>,
-  ): Promise<WarrenError | undefined> {
-    // A paused route's consumer was stopped by the pause, which may still be draining it.
-    if (!entry.paused) void entry.consumer.stop(0);
-    return this.#install(entry, plan, connections, failedExchanges);
-  }
-
-  /** Gives the entry a consumer for `plan` and, when connected, declares and starts it. */
-  async #install(
-    entry: RouteEntry,
-    plan: RoutePlan,
-    connections: Connections | undefined,
-    failedExchanges: Map<string, WarrenError>,
-  ): Promise<WarrenError | undefined> {
-    try {
-      entry.consumer = await this.#consumerFor(entry, plan);
-    } catch (err) {
-      return this.#broken(entry, plan, err);
-    }
-    entry.plan = plan;
-    entry.pending = undefined;
-    entry.broken = false;
-    entry.gates.configure(plan);
-    if (!connections) return undefined; // declared and started on connect
-    await this.#startRoute(entry, connections, failedExchanges);
-    return entry.state === 'failed' ? entry.error : undefined;
-  }
-
-  /** Target, retry or concurrency changed: declare any new tier or DLQ, then swap the handler in
-   * place. The consumer keeps running; deliveries already in a handler finish with the old one. */
-  async #changeHandler(
-    plan: RoutePlan,
-    connections: Connections | undefined,
-    failedExchanges: Map<string, WarrenError>,
-  ): Promise<WarrenError | undefined> {
-    const entry = this.#routes.get(plan.name)!;
-    if (!connections || entry.state !== 'consuming') {
-      return this.#replaceIdle(entry, plan, connections, failedExchanges);
-    }
-    let runtime: RouteRuntime;
-    try {
-      runtime = await this.#runtimeFor(entry, plan);
-      await applyRoute(connections.consume, plan, failedExchanges);
-    } catch (err) {
-      return this.#keepPrevious(entry, plan, err);
-    }
-    // A new rate limit or circuit policy applies to the running consumer, held deliveries included.
-    entry.gates.configure(plan);
-    entry.consumer.swap(runtime);
-    entry.plan = plan;
-    entry.pending = undefined;
-    return undefined;
-  }
-
-  /** Queue, bindings or prefetch changed: the new consumer starts first, then the old one is
-   * cancelled and drained in the background, so no delivery waits for the reload. */
-  async #changeSource(
-    plan: RoutePlan,
-    connections: Connections | undefined,
-    failedExchanges: Map<string, WarrenError>,
-  ): Promise<WarrenError | undefined> {
-    const entry = this.#routes.get(plan.name)!;
-    if (!connections || entry.state !== 'consuming') {
-      return this.#replaceIdle(entry, plan, connections, failedExchanges);
-    }
-    let consumer: RouteConsumer | undefined;
-    let configured = false;
-    try {
-      consumer = await this.#consumerFor(entry, plan);
-      await applyRoute(connections.consume, plan, failedExchanges);
-      // Before the new consumer's first delivery; the old one drains under the same gates.
-      entry.gates.configure(plan);
-      configured = true;
-      await consumer.start(connections.consume);
-    } catch (err) {
-      void consumer?.stop(0);
-      if (configured) entry.gates.configure(entry.plan);
-      return this.#keepPrevious(entry, plan, err);
-    }
-    const old = entry.consumer;
-    entry.consumer = consumer;
-    entry.plan = plan;
-    entry.pending = undefined;
-    this.#drain(plan.name, old, 'source changed');
-    return undefined;
-  }
-
-  #keepPrevious(entry: RouteEntry, plan: RoutePlan, err: unknown): WarrenError {
-    const error = asWarrenError(err, plan.name);
-    entry.pending = { plan, error };
-    events.routeState(
-      this.#log,
-      plan.name,
-      'consuming',
-      `new version not applied, previous kept: ${error.message}`,
-    );
-    return error;
-  }
-
-  async #retryRoute(
-    name: string,
-    connections: Connections,
-    failedExchanges: Map<string, WarrenError>,
-  ): Promise<WarrenError | undefined> {
-    const entry = this.#routes.get(name)!;
-    await this.#startRoute(entry, connections, failedExchanges);
-    return entry.state === 'failed' ? entry.error : undefined;
-  }
-
-  /** Cancel, drain and close; the queue and its messages stay (a reload never deletes them). */
-  #removeRoute(name: string): void {
-    const entry = this.#routes.get(name);
-    if (!entry) return;
-    this.#routes.delete(name);
-    const publisher = this.#publishers.get(name);
-    this.#publishers.delete(name);
-    events.routeState(this.#log, name, 'stopped');
-    void this.#drain(name, entry.consumer, 'route removed', () => {
-      publisher?.attach(undefined);
-      // A route of the same name added since has its own gates and circuit metric.
-      entry.gates.dispose(!this.#routes.has(name));
-    });
-  }
-
-  /** Cancels and drains a consumer in the background (stop() waits for it); resolves with the
-   * deliveries still unfinished at the deadline. */
-  #drain(route: string, consumer: RouteConsumer, reason: string, then?: () => void): Promise<number> {
-    const drained = consumer.stop(this.#drainTimeoutMs).then(({ unfinished }) => {
-      reloadEvents.drained(this.#log, route, unfinished, reason);
-      then?.();
-      return unfinished;
-    });
-    this.#draining.add(drained);
-    void drained.finally(() => this.#draining.delete(drained));
-    return drained;
-  }
-
   /** After a (re)connect: everything again, since the new connection has no consumers. */
   async #applyAll(connections: Connections): Promise<void> {
     if (this.#stopping || this.#session.current !== connections) return;
     const failedExchanges = await this.#applyShared(connections);
     await this.#unbindPending(connections);
-    for (const publisher of this.#publishers.values()) publisher.attach(connections.publish);
-    await Promise.all(
-      [...this.#routes.values()].map((entry) => this.#startRoute(entry, connections, failedExchanges)),
-    );
-  }
-
-  async #startRoute(
-    entry: RouteEntry,
-    connections: Connections,
-    failedExchanges?: Map<string, WarrenError>,
-  ): Promise<void> {
-    if (this.#stopping || this.#session.current !== connections) return;
-    // A reload queued before a reconnect may have started it on this connection already.
-    if (entry.state === 'consuming' && entry.consumer.consuming) return;
-    if (entry.broken && !entry.paused) {
-      try {
-        entry.consumer = await this.#consumerFor(entry, entry.plan);
-        entry.broken = false;
-      } catch (err) {
-        this.#broken(entry, entry.plan, err);
-        return;
-      }
-    }
-    this.#setState(entry, 'declaring');
-    try {
-      await applyRoute(connections.consume, entry.plan, failedExchanges);
-      // Paused: declared and bound (its messages gather in the queue), not consumed.
-      if (entry.paused) {
-        this.#setState(entry, 'paused');
-        return;
-      }
-      await entry.consumer.start(connections.consume);
-      this.#setState(entry, 'consuming');
-    } catch (err) {
-      if (this.#session.current !== connections) return; // lost the connection meanwhile; retried on reconnect
-      this.#setState(entry, 'failed', asWarrenError(err, entry.plan.name));
-    }
-  }
-
-  #onCancelled(name: string, consumer: RouteConsumer): void {
-    const entry = this.#routes.get(name);
-    // An old consumer still draining after a reload or a pause is not consuming for the route:
-    // leave the route alone.
-    if (!entry || this.#stopping || entry.consumer !== consumer || entry.paused) return;
-    events.consumerCancelled(this.#log, name, entry.plan.queue);
-    this.#setState(entry, 'waiting');
-    setTimeout(() => {
-      const connections = this.#session.current;
-      if (!connections || this.#stopping || this.#routes.get(name) !== entry || entry.consumer !== consumer)
-        return;
-      void this.#serialise(async () => {
-        if (entry.paused || entry.consumer !== consumer) return; // paused (or resumed) meanwhile
-        await entry.consumer.stop(0);
-        await this.#startRoute(entry, connections);
-      });
-    }, cancelledRetryMs).unref();
-  }
-
-  #setState(entry: RouteEntry, state: RouteEntry['state'], error?: WarrenError): void {
-    const changed = entry.state !== state || entry.error?.message !== error?.message;
-    entry.state = state;
-    entry.error = error;
-    if (changed) events.routeState(this.#log, entry.plan.name, state, error?.message);
+    await this.#routes.startAll(connections, failedExchanges);
   }
 
   /** Sandboxes of plugin versions no route runs any more are disposed once old deliveries drained. */
@@ -519,24 +200,15 @@ export class Runtime {
     setTimeout(() => void this.#serialise(sweep), this.#drainTimeoutMs).unref();
   }
 
-  #remember(): void {
-    const plan = this.plan;
-    for (const x of plan.exchanges) this.#declared.exchanges.add(x.name);
-    for (const q of [...plan.queues, ...plan.routes.flatMap((r) => r.queues)])
-      this.#declared.queues.add(q.name);
-  }
-
   /**
    * Queues and exchanges this process declared that the running configuration no longer uses, with
    * each queue's ready messages and consumers. A reload never deletes them; an operator may.
    */
   async pruneCandidates(): Promise<PruneCandidates> {
     const plan = this.plan;
-    const used = new Set([...plan.queues, ...plan.routes.flatMap((r) => r.queues)].map((q) => q.name));
-    const usedExchanges = new Set(plan.exchanges.map((x) => x.name));
     const connection = this.#session.current?.consume;
     const queues: PruneCandidates['queues'] = [];
-    for (const name of [...this.#declared.queues].filter((q) => !used.has(q)).sort()) {
+    for (const name of unusedQueues(plan, this.#declared)) {
       if (!connection) {
         queues.push({ name });
         continue;
@@ -551,24 +223,11 @@ export class Runtime {
         // already deleted: no longer a candidate
       }
     }
-    const exchanges = [...this.#declared.exchanges].filter((x) => !usedExchanges.has(x)).sort();
-    return { queues, exchanges };
+    return { queues, exchanges: unusedExchanges(plan, this.#declared) };
   }
 
   readiness(): Readiness {
-    const reasons: string[] = [];
-    if (!this.#session.connected) reasons.push('not connected to RabbitMQ');
-    if (this.#session.blocked) reasons.push('RabbitMQ blocks publishing (resource alarm)');
-    for (const entry of this.#routes.values()) {
-      // Deliberately paused is ready; an open circuit is too (the route still consumes, and a
-      // receiver outage must not get Warren's pods restarted): see /api/routes and the metrics.
-      if (entry.state !== 'consuming' && entry.state !== 'paused') {
-        reasons.push(
-          `route ${entry.plan.name} is ${entry.state}${entry.error ? `: ${entry.error.message}` : ''}`,
-        );
-      }
-    }
-    return { ready: reasons.length === 0, reasons };
+    return readinessOf(this.#session, this.#routes.values());
   }
 
   /** A copy with every interpolated secret of any configuration loaded so far replaced. */
@@ -603,15 +262,7 @@ export class Runtime {
    * undefined for an unknown route.
    */
   async pause(name: string): Promise<{ changed: boolean; unfinished: number } | undefined> {
-    const paused = await this.#serialise(async () => {
-      const entry = this.#routes.get(name);
-      if (!entry) return undefined;
-      if (entry.paused) return { changed: false, drained: Promise.resolve(0) };
-      entry.paused = true;
-      this.#setState(entry, 'paused');
-      // Drained outside the serialised section: a slow receiver must not hold up reloads.
-      return { changed: true, drained: this.#drain(name, entry.consumer, 'paused') };
-    });
+    const paused = await this.#serialise(async () => this.#routes.pause(name));
     if (!paused) return undefined;
     return { changed: paused.changed, unfinished: await paused.drained };
   }
@@ -619,17 +270,7 @@ export class Runtime {
   /** Resumes a paused route: a new consumer starts (the paused one may still be draining).
    * Undefined for an unknown route. */
   async resume(name: string): Promise<{ changed: boolean } | undefined> {
-    return this.#serialise(async () => {
-      const entry = this.#routes.get(name);
-      if (!entry) return undefined;
-      if (!entry.paused) return { changed: false };
-      entry.paused = false;
-      if (!entry.broken) entry.consumer = this.#consumerWith(entry.consumer.runtime);
-      this.#setState(entry, 'waiting');
-      const connections = this.#session.current;
-      if (connections) await this.#startRoute(entry, connections);
-      return { changed: true };
-    });
+    return this.#serialise(() => this.#routes.resume(name));
   }
 
   /**
@@ -641,27 +282,10 @@ export class Runtime {
     // A reload in progress finishes first (new ones are refused), so no consumer it starts escapes
     // the drain below.
     await Promise.race([this.#applying, new Promise((resolve) => setTimeout(resolve, deadlineMs).unref())]);
-    const results = await Promise.all(
-      [...this.#routes.values()].map((entry) => entry.consumer.stop(deadlineMs)),
-    );
-    await Promise.race([
-      Promise.all(this.#draining),
-      new Promise((resolve) => setTimeout(resolve, deadlineMs).unref()),
-    ]);
-    for (const entry of this.#routes.values()) {
-      this.#setState(entry, 'stopped');
-      entry.gates.dispose(false); // no timer outlives the runtime
-    }
+    const stopped = await this.#routes.stop(deadlineMs);
     await this.#session.stop();
     await closeWebhookPools().catch(() => {});
     this.#sandboxes.disposeAll();
-    return { unfinished: results.reduce((sum, r) => sum + r.unfinished, 0) };
+    return stopped;
   }
-}
-
-function asWarrenError(err: unknown, route: string): WarrenError {
-  if (err instanceof WarrenError) return err;
-  return new WarrenError('WARREN_E_TOPOLOGY_FAILED', `route \`${route}\`: ${(err as Error).message}`, {
-    cause: err,
-  });
 }

@@ -1,25 +1,9 @@
-import type { RouteConsumer } from '../amqp/consumer.js';
-import type { GatesDescription, RouteGates } from '../delivery/gates.js';
+import type { GatesDescription } from '../delivery/gates.js';
 import type { WarrenError } from '../errors.js';
+import type { RouteEntry, RouteState } from '../routes/entry.js';
 import type { RoutePlan } from '../topology/plan.js';
 
-/** `paused`: deliberately, by `POST /api/routes/:name/pause`; the queue keeps its messages. */
-export type RouteState = 'waiting' | 'declaring' | 'consuming' | 'paused' | 'failed' | 'stopped';
-
-/** What the runtime holds for one route; `pending` is a newer version that failed to apply. */
-export interface RouteEntry {
-  plan: RoutePlan;
-  consumer: RouteConsumer;
-  state: RouteState;
-  error?: WarrenError;
-  pending?: { plan: RoutePlan; error: WarrenError };
-  /** Its plugins failed to load: not started until a (re)start loads them. */
-  broken?: boolean;
-  /** Its rate limit and circuit breaker, kept across versions of the route. */
-  gates: RouteGates;
-  /** Paused through the admin API: declared but not consumed, across reloads, until resumed. */
-  paused?: boolean;
-}
+export type { RouteEntry, RouteState } from '../routes/entry.js';
 
 export interface RouteDescription {
   name: string;
@@ -76,4 +60,29 @@ export function describeRoute(entry: RouteEntry): RouteDescription {
     file: plan.origin.file,
     line: plan.origin.line,
   };
+}
+
+export interface Readiness {
+  ready: boolean;
+  reasons: string[];
+}
+
+/** What `/readyz` answers: connected, publishing not blocked, and every route consuming or paused. */
+export function readinessOf(
+  broker: { readonly connected: boolean; readonly blocked: boolean },
+  routes: Iterable<RouteEntry>,
+): Readiness {
+  const reasons: string[] = [];
+  if (!broker.connected) reasons.push('not connected to RabbitMQ');
+  if (broker.blocked) reasons.push('RabbitMQ blocks publishing (resource alarm)');
+  for (const entry of routes) {
+    // Deliberately paused is ready; an open circuit is too (the route still consumes, and a
+    // receiver outage must not get Warren's pods restarted): see /api/routes and the metrics.
+    if (entry.state !== 'consuming' && entry.state !== 'paused') {
+      reasons.push(
+        `route ${entry.plan.name} is ${entry.state}${entry.error ? `: ${entry.error.message}` : ''}`,
+      );
+    }
+  }
+  return { ready: reasons.length === 0, reasons };
 }
