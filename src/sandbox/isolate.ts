@@ -37,8 +37,8 @@ interface Built {
   runMany: ivm.Reference<RunMany>;
   /** The envelopes a batch cut short by its deadline had finished. */
   collect: ivm.Reference<() => unknown>;
-  /** Settles the promise the last `run` left pending. */
-  wait: ivm.Reference<() => unknown>;
+  /** Settles the promise a `run` left pending under the id it answered with. */
+  wait: ivm.Reference<(id: number) => unknown>;
 }
 
 interface Waiting {
@@ -142,7 +142,14 @@ export class PluginSandbox {
 
   async #runBatch(items: Waiting[]): Promise<void> {
     if (items.length === 1 || this.#async || this.#disposed) {
-      for (const item of items) item.resolve(this.#runNow(item.msg, item.ctx));
+      // One after another, each awaited: this work holds the queue until the last has settled. Run
+      // together, a rebuild or an async plugin's wait would let the next call into the isolate
+      // before the previous one's promise was collected (the runner keeps one pending promise).
+      for (const item of items) {
+        const run = this.#runNow(item.msg, item.ctx);
+        item.resolve(run);
+        await run;
+      }
       return;
     }
     let built: Built;
@@ -218,12 +225,13 @@ export class PluginSandbox {
 
   /** A run's envelope as a result; a promise is settled off the main thread, holding the queue. */
   #finish(envelope: unknown, built: Built): PluginRun | Promise<PluginRun> {
-    if ((envelope as { pending?: boolean } | null)?.pending !== true) return toPluginRun(envelope);
+    const promised = envelope as { pending?: boolean; id?: number } | null;
+    if (promised?.pending !== true) return toPluginRun(envelope);
     this.#async = true;
     // Settled one at a time, with the deadline enforced here too (isolated-vm's timeout covers
     // synchronous execution only).
     this.#queued++;
-    const settled = this.#awaitPending(built).finally(() => {
+    const settled = this.#awaitPending(built, promised.id ?? 0).finally(() => {
       this.#queued--;
     });
     // Runs queued before this one keep their place: the next waits for them and for this wait.
@@ -234,10 +242,10 @@ export class PluginSandbox {
     return settled;
   }
 
-  async #awaitPending(built: Built): Promise<PluginRun> {
+  async #awaitPending(built: Built, id: number): Promise<PluginRun> {
     const { timeoutMs } = this.#options;
     const call = built.wait
-      .apply(undefined, [], { result: { copy: true, promise: true }, timeout: timeoutMs })
+      .apply(undefined, [id], { result: { copy: true, promise: true }, timeout: timeoutMs })
       .then(toPluginRun, (err: unknown) => this.#toFault(err, built));
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<'expired'>((done) => {
@@ -376,11 +384,11 @@ async function instantiate(
   }
   const pair = (await bind.apply(undefined, [plugin.derefInto()], {
     result: { reference: true },
-  })) as ivm.Reference<{ run: Run; runMany: RunMany; collect: () => unknown; wait: () => unknown }>;
+  })) as ivm.Reference<{ run: Run; runMany: RunMany; collect: () => unknown; wait: (id: number) => unknown }>;
   const run = (await pair.get('run', { reference: true })) as ivm.Reference<Run>;
   const runMany = (await pair.get('runMany', { reference: true })) as ivm.Reference<RunMany>;
   const collect = (await pair.get('collect', { reference: true })) as ivm.Reference<() => unknown>;
-  const wait = (await pair.get('wait', { reference: true })) as ivm.Reference<() => unknown>;
+  const wait = (await pair.get('wait', { reference: true })) as ivm.Reference<(id: number) => unknown>;
   plugin.release();
   pair.release();
   bind.release();

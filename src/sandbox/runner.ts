@@ -3,7 +3,7 @@
  *
  * Run with `context.evalClosure(runnerSource, [hostLog])`, it strips the globals a plugin must not
  * have and returns `bind(plugin)`, which returns `{ run(msg, ctx), runMany(msgs, ctxs), collect(), wait() }`. `run` calls the plugin and
- * answers with an envelope (or `{ pending: true }` for a promise, which `wait()` then settles): `{ ok: true, value }` where `value` is fresh plain data, or
+ * answers with an envelope (or `{ pending: true, id }` for a promise, which `wait(id)` then settles): `{ ok: true, value }` where `value` is fresh plain data, or
  * `{ ok: false, error }` where `error` is a string.
  *
  * What must hold: everything that runs plugin code (the call, awaiting it, reading its result,
@@ -186,8 +186,10 @@ function contextFor(data) {
 }
 
 // run() is called synchronously (applySync): a plain result comes back at once; a promise is kept
-// here and run() answers { pending: true }, and the host then awaits wait() asynchronously.
-let pending = null;
+// here under a number and run() answers { pending: true, id }, and the host then awaits wait(id)
+// asynchronously. Kept by number, so no later run can take the place of one not yet collected.
+const pending = { __proto__: null };
+let lastId = 0;
 // The envelopes of the batch runMany() is working through; collect() hands back what a batch cut
 // short by its time limit had finished.
 let batch = null;
@@ -196,8 +198,9 @@ return function bind(plugin) {
     try {
       const result = plugin(withBody(msg), contextFor(data));
       if (!isThenable(result)) return succeed(result, data.jsonBodies === true);
-      pending = settle(result, data.jsonBodies === true);
-      return { __proto__: null, pending: true };
+      lastId += 1;
+      pending[lastId] = settle(result, data.jsonBodies === true);
+      return { __proto__: null, pending: true, id: lastId };
     } catch (e) {
       return fail(e);
     }
@@ -224,9 +227,9 @@ return function bind(plugin) {
       batch = null;
       return done;
     },
-    wait() {
-      const settling = pending;
-      pending = null;
+    wait(id) {
+      const settling = pending[id];
+      delete pending[id];
       return settling;
     },
   };

@@ -128,3 +128,35 @@ describe('runs batched into one isolate call', () => {
     }
   });
 });
+
+describe('batches and async results after a rebuild', () => {
+  it('gives every message its own result when an isolate is rebuilt while async runs queue up', async () => {
+    const sandbox = await PluginSandbox.load(
+      'hog-sometimes-async.js',
+      `export default (msg) => {
+        if (msg.body.hog) { const hog = []; for (;;) hog.push(new Array(1e6).fill(1)); }
+        return msg.body.n % 2 ? Promise.resolve({ body: msg.body }) : { body: msg.body };
+      }`,
+      { ...options, timeoutMs: 5_000, memoryLimitMb: 32 },
+    );
+    const withHog = (n: number) => ({ ...message(n), body: { n, hog: n === 3 } });
+    try {
+      const first = Array.from({ length: 8 }, (_, n) => sandbox.run(withHog(n), ctx));
+      // The next socket read's worth, while the batch above breaks its isolate and reruns alone.
+      await new Promise((resolve) => setImmediate(resolve));
+      // ... and more, one per turn of the event loop (each its own batch of one).
+      const second: Array<Promise<Awaited<ReturnType<PluginSandbox['run']>>>> = [];
+      for (let i = 0; i < 60; i++) {
+        second.push(sandbox.run(withHog(100 + i), ctx));
+        if (i % 2) await new Promise((resolve) => setImmediate(resolve));
+      }
+      const runs = await Promise.all([...first, ...second]);
+      const got = runs.map((run) =>
+        run.kind === 'continue' ? (run.messages[0]!.body as { n: number }).n : run.kind,
+      );
+      expect(got).toEqual([0, 1, 2, 'memory', 4, 5, 6, 7, ...Array.from({ length: 60 }, (_, i) => 100 + i)]);
+    } finally {
+      sandbox.dispose();
+    }
+  });
+});
