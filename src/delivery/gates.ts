@@ -85,7 +85,12 @@ export class RouteGates {
       if (previous.state === 'open') this.#scheduleCooldown();
     } else {
       this.#dropCircuit();
-      this.#breaker = new CircuitBreaker(policy, now, this.#changed);
+      // Only the current breaker reports: one replaced by a reload may still hear from requests
+      // that started before it, and must not touch the timers or the metric of the new one.
+      const breaker: CircuitBreaker = new CircuitBreaker(policy, now, (from, to, detail) => {
+        if (this.#breaker === breaker) this.#changed(from, to, detail);
+      });
+      this.#breaker = breaker;
       this.#circuitUrl = url;
       events.circuitTracked(this.#route, true);
       if (previous !== undefined && previous.state !== 'closed') {
@@ -153,9 +158,11 @@ export class RouteGates {
       return handler(d).then((outcome) => {
         // A dead letter without a status sent no request (a CloudEvent without `type`): the
         // receiver said nothing, so it counts neither way (and a probe passes to the next one).
-        if (outcome.kind !== 'dead-letter' || outcome.status !== undefined) {
+        // And a request that started under a breaker a reload has since replaced or removed
+        // (a new URL, `circuit: false`) is not the new one's business.
+        const sent = outcome.kind !== 'dead-letter' || outcome.status !== undefined;
+        if (sent && gates.#breaker === breaker)
           breaker.record(outcome.kind === 'retry', epoch, gates.#clock());
-        }
         return outcome;
       });
     };

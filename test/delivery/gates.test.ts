@@ -334,6 +334,36 @@ describe('route gates', () => {
     gates.dispose();
   });
 
+  it('ignores failures that were in flight when a reload turned the circuit off or changed its URL', async () => {
+    const gates = new RouteGates('r', silent, clock);
+    gates.configure({ target: webhook(circuit) });
+    // Two requests start under the first circuit and fail after the reload.
+    let fail!: () => void;
+    const failing = new Promise<Outcome>((resolve) => {
+      fail = () => resolve(retry('HTTP 503'));
+    });
+    const handler = gates.observe(() => failing);
+    const inFlight = [handler(delivery), handler(delivery)];
+    gates.configure({ target: webhook(undefined) }); // circuit: false
+    fail();
+    await expect(Promise.all(inFlight)).resolves.toHaveLength(2); // no TypeError from a dropped circuit
+    expect(gates.circuitState).toBeUndefined();
+    expect(vi.getTimerCount()).toBe(0);
+
+    gates.configure({ target: webhook(circuit) });
+    let failAgain!: () => void;
+    const failingAgain = new Promise<Outcome>((resolve) => {
+      failAgain = () => resolve(retry('HTTP 503'));
+    });
+    const second = gates.observe(() => failingAgain);
+    const before = [second(delivery), second(delivery)];
+    gates.configure({ target: webhook(circuit, 'http://127.0.0.1:2/hook') });
+    failAgain();
+    await Promise.all(before);
+    expect(gates.circuitState).toBe('closed'); // the new URL's circuit heard nothing
+    gates.dispose();
+  });
+
   it('checks the circuit before the bucket: a held delivery takes no token', async () => {
     const gates = new RouteGates('r', silent, clock);
     gates.configure({ rateLimit: { rate: 1, perMs: 1_000, burst: 1 }, target: webhook(circuit) });
