@@ -180,7 +180,8 @@ function statusClass(status: number): string {
  */
 function routeSecrets(spec: WebhookTargetSpec, url: URL): string[] {
   const values = [
-    ...Object.values(spec.headers),
+    // `Bearer <token>`: a page may echo the token alone.
+    ...Object.values(spec.headers).flatMap((value) => [value, ...value.split(/\s+/)]),
     ...(spec.sign?.secrets.flatMap((key) => [key, key.slice('whsec_'.length)]) ?? []),
     decodeURIComponent(url.username),
     decodeURIComponent(url.password),

@@ -55,7 +55,11 @@ describe('secrets', () => {
       const status = n === 0 ? 500 : 400;
       res.statusCode = status;
       const { authorization } = req.headers;
-      res.end(`failed; you sent ${authorization} ${req.headers['x-api-key']} to ${req.path}`);
+      // The bare token, as "token … is expired" pages do, besides the whole header value.
+      const bare = authorization?.split(' ')[1];
+      res.end(
+        `failed; token ${bare} is expired; you sent ${authorization} ${req.headers['x-api-key']} to ${req.path}`,
+      );
       return 'handled';
     };
     h.warren = await startWarren(
