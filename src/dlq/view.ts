@@ -135,7 +135,11 @@ export function describeDeadLetter(msg: Message, position: number): DeadLetterVi
   const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
   const p = msg.properties;
   const error = headerText(headers['x-warren-error']);
-  const deathReason = headerText(headers['x-first-death-reason']);
+  // The latest death says why it is here (x-death is newest first): a message that went through a
+  // delay tier has `expired` as its *first* death, and `delivery_limit` as the one that sent it here.
+  const deaths = headers['x-death'];
+  const latest = Array.isArray(deaths) ? (deaths[0] as { reason?: unknown } | undefined) : undefined;
+  const deathReason = headerText(latest?.reason) ?? headerText(headers['x-first-death-reason']);
   const origin = originOf(headers);
   const rest: Record<string, unknown> = {};
   for (const name of Object.keys(headers).sort()) {

@@ -86,6 +86,35 @@ describe('a dead-lettered message as a peek shows it', () => {
     expect(view.headers).not.toHaveProperty('x-delivery-count');
   });
 
+  it('gives the latest death as the reason when a retried message hit the poison guard', () => {
+    // Through a delay tier (expired) and back, then the delivery limit: x-death is newest first.
+    const retried = {
+      'x-first-death-exchange': '',
+      'x-first-death-queue': 'warren.retry.billing.orders.10s',
+      'x-first-death-reason': 'expired',
+      'x-death': [
+        {
+          count: 1,
+          reason: 'delivery_limit',
+          queue: 'billing.orders',
+          exchange: '',
+          'routing-keys': ['billing.orders'],
+        },
+        {
+          count: 1,
+          reason: 'expired',
+          queue: 'warren.retry.billing.orders.10s',
+          exchange: '',
+          'routing-keys': ['x'],
+        },
+      ],
+    };
+    expect(describeDeadLetter(message(retried), 1)).toMatchObject({
+      error: 'dead-lettered by the broker: delivery_limit',
+      deathReason: 'delivery_limit',
+    });
+  });
+
   it('cuts a long text body without splitting a character and says so', () => {
     const body = Buffer.from(`${'a'.repeat(excerptBytes - 1)}é and more`);
     const view = describeDeadLetter(message({}, { contentType: 'text/plain' }, body), 1);
