@@ -18,7 +18,8 @@ export function compileFilter(filter: Filter): CompiledFilter {
   }));
   return (d) => {
     if (patterns !== undefined) {
-      const key = d.routingKey.split('.');
+      // An empty key has no words (RabbitMQ: `#` matches it, `*` does not).
+      const key = d.routingKey === '' ? [] : d.routingKey.split('.');
       if (!patterns.some((p) => topicMatches(p.words, key))) {
         return `routing key "${d.routingKey}" matches none of ${patterns.map((p) => `"${p.text}"`).join(', ')}`;
       }

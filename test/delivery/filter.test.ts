@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileFilter, topicMatches } from '../../src/delivery/filter.js';
 
-const words = (s: string) => s.split('.');
+const words = (s: string) => (s === '' ? [] : s.split('.'));
 
 describe('topic matching', () => {
   it.each([
@@ -19,6 +19,8 @@ describe('topic matching', () => {
     ['order.#.eu', 'order.x.y.eu', true],
     ['order.#.eu', 'order.x.y.us', false],
     ['#', '', true],
+    ['*', '', false],
+    ['#.*', '', false],
     ['#', 'a.b.c', true],
     ['*', 'a', true],
     ['*', 'a.b', false],
@@ -68,6 +70,13 @@ describe('when filters', () => {
     expect(filter(d('k', { priority: Buffer.from('5'), vip: true }))).toBeUndefined();
     expect(filter(d('k', { priority: 6, vip: true }))).toBe('header priority is not "5"');
     expect(filter(d('k', { priority: { nested: 5 }, vip: true }))).toBe('header priority is not "5"');
+  });
+
+  it('matches an empty routing key (a fanout publisher) as RabbitMQ does', () => {
+    expect(compileFilter({ routingKey: ['#'], headers: {} })(d(''))).toBeUndefined();
+    expect(compileFilter({ routingKey: ['*'], headers: {} })(d(''))).toBe(
+      'routing key "" matches none of "*"',
+    );
   });
 
   it('treats a null header as absent', () => {
