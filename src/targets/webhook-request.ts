@@ -68,7 +68,12 @@ function planHeaders(spec: WebhookTargetSpec): HeaderPlan {
     const attribute = spec.body === 'cloudevents' ? defaultAttribute(lower) : undefined;
     if (lower === 'content-type') plan.contentType = value;
     else if (lower === 'content-encoding') plan.contentEncoding = value;
-    else if (attribute !== undefined) plan.cloudEventDefaults.push([attribute, percentEncode(value)]);
+    // datacontenttype becomes the Content-Type, which is not percent-encoded; the rest are ce-* headers.
+    else if (attribute !== undefined)
+      plan.cloudEventDefaults.push([
+        attribute,
+        attribute === 'datacontenttype' ? value : percentEncode(value),
+      ]);
     else plan.extra.push(name, value);
   }
   return plan;

@@ -301,6 +301,15 @@ describe('body: cloudevents', () => {
     expect(headers['ce-datacontenttype']).toBeUndefined();
   });
 
+  it("takes the route's ce-datacontenttype default as the Content-Type as written, not percent-encoded", () => {
+    const s = spec({
+      body: 'cloudevents',
+      headers: { 'ce-datacontenttype': 'application/json; charset=utf-8' },
+    });
+    const d = delivery('{}', { contentType: undefined, headers: attributes });
+    expect(headerRecord(build(s, d).headers)['content-type']).toBe('application/json; charset=utf-8');
+  });
+
   it('refuses an attribute name CloudEvents does not allow', () => {
     const d = delivery('x', { headers: { ...attributes, 'cloudEvents_my-ext': 'v' } });
     expect(refusal(cloudevents, d)).toMatch(/cloudEvents_my-ext does not name a valid attribute/);
