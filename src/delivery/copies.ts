@@ -37,7 +37,11 @@ export function forwardedHeaders(d: Delivery, extra?: Record<string, unknown>): 
   return headers;
 }
 
-/** The AMQP properties a forwarded message keeps (headers, message-id and delivery mode are set apart). */
+/**
+ * The AMQP properties a forwarded message keeps (headers, message-id and delivery mode are set
+ * apart). Never `userId`: RabbitMQ refuses (406, closing the channel) a publish whose user-id is
+ * not the publishing connection's user, so another user's message could never be copied.
+ */
 const forwardedKeys = [
   'contentType',
   'contentEncoding',
@@ -47,7 +51,6 @@ const forwardedKeys = [
   'expiration',
   'timestamp',
   'type',
-  'userId',
   'appId',
   'clusterId',
 ] as const;
@@ -81,7 +84,6 @@ function baseProperties(msg: ConsumeMessage, d: Delivery): Options.Publish {
   if (p.timestamp) props.timestamp = p.timestamp;
   if (p.type) props.type = p.type;
   if (p.appId) props.appId = p.appId;
-  if (p.userId) props.userId = p.userId;
   if (p.priority !== undefined) props.priority = p.priority;
   return props;
 }

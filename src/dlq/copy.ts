@@ -10,7 +10,7 @@ const keptProperties = [
   'timestamp',
   'type',
   'appId',
-  'userId',
+  // not userId: a publish with another user's user-id is refused (406), see forwardedKeys
   'priority',
 ] as const;
 

@@ -1,6 +1,6 @@
 import type { ConsumeMessage } from 'amqplib';
 import { describe, expect, it } from 'vitest';
-import { deadLetterCopy, retryCopy } from '../../src/delivery/copies.js';
+import { deadLetterCopy, forwardedProperties, retryCopy } from '../../src/delivery/copies.js';
 import { toDelivery } from '../../src/delivery/delivery.js';
 
 function message(
@@ -105,5 +105,22 @@ describe('copies Warren publishes', () => {
       'x-warren-original-routing-key': 'order.created',
     });
     expect(copy.headers).not.toHaveProperty('x-warren-attempt');
+  });
+});
+
+describe('copies Warren publishes', () => {
+  it("never carry the original's user-id, which the broker refuses from another connection's user", () => {
+    const msg = message({}, {}, 'm-1');
+    (msg.properties as { userId?: string }).userId = 'billing-service';
+    (msg.properties as { appId?: string }).appId = 'shop';
+    const d = toDelivery(msg, 'r');
+    for (const copy of [
+      retryCopy(msg, d),
+      deadLetterCopy(msg, d, { reason: 'HTTP 500' }),
+      forwardedProperties(d.properties, d.id, {}, true),
+    ]) {
+      expect(copy).not.toHaveProperty('userId');
+      expect(copy).toMatchObject({ appId: 'shop', correlationId: 'corr-1' });
+    }
   });
 });
