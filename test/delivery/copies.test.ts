@@ -108,7 +108,7 @@ describe('copies Warren publishes', () => {
   });
 });
 
-describe('copies Warren publishes', () => {
+describe('the properties of every copy', () => {
   it("never carry the original's user-id, which the broker refuses from another connection's user", () => {
     const msg = message({}, {}, 'm-1');
     (msg.properties as { userId?: string }).userId = 'billing-service';
