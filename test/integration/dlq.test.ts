@@ -95,6 +95,29 @@ routes:
     return { exchange, queue, dlq, ids };
   }
 
+  /**
+   * A DLQ holding messages a..e for route `orders`, whose source queue takes only `room` messages
+   * and then rejects publishes (x-overflow reject-publish): a redrive's later copies are nacked.
+   */
+  async function refusingSource(room: number) {
+    const dlq = uniqueName('dlq.refused.dlq');
+    const source = uniqueName('dlq.refused');
+    h.broker.track('queue', dlq, source);
+    const ch = await h.broker.connection.createChannel();
+    await ch.assertQueue(dlq, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    await ch.assertQueue(source, {
+      durable: true,
+      arguments: { 'x-max-length': room, 'x-overflow': 'reject-publish' },
+    });
+    await ch.close();
+    const ids = ['a', 'b', 'c', 'd', 'e'];
+    for (const id of ids) await h.broker.publish('', dlq, id, { messageId: id });
+    const app = dlqApp(undefined, (name) =>
+      name === 'orders' ? { name, queue: source, deadLetterQueue: dlq } : undefined,
+    );
+    return { dlq, source, ids, app };
+  }
+
   async function peek(app: Hono, query = ''): Promise<PeekBody> {
     const res = await app.request(`/api/dlq/orders${query}`);
     expect(res.status).toBe(200);
@@ -178,22 +201,8 @@ routes:
   });
 
   it('stops at a copy the broker refuses and loses nothing: the rest stay in the DLQ, in order', async () => {
-    const dlq = uniqueName('dlq.refused.dlq');
-    const source = uniqueName('dlq.refused');
-    h.broker.track('queue', dlq, source);
-    const ch = await h.broker.connection.createChannel();
-    await ch.assertQueue(dlq, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
     // A full source queue that rejects publishes: the third copy is nacked.
-    await ch.assertQueue(source, {
-      durable: true,
-      arguments: { 'x-max-length': 2, 'x-overflow': 'reject-publish' },
-    });
-    await ch.close();
-    const ids = ['a', 'b', 'c', 'd', 'e'];
-    for (const id of ids) await h.broker.publish('', dlq, id, { messageId: id });
-    const app = dlqApp(undefined, (name) =>
-      name === 'orders' ? { name, queue: source, deadLetterQueue: dlq } : undefined,
-    );
+    const { dlq, source, app } = await refusingSource(2);
 
     const res = await app.request('/api/dlq/orders/redrive', { method: 'POST' });
     expect(res.status).toBe(502);
@@ -212,21 +221,7 @@ routes:
   });
 
   it('keeps the DLQ in order when a redrive stops after a peek handed messages back', async () => {
-    const dlq = uniqueName('dlq.refused.dlq');
-    const source = uniqueName('dlq.refused');
-    h.broker.track('queue', dlq, source);
-    const ch = await h.broker.connection.createChannel();
-    await ch.assertQueue(dlq, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-    await ch.assertQueue(source, {
-      durable: true,
-      arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish' },
-    });
-    await ch.close();
-    const ids = ['a', 'b', 'c', 'd', 'e'];
-    for (const id of ids) await h.broker.publish('', dlq, id, { messageId: id });
-    const app = dlqApp(undefined, (name) =>
-      name === 'orders' ? { name, queue: source, deadLetterQueue: dlq } : undefined,
-    );
+    const { dlq, ids, app } = await refusingSource(1);
     // The peek hands all five back: from then on the queue serves them as returned messages.
     expect((await peek(app)).messages.map((m) => m.messageId)).toEqual(ids);
 
