@@ -38,6 +38,18 @@ export interface RunningRoutes {
 /** The error that kept a route's new version from running, if any. */
 type Applied = Promise<WarrenError | undefined>;
 
+/** What every route's part of one reload works with. */
+interface Reload {
+  routes: RunningRoutes;
+  /** Undefined while disconnected: routes are then declared and started on connect. */
+  connections: Connections | undefined;
+  /** Exchanges that failed to declare: routes reading from them fail too. */
+  failedExchanges: Map<string, WarrenError>;
+}
+
+/** A change for a consuming route; one that is not consuming just takes the new version. */
+type ConsumingChange = (r: Reload, entry: RouteEntry, plan: RoutePlan, connections: Connections) => Applied;
+
 /**
  * The per-route part of a reload: adds, handler swaps, source changes, retries of failed unchanged
  * routes (when connected), then removals. Results sorted by route.
@@ -58,21 +70,14 @@ export async function applyRouteChanges(
       ...(error ? { error: { code: error.code, message: error.message } } : {}),
     });
   };
+  const r: Reload = { routes, connections, failedExchanges };
   await Promise.all([
-    ...diff.add.map((plan) =>
-      track(plan.name, 'added', addRoute(routes, plan, connections, failedExchanges)),
-    ),
-    ...diff.changeHandler.map((plan) =>
-      track(plan.name, 'handler', changeHandler(routes, plan, connections, failedExchanges)),
-    ),
-    ...diff.changeSource.map((plan) =>
-      track(plan.name, 'source', changeSource(routes, plan, connections, failedExchanges)),
-    ),
+    ...diff.add.map((plan) => track(plan.name, 'added', install(r, routes.add(plan), plan))),
+    ...diff.changeHandler.map((plan) => track(plan.name, 'handler', ifConsuming(r, plan, changeHandler))),
+    ...diff.changeSource.map((plan) => track(plan.name, 'source', ifConsuming(r, plan, changeSource))),
     ...diff.unchanged
       .filter((plan) => routes.get(plan.name)?.state === 'failed' && connections)
-      .map((plan) =>
-        track(plan.name, 'retried', retryRoute(routes, plan.name, connections!, failedExchanges)),
-      ),
+      .map((plan) => track(plan.name, 'retried', retryRoute(r, plan.name, connections!))),
   ]);
   for (const plan of diff.remove) {
     routes.remove(plan.name);
@@ -81,68 +86,49 @@ export async function applyRouteChanges(
   return results.sort((a, b) => a.route.localeCompare(b.route));
 }
 
-async function addRoute(
-  routes: RunningRoutes,
-  plan: RoutePlan,
-  connections: Connections | undefined,
-  failedExchanges: Map<string, WarrenError>,
-): Applied {
-  return install(routes, routes.add(plan), plan, connections, failedExchanges);
+function ifConsuming(r: Reload, plan: RoutePlan, change: ConsumingChange): Applied {
+  const entry = r.routes.get(plan.name)!;
+  if (!r.connections || entry.state !== 'consuming') return replaceIdle(r, entry, plan);
+  return change(r, entry, plan, r.connections);
 }
 
 /** A route that is not consuming (failed, or waiting for the broker) just takes the new version. */
-async function replaceIdle(
-  routes: RunningRoutes,
-  entry: RouteEntry,
-  plan: RoutePlan,
-  connections: Connections | undefined,
-  failedExchanges: Map<string, WarrenError>,
-): Applied {
+async function replaceIdle(r: Reload, entry: RouteEntry, plan: RoutePlan): Applied {
   // A paused route's consumer was stopped by the pause, which may still be draining it.
   if (!entry.paused) void entry.consumer.stop(0);
-  return install(routes, entry, plan, connections, failedExchanges);
+  return install(r, entry, plan);
 }
 
 /** Gives the entry a consumer for `plan` and, when connected, declares and starts it. */
-async function install(
-  routes: RunningRoutes,
-  entry: RouteEntry,
-  plan: RoutePlan,
-  connections: Connections | undefined,
-  failedExchanges: Map<string, WarrenError>,
-): Applied {
+async function install(r: Reload, entry: RouteEntry, plan: RoutePlan): Applied {
   try {
-    entry.consumer = await routes.consumerFor(entry, plan);
+    entry.consumer = await r.routes.consumerFor(entry, plan);
   } catch (err) {
-    return routes.broken(entry, plan, err);
+    return r.routes.broken(entry, plan, err);
   }
   entry.plan = plan;
   entry.pending = undefined;
   entry.broken = false;
   entry.gates.configure(plan);
-  if (!connections) return undefined; // declared and started on connect
-  await routes.start(entry, connections, failedExchanges);
+  if (!r.connections) return undefined; // declared and started on connect
+  await r.routes.start(entry, r.connections, r.failedExchanges);
   return entry.state === 'failed' ? entry.error : undefined;
 }
 
 /** Target, retry or concurrency changed: declare any new tier or DLQ, then swap the handler in
  * place. The consumer keeps running; deliveries already in a handler finish with the old one. */
 async function changeHandler(
-  routes: RunningRoutes,
+  r: Reload,
+  entry: RouteEntry,
   plan: RoutePlan,
-  connections: Connections | undefined,
-  failedExchanges: Map<string, WarrenError>,
+  connections: Connections,
 ): Applied {
-  const entry = routes.get(plan.name)!;
-  if (!connections || entry.state !== 'consuming') {
-    return replaceIdle(routes, entry, plan, connections, failedExchanges);
-  }
   let runtime: RouteRuntime;
   try {
-    runtime = await routes.runtimeFor(entry, plan);
-    await applyRoute(connections.consume, plan, failedExchanges);
+    runtime = await r.routes.runtimeFor(entry, plan);
+    await applyRoute(connections.consume, plan, r.failedExchanges);
   } catch (err) {
-    return keepPrevious(routes.log, entry, plan, err);
+    return keepPrevious(r.routes.log, entry, plan, err);
   }
   // A new rate limit or circuit policy applies to the running consumer, held deliveries included.
   entry.gates.configure(plan);
@@ -155,20 +141,16 @@ async function changeHandler(
 /** Queue, bindings or prefetch changed: the new consumer starts first, then the old one is
  * cancelled and drained in the background, so no delivery waits for the reload. */
 async function changeSource(
-  routes: RunningRoutes,
+  r: Reload,
+  entry: RouteEntry,
   plan: RoutePlan,
-  connections: Connections | undefined,
-  failedExchanges: Map<string, WarrenError>,
+  connections: Connections,
 ): Applied {
-  const entry = routes.get(plan.name)!;
-  if (!connections || entry.state !== 'consuming') {
-    return replaceIdle(routes, entry, plan, connections, failedExchanges);
-  }
   let consumer: RouteConsumer | undefined;
   let configured = false;
   try {
-    consumer = await routes.consumerFor(entry, plan);
-    await applyRoute(connections.consume, plan, failedExchanges);
+    consumer = await r.routes.consumerFor(entry, plan);
+    await applyRoute(connections.consume, plan, r.failedExchanges);
     // Before the new consumer's first delivery; the old one drains under the same gates.
     entry.gates.configure(plan);
     configured = true;
@@ -176,13 +158,13 @@ async function changeSource(
   } catch (err) {
     void consumer?.stop(0);
     if (configured) entry.gates.configure(entry.plan);
-    return keepPrevious(routes.log, entry, plan, err);
+    return keepPrevious(r.routes.log, entry, plan, err);
   }
   const old = entry.consumer;
   entry.consumer = consumer;
   entry.plan = plan;
   entry.pending = undefined;
-  routes.drain(plan.name, old, 'source changed');
+  r.routes.drain(plan.name, old, 'source changed');
   return undefined;
 }
 
@@ -193,13 +175,8 @@ function keepPrevious(log: Logger, entry: RouteEntry, plan: RoutePlan, err: unkn
   return error;
 }
 
-async function retryRoute(
-  routes: RunningRoutes,
-  name: string,
-  connections: Connections,
-  failedExchanges: Map<string, WarrenError>,
-): Applied {
-  const entry = routes.get(name)!;
-  await routes.start(entry, connections, failedExchanges);
+async function retryRoute(r: Reload, name: string, connections: Connections): Applied {
+  const entry = r.routes.get(name)!;
+  await r.routes.start(entry, connections, r.failedExchanges);
   return entry.state === 'failed' ? entry.error : undefined;
 }
