@@ -14,7 +14,7 @@
  * the plugin loads; a plugin that tampers with its realm can only spoil its own results.
  */
 
-/** Deeper results are refused; this also turns a cyclic result into an error. */
+/** Deeper results are refused (a cycle is found and named before this is reached). */
 export const MAX_RESULT_DEPTH = 64;
 /** Caps what one call can push into Warren's log. */
 export const MAX_LOG_LINES_PER_CALL = 100;
@@ -56,7 +56,7 @@ for (const name of ['FinalizationRegistry', 'WeakRef', 'SharedArrayBuffer', 'Ato
 }
 
 class Fault {
-  constructor(reason) { this.reason = reason; this.path = ''; }
+  constructor(reason, back) { this.reason = reason; this.path = ''; this.back = back; }
 }
 
 function define(target, key, value) {
@@ -69,6 +69,10 @@ function ownValue(source, key) {
   if (!hasOwn(descriptor, 'value')) throw new Fault('getters are not allowed in results');
   return descriptor.value;
 }
+
+// The objects on the path from the result to the value being copied: a cycle is named as such,
+// not reported as a path of 64 steps that hides the reason.
+const ancestors = [];
 
 function plain(value, depth) {
   const type = typeof value;
@@ -83,6 +87,10 @@ function plain(value, depth) {
     return new U8(value);
   }
   if (value instanceof NativeDate) return new NativeDate(apply(getTime, value, []));
+  for (let i = 0; i < depth; i++) {
+    if (ancestors[i] === value) throw new Fault('a cyclic reference', depth - i);
+  }
+  ancestors[depth] = value;
   if (isArray(value)) {
     const out = [];
     const length = value.length;
@@ -109,9 +117,17 @@ function child(source, key, step, depth) {
   }
 }
 
+// The reason first: a long path must never push it past the cut the host makes.
+function faultText(fault) {
+  const path = 'result' + fault.path;
+  const where = path.length > 120 ? apply(stringSlice, path, [0, 60]) + '…' + apply(stringSlice, path, [path.length - 59]) : path;
+  if (fault.back === undefined) return where + ': ' + fault.reason;
+  return fault.reason + ' at ' + where + ' (it refers back ' + fault.back + ' level' + (fault.back === 1 ? '' : 's') + ' up)';
+}
+
 function describe(error) {
   try {
-    if (error instanceof Fault) return 'result' + error.path + ': ' + error.reason;
+    if (error instanceof Fault) return faultText(error);
     if (error instanceof NativeError) {
       const name = NativeString(error.name);
       const message = NativeString(error.message);
@@ -142,8 +158,10 @@ function textBodies(value) {
 function succeed(value, jsonBodies) {
   try {
     const copy = plain(value, 0);
+    ancestors.length = 0;
     return { __proto__: null, ok: true, value: jsonBodies ? textBodies(copy) : copy };
   } catch (e) {
+    ancestors.length = 0;
     return fail(e);
   }
 }

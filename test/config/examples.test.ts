@@ -42,6 +42,29 @@ describe('routes.d examples', () => {
   });
 });
 
+describe('the examples keep held deliveries under the broker\'s consumer_timeout', () => {
+  // A delivery held by an open circuit waits up to prefetch × cooldown (one probe per cooldown);
+  // one held by a rate limit up to prefetch / rate. RabbitMQ's default consumer_timeout is 30 min.
+  const consumerTimeoutMs = 30 * 60_000;
+
+  it('every route of routes.d', async () => {
+    const result = await loadConfig(routesDir, {});
+    if (!result.ok) throw new Error(result.issues.map(formatIssue).join('\n'));
+    const over = result.config.routes.flatMap((route) => {
+      const target = route.target;
+      const circuitHold =
+        target.kind === 'webhook' && target.circuit ? route.prefetch * target.circuit.cooldownMs : 0;
+      const rateHold = route.rateLimit
+        ? (route.prefetch / route.rateLimit.rate) * route.rateLimit.perMs
+        : 0;
+      const worst = Math.max(circuitHold, rateHold);
+      return worst >= consumerTimeoutMs ? [`${route.name}: up to ${worst / 60_000} min`] : [];
+    });
+
+    expect(over).toEqual([]);
+  });
+});
+
 describe('target examples', () => {
   const examples = targets.flatMap((target) =>
     target.examples.map((example, index) => ({ kind: target.kind, index, example })),

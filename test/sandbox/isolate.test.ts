@@ -81,6 +81,16 @@ describe('plugin results', () => {
     [
       'a cycle',
       'export default () => { const a = {}; a.a = a; return { body: a }; }',
+      'a cyclic reference at result.body.a (it refers back 1 level up)',
+    ],
+    [
+      'a long cycle',
+      'export default () => { const a = { self: {} }; a.self.self = a; const r = { body: { list: [a] } }; return r; }',
+      'a cyclic reference at result.body.list[0].self.self (it refers back 2 levels up)',
+    ],
+    [
+      'a result nested too deep',
+      'export default () => { let b = 1; for (let i = 0; i < 80; i++) b = { b }; return { body: b }; }',
       'nested deeper than 64',
     ],
     [

@@ -27,7 +27,7 @@ describe('warren test (CLI)', () => {
           'route: order-lines',
           'cases:',
           '  - name: wrong SKU routing',
-          '    message: { body: { id: o-1, lines: [{ sku: KB-01 }, { sku: MS-7 }] } }',
+          '    message: { body: { order: { id: o-1, lines: [{ sku: KB-01 }, { sku: MS-7 }] } } }',
           '    expect:',
           '      publish:',
           '        - routingKey: order.line.kb-01',
