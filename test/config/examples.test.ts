@@ -42,7 +42,7 @@ describe('routes.d examples', () => {
   });
 });
 
-describe('the examples keep held deliveries under the broker\'s consumer_timeout', () => {
+describe("the examples keep held deliveries under the broker's consumer_timeout", () => {
   // A delivery held by an open circuit waits up to prefetch × cooldown (one probe per cooldown);
   // one held by a rate limit up to prefetch / rate. RabbitMQ's default consumer_timeout is 30 min.
   const consumerTimeoutMs = 30 * 60_000;
@@ -54,9 +54,7 @@ describe('the examples keep held deliveries under the broker\'s consumer_timeout
       const target = route.target;
       const circuitHold =
         target.kind === 'webhook' && target.circuit ? route.prefetch * target.circuit.cooldownMs : 0;
-      const rateHold = route.rateLimit
-        ? (route.prefetch / route.rateLimit.rate) * route.rateLimit.perMs
-        : 0;
+      const rateHold = route.rateLimit ? (route.prefetch / route.rateLimit.rate) * route.rateLimit.perMs : 0;
       const worst = Math.max(circuitHold, rateHold);
       return worst >= consumerTimeoutMs ? [`${route.name}: up to ${worst / 60_000} min`] : [];
     });
