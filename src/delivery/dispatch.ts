@@ -1,11 +1,13 @@
 import type { ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
+import { publishEncodable } from '../amqp/encodable-copy.js';
 import type { Publisher } from '../amqp/publisher.js';
+import { isWarrenError } from '../errors.js';
 import type { Handler } from '../targets/types.js';
 import { events, type FinalOutcome } from '../telemetry/events.js';
 import type { RoutePlan } from '../topology/plan.js';
 import { delayForAttempt } from '../topology/plan.js';
-import { deadLetterCopy, retryCopy } from './copies.js';
+import { deadLetterAnnotations, deadLetterCopy, retryCopy } from './copies.js';
 import { toDelivery } from './delivery.js';
 import type { RouteGates } from './gates.js';
 import type { Outcome } from './outcome.js';
@@ -149,24 +151,34 @@ async function publishCopy(
 ): Promise<FinalOutcome> {
   const { plan, publisher } = route;
   const exhausted = outcome.kind === 'retry' && d.attempt >= plan.retry.attempts;
+  let reason =
+    outcome.kind === 'retry' ? `${outcome.reason} (gave up after ${d.attempt} attempts)` : outcome.reason;
   if (outcome.kind === 'retry' && !exhausted) {
     try {
       const tier = chooseTier(plan, d.attempt, outcome.afterMs);
       await publisher.publish('', tier, msg.content, retryCopy(msg, d), { mandatory: true });
       return acked(msg, channel, 'retry');
     } catch (err) {
-      events.publishFailed(log, plan.name, 'retry', err as Error);
-      return requeue(msg, channel);
+      // A copy amqplib cannot encode fails the same way every time: the message's own fault, so it
+      // is dead-lettered now rather than requeued for ever.
+      if (!isWarrenError(err, 'WARREN_E_UNENCODABLE')) {
+        events.publishFailed(log, plan.name, 'retry', err as Error);
+        return requeue(msg, channel);
+      }
+      reason = (err as Error).message;
     }
   }
-  const reason =
-    outcome.kind === 'retry' ? `${outcome.reason} (gave up after ${d.attempt} attempts)` : outcome.reason;
   try {
-    const copy = deadLetterCopy(msg, d, {
-      reason,
-      ...(outcome.status !== undefined ? { status: outcome.status } : {}),
-    });
-    await publisher.publish('', plan.deadLetterQueue, msg.content, copy, { mandatory: true });
+    const status = outcome.status;
+    // The dead letter leaves even when its headers cannot be encoded (see publishEncodable).
+    await publishEncodable(
+      publisher,
+      '',
+      plan.deadLetterQueue,
+      msg.content,
+      () => deadLetterCopy(msg, d, { reason, ...(status !== undefined ? { status } : {}) }),
+      deadLetterAnnotations,
+    );
     return acked(msg, channel, 'dead_letter');
   } catch (err) {
     events.publishFailed(log, plan.name, 'dead_letter', err as Error);

@@ -1,14 +1,14 @@
 import type { PluginTargetSpec } from '../config/types.js';
 import { forwardedHeaders, forwardedProperties } from '../delivery/copies.js';
-import { ack, drop, type Outcome, retry } from '../delivery/outcome.js';
+import { ack, deadLetter, drop, type Outcome, retry } from '../delivery/outcome.js';
 import type { Delivery } from '../delivery/types.js';
+import { isWarrenError } from '../errors.js';
 import { invokePlugin } from '../plugins/invoke.js';
 import { applyOutput } from '../plugins/message.js';
 import { faultOutcome } from '../plugins/outcome.js';
 import { normalizePluginRef, pluginRefSchema, type RawPluginRef } from '../plugins/ref.js';
 import type { Handler, TargetDeps, TargetModule } from './types.js';
 
-/** Headers of a published copy: the message's own, less Warren's bookkeeping and `x-death`. */
 /**
  * The plugin is the target: whatever it returns is published — to its `exchange` and `routingKey`,
  * by default the message's original ones — every copy confirmed before the source is acked.
@@ -32,6 +32,9 @@ async function createPluginTarget(spec: PluginTargetSpec, deps: TargetDeps): Pro
       );
       return ack();
     } catch (err) {
+      // An output amqplib cannot encode fails every try alike: a permanent failure.
+      if (isWarrenError(err, 'WARREN_E_UNENCODABLE'))
+        return deadLetter(`plugin ${ref.name} output: ${(err as Error).message}`);
       // Some copies may have been published: the retry publishes them again with the same ids.
       return retry(`plugin ${ref.name} output: ${(err as Error).message}`);
     }
