@@ -68,7 +68,8 @@ function isDecodedTyped(v: Record<string, unknown>): boolean {
 
 /** A value as amqplib must be given it to send exactly what arrived (copy-on-write). */
 function retype(v: unknown): unknown {
-  if (typeof v === 'number') return v >= minLong ? v : typed('double', v);
+  // -0 too: amqplib would send it as the integer 0.
+  if (typeof v === 'number') return v >= minLong && !Object.is(v, -0) ? v : typed('double', v);
   if (typeof v !== 'object' || v === null || Buffer.isBuffer(v) || typedByWarren.has(v)) return v;
   if (Array.isArray(v)) {
     let out: unknown[] | undefined;
