@@ -170,6 +170,38 @@ describe('hostile headers through every copy path', () => {
     await expectForwarded(h, queue, sink, 'plugin forward.js output: ');
   });
 
+  it('dead letter: when even Warren’s annotations cannot be sent, a minimal copy still leaves', async () => {
+    const queue = uniqueName('minimal');
+    // A hostile original routing key: the republish cannot send it (over 255 bytes), and the
+    // dead letter's own annotation repeating it is over 64 KiB.
+    h.warren = await startRoute(h, queue, 'classic', 'to: { republish: { exchange: "" } }');
+    await rawPublish([
+      {
+        exchange: '',
+        routingKey: queue,
+        body: 'minimal body',
+        properties: {
+          messageId: 'minimal',
+          headers: [
+            ['x-keep', { t: 'S', v: 'yes' }],
+            ['x-warren-original-routing-key', { t: 'S', v: 'k'.repeat(100_000) }],
+          ],
+        },
+      },
+    ]);
+    const [dead] = await drainAll(h, `${queue}.dlq`, 1);
+    const headers = headersOf(dead!);
+    expect(dead!.content.toString()).toBe('minimal body');
+    expect(dead!.properties.messageId).toBe('minimal');
+    expect(String(headers['x-warren-error'])).toBe('routing key is 100000 bytes once decoded, over 255');
+    expect(headers['x-warren-route']).toBe('r');
+    expect(headers['x-warren-original-routing-key']).toBe('k'.repeat(1_000));
+    expect(String(headers['x-warren-dropped-headers'])).toMatch(/^every header but Warren’s annotations/);
+    expect(headers['x-keep']).toBeUndefined();
+    await waitFor('the source queue empty', async () => (await h.broker.depth(queue)) === 0);
+    expect(h.warren.logs.filter((l) => l.event === 'publish_failed')).toEqual([]);
+  });
+
   it('DLQ redrive: a message whose headers cannot be sent moves with the headers that can', async () => {
     const dlq = uniqueName('redrive.dlq');
     const to = uniqueName('redrive');
