@@ -100,8 +100,8 @@ function settleAndReport(
     ackThen(msg, channel, outcome.kind, (final) => report(route, d, outcome, final, log, started));
     return undefined;
   }
-  return publishCopy(route, msg, d, outcome, channel, log).then((final) =>
-    report(route, d, outcome, final, log, started),
+  return publishCopy(route, msg, d, outcome, channel, log).then((done) =>
+    report(route, d, done.outcome, done.final, log, started),
   );
 }
 
@@ -148,7 +148,7 @@ async function publishCopy(
   outcome: Extract<Outcome, { kind: 'retry' | 'dead-letter' }>,
   channel: Settler,
   log: Logger,
-): Promise<FinalOutcome> {
+): Promise<{ final: FinalOutcome; outcome: Outcome }> {
   const { plan, publisher } = route;
   const exhausted = outcome.kind === 'retry' && d.attempt >= plan.retry.attempts;
   let reason =
@@ -157,15 +157,20 @@ async function publishCopy(
     try {
       const tier = chooseTier(plan, d.attempt, outcome.afterMs);
       await publisher.publish('', tier, msg.content, retryCopy(msg, d), { mandatory: true });
-      return acked(msg, channel, 'retry');
+      return { final: await acked(msg, channel, 'retry'), outcome };
     } catch (err) {
       // A copy amqplib cannot encode fails the same way every time: the message's own fault, so it
       // is dead-lettered now rather than requeued for ever.
       if (!isWarrenError(err, 'WARREN_E_UNENCODABLE')) {
         events.publishFailed(log, plan.name, 'retry', err as Error);
-        return requeue(msg, channel);
+        return { final: await requeue(msg, channel), outcome };
       }
       reason = (err as Error).message;
+      outcome = {
+        kind: 'dead-letter',
+        reason,
+        ...(outcome.status !== undefined ? { status: outcome.status } : {}),
+      };
     }
   }
   try {
@@ -179,10 +184,10 @@ async function publishCopy(
       () => deadLetterCopy(msg, d, { reason, ...(status !== undefined ? { status } : {}) }),
       deadLetterAnnotations,
     );
-    return acked(msg, channel, 'dead_letter');
+    return { final: await acked(msg, channel, 'dead_letter'), outcome };
   } catch (err) {
     events.publishFailed(log, plan.name, 'dead_letter', err as Error);
-    return requeue(msg, channel);
+    return { final: await requeue(msg, channel), outcome };
   }
 }
 

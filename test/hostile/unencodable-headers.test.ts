@@ -117,6 +117,9 @@ describe('hostile headers through every copy path', () => {
           expect(String(headers['x-warren-error'])).toMatch(/^headers cannot be re-encoded: /);
           expect(String(headers['x-warren-error'])).toContain(form.header.slice(0, 10));
           expect(tries).toBe(1);
+          const logged = h.warren.logs.find((l) => l.event === 'delivery' && l.id === idOf(form));
+          expect(logged).toMatchObject({ outcome: 'dead_letter' });
+          expect(String(logged?.reason)).toMatch(/^headers cannot be re-encoded: /);
         }
       }
       await waitFor('the source queue empty', async () => (await h.broker.depth(queue)) === 0);
