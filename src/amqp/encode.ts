@@ -203,6 +203,27 @@ function encodingProblemOf(
   return undefined;
 }
 
+/**
+ * `encodingProblem` for a publish about to be made, before the publisher retypes its headers and
+ * adds its own: lets a caller with several copies refuse them all before publishing any.
+ */
+export function copyProblem(
+  exchange: string,
+  routingKey: string,
+  properties: Options.Publish,
+): string | undefined {
+  const headers = properties.headers ? retypeHeaders(properties.headers) : undefined;
+  return encodingProblem(
+    exchange,
+    routingKey,
+    { ...properties, ...(headers ? { headers } : {}) },
+    defaultFrameMax,
+  );
+}
+
+/** amqplib's default frame size (the publisher checks against the negotiated one). */
+const defaultFrameMax = 131_072;
+
 function tooLong(what: string, value: string): string | undefined {
   const bytes = Buffer.byteLength(value);
   return bytes > 255 ? `${what} is ${bytes} bytes once decoded, over 255` : undefined;

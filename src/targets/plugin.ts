@@ -1,3 +1,4 @@
+import { copyProblem } from '../amqp/encode.js';
 import type { PluginTargetSpec } from '../config/types.js';
 import { forwardedHeaders, forwardedProperties } from '../delivery/copies.js';
 import { ack, deadLetter, drop, type Outcome, retry } from '../delivery/outcome.js';
@@ -20,15 +21,23 @@ async function createPluginTarget(spec: PluginTargetSpec, deps: TargetDeps): Pro
     const run = await invokePlugin(sandbox, ref, d);
     if (run.kind !== 'continue') return faultOutcome(ref.name, run);
     if (run.messages.length === 0) return drop(`plugin ${ref.name} returned no messages`);
-    const copies = run.messages.map((out, i) => applyOutput(d, out, run.fanOut ? i : undefined));
+    const copies = run.messages.map((out, i) => {
+      const copy = applyOutput(d, out, run.fanOut ? i : undefined);
+      const options = forwardedProperties(copy.properties, copy.id, forwardedHeaders(copy), true);
+      return { copy, options };
+    });
+    // A fan-out is all or nothing where it can be: no copy goes out when one of them cannot.
+    if (copies.length > 1) {
+      for (const { copy, options } of copies) {
+        const problem = copyProblem(copy.exchange, copy.routingKey, options);
+        if (problem) return deadLetter(`plugin ${ref.name} output ${copy.id}: ${problem}`);
+      }
+    }
     try {
       await Promise.all(
-        copies.map((copy) => {
-          const options = forwardedProperties(copy.properties, copy.id, forwardedHeaders(copy), true);
-          return deps.publisher.publish(copy.exchange, copy.routingKey, copy.content, options, {
-            mandatory: true,
-          });
-        }),
+        copies.map(({ copy, options }) =>
+          deps.publisher.publish(copy.exchange, copy.routingKey, copy.content, options, { mandatory: true }),
+        ),
       );
       return ack();
     } catch (err) {

@@ -205,6 +205,27 @@ describe('hostile headers through every copy path', () => {
     expect(h.warren.logs.filter((l) => l.event === 'publish_failed')).toEqual([]);
   });
 
+  it('plugin fan-out: when one copy cannot be sent, none is, and the message is dead-lettered', async () => {
+    const queue = uniqueName('fanout');
+    const sink = uniqueName('sink');
+    h.warren = await startRoute(
+      h,
+      queue,
+      'quorum',
+      'to: { plugin: { file: split.js } }',
+      `queues:\n  ${sink}: {}\n`,
+      {
+        'split.js': `export default () => [{ exchange: '', routingKey: '${sink}' }, { exchange: '', routingKey: 'é'.repeat(200) }]`,
+      },
+    );
+    await h.broker.publish('', queue, '{}', { messageId: 'split' });
+    const [dead] = await drainAll(h, `${queue}.dlq`, 1);
+    expect(String(headersOf(dead!)['x-warren-error'])).toBe(
+      'plugin split.js output split.1: routing key is 400 bytes once decoded, over 255',
+    );
+    expect(await h.broker.depth(sink)).toBe(0);
+  });
+
   it('DLQ redrive: a message whose headers cannot be sent moves with the headers that can', async () => {
     const dlq = uniqueName('redrive.dlq');
     const to = uniqueName('redrive');
