@@ -8,6 +8,8 @@ export const errorCodes = {
     'RabbitMQ refused a declaration (406 PRECONDITION_FAILED): the entity exists with other properties.',
   WARREN_E_TOPOLOGY_FAILED: 'A declaration, binding or consume failed for a reason other than a conflict.',
   WARREN_E_PUBLISH_FAILED: 'A publish was nacked, returned unroutable, timed out or its channel closed.',
+  WARREN_E_UNENCODABLE:
+    'A copy of a message cannot be encoded again (its headers or properties, as amqplib decoded them).',
   WARREN_E_PLUGIN_FAILED:
     'A plugin of a route could not be loaded (syntax error, imports, no default export).',
   WARREN_E_NOT_CONNECTED: 'The operation needs a broker connection and none is open.',

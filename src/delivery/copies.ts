@@ -108,7 +108,19 @@ export interface DeadLetterReason {
   status?: number;
 }
 
-/** The copy sent to the DLQ, annotated with why and where from (DESIGN §3). */
+/** The headers `deadLetterCopy` writes: what a dead letter keeps when nothing else can be sent. */
+export const deadLetterAnnotations: ReadonlySet<string> = new Set([
+  'x-warren-route',
+  'x-warren-error',
+  'x-warren-status',
+  'x-warren-attempts',
+  'x-warren-failed-at',
+  'x-warren-original-exchange',
+  'x-warren-original-routing-key',
+  'traceparent',
+]);
+
+/** The copy sent to the DLQ, annotated with why and where from. */
 export function deadLetterCopy(
   msg: ConsumeMessage,
   d: Delivery,

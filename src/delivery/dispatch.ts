@@ -1,11 +1,13 @@
 import type { ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
+import { publishEncodable } from '../amqp/encodable-copy.js';
 import type { Publisher } from '../amqp/publisher.js';
+import { isWarrenError } from '../errors.js';
 import type { Handler } from '../targets/types.js';
 import { events, type FinalOutcome } from '../telemetry/events.js';
 import type { RoutePlan } from '../topology/plan.js';
 import { delayForAttempt } from '../topology/plan.js';
-import { deadLetterCopy, retryCopy } from './copies.js';
+import { deadLetterAnnotations, deadLetterCopy, retryCopy } from './copies.js';
 import { toDelivery } from './delivery.js';
 import type { RouteGates } from './gates.js';
 import type { Outcome } from './outcome.js';
@@ -98,8 +100,8 @@ function settleAndReport(
     ackThen(msg, channel, outcome.kind, (final) => report(route, d, outcome, final, log, started));
     return undefined;
   }
-  return publishCopy(route, msg, d, outcome, channel, log).then((final) =>
-    report(route, d, outcome, final, log, started),
+  return publishCopy(route, msg, d, outcome, channel, log).then((done) =>
+    report(route, d, done.outcome, done.final, log, started),
   );
 }
 
@@ -146,31 +148,46 @@ async function publishCopy(
   outcome: Extract<Outcome, { kind: 'retry' | 'dead-letter' }>,
   channel: Settler,
   log: Logger,
-): Promise<FinalOutcome> {
+): Promise<{ final: FinalOutcome; outcome: Outcome }> {
   const { plan, publisher } = route;
   const exhausted = outcome.kind === 'retry' && d.attempt >= plan.retry.attempts;
+  let reason =
+    outcome.kind === 'retry' ? `${outcome.reason} (gave up after ${d.attempt} attempts)` : outcome.reason;
   if (outcome.kind === 'retry' && !exhausted) {
     try {
       const tier = chooseTier(plan, d.attempt, outcome.afterMs);
       await publisher.publish('', tier, msg.content, retryCopy(msg, d), { mandatory: true });
-      return acked(msg, channel, 'retry');
+      return { final: await acked(msg, channel, 'retry'), outcome };
     } catch (err) {
-      events.publishFailed(log, plan.name, 'retry', err as Error);
-      return requeue(msg, channel);
+      // A copy amqplib cannot encode fails the same way every time: the message's own fault, so it
+      // is dead-lettered now rather than requeued for ever.
+      if (!isWarrenError(err, 'WARREN_E_UNENCODABLE')) {
+        events.publishFailed(log, plan.name, 'retry', err as Error);
+        return { final: await requeue(msg, channel), outcome };
+      }
+      reason = (err as Error).message;
+      outcome = {
+        kind: 'dead-letter',
+        reason,
+        ...(outcome.status !== undefined ? { status: outcome.status } : {}),
+      };
     }
   }
-  const reason =
-    outcome.kind === 'retry' ? `${outcome.reason} (gave up after ${d.attempt} attempts)` : outcome.reason;
   try {
-    const copy = deadLetterCopy(msg, d, {
-      reason,
-      ...(outcome.status !== undefined ? { status: outcome.status } : {}),
-    });
-    await publisher.publish('', plan.deadLetterQueue, msg.content, copy, { mandatory: true });
-    return acked(msg, channel, 'dead_letter');
+    const status = outcome.status;
+    // The dead letter leaves even when its headers cannot be encoded (see publishEncodable).
+    await publishEncodable(
+      publisher,
+      '',
+      plan.deadLetterQueue,
+      msg.content,
+      () => deadLetterCopy(msg, d, { reason, ...(status !== undefined ? { status } : {}) }),
+      deadLetterAnnotations,
+    );
+    return { final: await acked(msg, channel, 'dead_letter'), outcome };
   } catch (err) {
     events.publishFailed(log, plan.name, 'dead_letter', err as Error);
-    return requeue(msg, channel);
+    return { final: await requeue(msg, channel), outcome };
   }
 }
 

@@ -25,6 +25,15 @@ function isTripBookkeeping(name: string): boolean {
   );
 }
 
+/** The headers `redriveCopy` writes itself: what a redriven copy keeps when nothing else can be sent. */
+export const redriveAnnotations: ReadonlySet<string> = new Set([
+  'x-warren-original-exchange',
+  'x-warren-original-routing-key',
+]);
+
+/** Kept across a redrive: it says what the message lost, not what happened on one trip. */
+const droppedHeaders = 'x-warren-dropped-headers';
+
 /**
  * The copy of a DLQ message that goes back to its route's source queue: the same body and
  * properties (message-id included, so `webhook-id` does not change), the publisher's headers and
@@ -36,7 +45,7 @@ export function redriveCopy(msg: Message): Options.Publish {
   const source = (msg.properties.headers ?? {}) as Record<string, unknown>;
   const headers: Record<string, unknown> = {};
   for (const name in source) {
-    if (!isTripBookkeeping(name)) headers[name] = source[name];
+    if (!isTripBookkeeping(name) || name === droppedHeaders) headers[name] = source[name];
   }
   const origin = originOf(source);
   if (origin) {

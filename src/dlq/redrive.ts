@@ -1,8 +1,9 @@
 import type { ChannelModel, ConsumeMessage } from 'amqplib';
+import { type CopyForm, publishEncodable } from '../amqp/encodable-copy.js';
 import { ConfirmPublisher } from '../amqp/publisher.js';
 import { WarrenError } from '../errors.js';
 import { openChannel, readyMessages, type ToolChannel, takeMessages } from './channel.js';
-import { redriveCopy } from './copy.js';
+import { redriveAnnotations, redriveCopy } from './copy.js';
 import { handBack, holdReturnedPart } from './hold.js';
 
 /** Messages taken and copied at once: confirms take a while on a quorum queue, so many wait together. */
@@ -30,6 +31,9 @@ export interface RedriveResult {
   /** Messages ready in the DLQ when the redrive began, capped by the limit. */
   requested: number;
   moved: number;
+  /** Moved copies whose headers had to be cut to be sent (see `x-warren-dropped-headers`); only
+   * present when there were some. */
+  sanitized?: number;
 }
 
 /** A redrive that stopped early: `moved` messages made it; the one that failed is back in the DLQ. */
@@ -66,6 +70,7 @@ export async function redriveQueue(
     const ready = await readyMessages(tool, from);
     const requested = Math.min(request.limit ?? ready, ready);
     let moved = 0;
+    let sanitized = 0;
     let received = 0;
     for (;;) {
       const size = Math.min(batch, requested - moved);
@@ -74,6 +79,7 @@ export async function redriveQueue(
       received += taken.count;
       const copied = await copyAll(tool, publisher, taken.messages, to);
       moved += copied.moved;
+      sanitized += copied.sanitized;
       tool.held -= copied.moved;
       if (copied.failure !== undefined) {
         // The failed copies' messages go back to the head of the DLQ, which keeps its order only if
@@ -90,7 +96,7 @@ export async function redriveQueue(
       }
       if (taken.count < size) break; // the DLQ ran out (another client took messages meanwhile)
     }
-    return { from, to, requested, moved };
+    return { from, to, requested, moved, ...(sanitized > 0 ? { sanitized } : {}) };
   } finally {
     await handBack(connections.consume, from, channels);
     publisher.attach(undefined);
@@ -101,38 +107,47 @@ export async function redriveQueue(
  * Publishes a copy of each message, all in flight at once, and acks each one whose copy was
  * confirmed: the unbroken run from the first in one `multiple` ack (one settle on the broker; on
  * RabbitMQ 3.10 a channel closed soon after many single acks may lose the last of them and hand
- * those messages back), any later ones singly.
+ * those messages back), any later ones singly. A message whose headers amqplib cannot encode again
+ * is moved with the headers it can (see publishEncodable): left in the DLQ, it would stop every
+ * redrive at the same place.
  */
 async function copyAll(
   tool: ToolChannel,
   publisher: ConfirmPublisher,
   messages: ConsumeMessage[],
   to: string,
-): Promise<{ moved: number; failure?: unknown }> {
+): Promise<{ moved: number; sanitized: number; failure?: unknown }> {
   const results = await Promise.allSettled(
-    messages.map((msg) => publisher.publish('', to, msg.content, redriveCopy(msg), { mandatory: true })),
+    messages.map((msg) =>
+      publishEncodable(publisher, '', to, msg.content, () => redriveCopy(msg), redriveAnnotations),
+    ),
   );
+  const isSanitized = (r: PromiseSettledResult<CopyForm>) => r.status === 'fulfilled' && r.value !== 'as-is';
   const firstFailed = results.findIndex((r) => r.status === 'rejected');
   const run = firstFailed === -1 ? results.length : firstFailed;
   let moved = 0;
+  let sanitized = 0;
   try {
     if (run > 0) tool.channel.ack(messages[run - 1]!, true);
     moved = run;
+    sanitized = results.slice(0, run).filter(isSanitized).length;
     for (let i = run + 1; i < results.length; i++) {
       if (results[i]!.status !== 'fulfilled') continue;
       tool.channel.ack(messages[i]!);
       moved++;
+      if (isSanitized(results[i]!)) sanitized++;
     }
   } catch (err) {
     // The channel has gone: the broker hands these messages back to the DLQ while their copies are
     // in the source queue too (duplicates, never a loss).
     return {
       moved,
+      sanitized,
       failure: new WarrenError('WARREN_E_NOT_CONNECTED', `the channel reading the DLQ closed`, {
         cause: err,
       }),
     };
   }
   const failed = results[firstFailed];
-  return failed?.status === 'rejected' ? { moved, failure: failed.reason } : { moved };
+  return failed?.status === 'rejected' ? { moved, sanitized, failure: failed.reason } : { moved, sanitized };
 }

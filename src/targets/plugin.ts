@@ -1,14 +1,15 @@
+import { copyProblem } from '../amqp/encode.js';
 import type { PluginTargetSpec } from '../config/types.js';
 import { forwardedHeaders, forwardedProperties } from '../delivery/copies.js';
-import { ack, drop, type Outcome, retry } from '../delivery/outcome.js';
+import { ack, deadLetter, drop, type Outcome, retry } from '../delivery/outcome.js';
 import type { Delivery } from '../delivery/types.js';
+import { isWarrenError } from '../errors.js';
 import { invokePlugin } from '../plugins/invoke.js';
 import { applyOutput } from '../plugins/message.js';
 import { faultOutcome } from '../plugins/outcome.js';
 import { normalizePluginRef, pluginRefSchema, type RawPluginRef } from '../plugins/ref.js';
 import type { Handler, TargetDeps, TargetModule } from './types.js';
 
-/** Headers of a published copy: the message's own, less Warren's bookkeeping and `x-death`. */
 /**
  * The plugin is the target: whatever it returns is published — to its `exchange` and `routingKey`,
  * by default the message's original ones — every copy confirmed before the source is acked.
@@ -20,18 +21,29 @@ async function createPluginTarget(spec: PluginTargetSpec, deps: TargetDeps): Pro
     const run = await invokePlugin(sandbox, ref, d);
     if (run.kind !== 'continue') return faultOutcome(ref.name, run);
     if (run.messages.length === 0) return drop(`plugin ${ref.name} returned no messages`);
-    const copies = run.messages.map((out, i) => applyOutput(d, out, run.fanOut ? i : undefined));
+    const copies = run.messages.map((out, i) => {
+      const copy = applyOutput(d, out, run.fanOut ? i : undefined);
+      const options = forwardedProperties(copy.properties, copy.id, forwardedHeaders(copy), true);
+      return { copy, options };
+    });
+    // A fan-out is all or nothing where it can be: no copy goes out when one of them cannot.
+    if (copies.length > 1) {
+      for (const { copy, options } of copies) {
+        const problem = copyProblem(copy.exchange, copy.routingKey, options);
+        if (problem) return deadLetter(`plugin ${ref.name} output ${copy.id}: ${problem}`);
+      }
+    }
     try {
       await Promise.all(
-        copies.map((copy) => {
-          const options = forwardedProperties(copy.properties, copy.id, forwardedHeaders(copy), true);
-          return deps.publisher.publish(copy.exchange, copy.routingKey, copy.content, options, {
-            mandatory: true,
-          });
-        }),
+        copies.map(({ copy, options }) =>
+          deps.publisher.publish(copy.exchange, copy.routingKey, copy.content, options, { mandatory: true }),
+        ),
       );
       return ack();
     } catch (err) {
+      // An output amqplib cannot encode fails every try alike: a permanent failure.
+      if (isWarrenError(err, 'WARREN_E_UNENCODABLE'))
+        return deadLetter(`plugin ${ref.name} output: ${(err as Error).message}`);
       // Some copies may have been published: the retry publishes them again with the same ids.
       return retry(`plugin ${ref.name} output: ${(err as Error).message}`);
     }

@@ -1,7 +1,8 @@
 import type { ArgValue, RepublishTargetSpec } from '../config/types.js';
 import { forwardedHeaders, forwardedProperties } from '../delivery/copies.js';
-import { ack, type Outcome, retry } from '../delivery/outcome.js';
+import { ack, deadLetter, type Outcome, retry } from '../delivery/outcome.js';
 import type { Delivery } from '../delivery/types.js';
+import { isWarrenError } from '../errors.js';
 import type { Handler, TargetModule } from './types.js';
 
 /** `{{routingKey}}` is the message's original routing key; anything else is literal. */
@@ -21,6 +22,8 @@ function createRepublish(spec: RepublishTargetSpec, deps: Parameters<TargetModul
       );
       return ack();
     } catch (err) {
+      // Headers amqplib cannot encode again fail every try alike: a permanent failure.
+      if (isWarrenError(err, 'WARREN_E_UNENCODABLE')) return deadLetter((err as Error).message);
       return retry(`republish to ${spec.exchange || '(default exchange)'}: ${(err as Error).message}`);
     }
   };
