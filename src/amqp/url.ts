@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { Options } from 'amqplib';
 import { WarrenError } from '../errors.js';
 
@@ -81,9 +82,8 @@ function parseAuthority(authority: string): { hostname: string; port?: number } 
     portText = colon === -1 ? undefined : authority.slice(colon + 1);
   }
   if (hostname === '') throw invalid('the host is missing');
-  try {
-    new URL(`http://${authority.startsWith('[') ? `[${hostname}]` : hostname}/`);
-  } catch {
+  const bracketed = authority.startsWith('[');
+  if (bracketed ? isIP(hostname) !== 6 : !/^[A-Za-z0-9._-]+$/.test(hostname)) {
     throw invalid('the host is not a valid host name or address');
   }
   if (portText === undefined) return { hostname };

@@ -35,6 +35,9 @@ export function secretVariants(secret: string): string[] {
   variants.add(encoded.replace(/%20/g, '+'));
   variants.add(new URLSearchParams({ v: secret }).toString().slice(2));
   variants.add(encodeURI(secret));
+  // Only the space escaped, the rest as written: how a query value travels once a URL parser saw it.
+  variants.add(secret.replace(/ /g, '+'));
+  variants.add(secret.replace(/ /g, '%20'));
   variants.add(JSON.stringify(secret).slice(1, -1));
   variants.add(secret.replace(/~/g, '~0').replace(/\//g, '~1'));
   for (const decode of [decodeURIComponent, (s: string) => decodeURIComponent(s.replace(/\+/g, ' '))]) {
