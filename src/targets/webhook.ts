@@ -187,7 +187,10 @@ function routeSecrets(spec: WebhookTargetSpec, url: URL): string[] {
     decodeURIComponent(url.password),
     ...url.searchParams.values(),
     // As sent on the wire: a `+` or `%25` stays as written, which the form-decoded value above is not.
-    ...url.search.slice(1).split('&').map((pair) => pair.slice(pair.indexOf('=') + 1)),
+    ...url.search
+      .slice(1)
+      .split('&')
+      .map((pair) => pair.slice(pair.indexOf('=') + 1)),
   ];
   // Short values ("json", "1") would blank ordinary words of the page, and are no secrets.
   return [...new Set(values.filter((v) => v.length >= 6))].sort((a, b) => b.length - a.length);
