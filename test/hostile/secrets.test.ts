@@ -146,7 +146,10 @@ routes:
     to: { webhook: { url: "http://127.0.0.1:9/", retyr: 1, headers: { "x-\${env:HEADER_KEY}": 5 } } }
 `;
 
-  it('names the place, never the value, in validate and plan, as text and JSON, and in the run log', async () => {
+  // Generous: ten CLI processes on a shared 2-core machine (the bound is no assertion).
+  it('names the place, never the value, in validate and plan, as text and JSON, and in the run log', {
+    timeout: 180_000,
+  }, async () => {
     const build = await writeRoutes({ 'a.yaml': buildErrors, 'b.yaml': duplicate });
     const schema = await writeRoutes({ 'a.yaml': schemaErrors });
     // What each output must still say (only the value is blanked), whatever the format.
@@ -159,20 +162,23 @@ routes:
       [schema]: ['unknown key `retyr`', '/routes/<redacted>/to/webhook', 'headers/x-<redacted>'],
     };
     for (const [dir, messages] of Object.entries(expected)) {
-      for (const args of [
-        ['validate', dir],
-        ['validate', dir, '--format', 'json'],
-        ['plan', dir],
-        ['plan', dir, '--format', 'json'],
-        ['run', '--routes', dir, '--admin-port', '0'],
-      ]) {
-        const { code, out } = await finished(runCli(args, { ...env, AMQP_URL: amqpUrl }));
-        expect(code, `${args.join(' ')}: ${out}`).toBe(1);
-        expectNoSecret(args.join(' '), out, secrets);
-        for (const message of messages) expect(out, args.join(' ')).toContain(message);
-        // Positioned: file:line:col (in JSON as fields).
-        if (!args.includes('json')) expect(out).toMatch(/a\.yaml:\d+:\d+ /);
-      }
+      // Five CLI processes at once (the machine is small; sequential runs take a minute).
+      await Promise.all(
+        [
+          ['validate', dir],
+          ['validate', dir, '--format', 'json'],
+          ['plan', dir],
+          ['plan', dir, '--format', 'json'],
+          ['run', '--routes', dir, '--admin-port', '0'],
+        ].map(async (args) => {
+          const { code, out } = await finished(runCli(args, { ...env, AMQP_URL: amqpUrl }));
+          expect(code, `${args.join(' ')}: ${out}`).toBe(1);
+          expectNoSecret(args.join(' '), out, secrets);
+          for (const message of messages) expect(out, args.join(' ')).toContain(message);
+          // Positioned: file:line:col (in JSON as fields).
+          if (!args.includes('json')) expect(out).toMatch(/a\.yaml:\d+:\d+ /);
+        }),
+      );
     }
   });
 });
