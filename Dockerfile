@@ -16,7 +16,8 @@ FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     WARREN_ROUTES=/app/routes.d \
     WARREN_PLUGINS=/app/plugins \
-    WARREN_ADMIN_PORT=8080
+    WARREN_ADMIN_PORT=8080 \
+    WARREN_ADMIN_HOST=0.0.0.0
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
@@ -25,6 +26,8 @@ COPY bin ./bin
 COPY schema ./schema
 COPY routes.d ./routes.d
 COPY plugins ./plugins
+# The admin API listens on every interface so probes and port mappings reach it. Without
+# WARREN_ADMIN_TOKEN its mutating and DLQ endpoints then answer 403: set a token (deploy/ does).
 # Kubernetes mounts a ConfigMap over routes.d/ (and plugins/); the image's examples are the default.
 VOLUME ["/app/routes.d", "/app/plugins"]
 USER node

@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
-import { serve } from '@hono/node-server';
 import { createAdminApp } from './admin/app.js';
+import { adminToken, isLoopbackAddress } from './admin/auth.js';
+import { listenAdmin } from './admin/listen.js';
+import { parseAmqpUrls, redactUrl } from './amqp/url.js';
 import { parseDuration } from './config/duration.js';
 import { redact } from './config/redact.js';
 import { routesSchema } from './config/schema.js';
@@ -8,7 +10,7 @@ import { formatIssue, loadConfig } from './config/validate.js';
 import { WarrenError } from './errors.js';
 import { Reloader } from './reloader.js';
 import { type PruneCandidates, Runtime } from './runtime.js';
-import { createLogger, redactUrl } from './telemetry/log.js';
+import { createLogger } from './telemetry/log.js';
 import { formatPlan } from './topology/format.js';
 import { type Plan, planTopology } from './topology/plan.js';
 
@@ -27,8 +29,10 @@ Commands:
 Options (environment variable, default):
   --routes DIR         route files (WARREN_ROUTES, ./routes.d); validate and plan also take DIR as argument
   --plugins DIR        plugin files, watched for reloads (WARREN_PLUGINS, ./plugins)
-  --amqp URL           broker (AMQP_URL, amqp://guest:guest@127.0.0.1:5672)
-  --admin-port N       admin HTTP port (WARREN_ADMIN_PORT, 8080)
+  --amqp URL           broker (AMQP_URL, amqp://guest:guest@127.0.0.1:5672); amqp:// or amqps://
+  --admin-port N       admin HTTP port (WARREN_ADMIN_PORT, 8080; 0 picks a free one)
+  --admin-host HOST    address the admin API listens on (WARREN_ADMIN_HOST, 127.0.0.1); without
+                       WARREN_ADMIN_TOKEN, pause/resume/reload/dlq answer only on a loopback address
   --drain-timeout D    how long shutdown waits for deliveries in flight (WARREN_DRAIN_TIMEOUT, 30s)
   --format text|json   output of validate, plan and dlq (text)
   --limit N            dlq: how many messages to show (1-1000) or move
@@ -40,6 +44,7 @@ export interface Settings {
   plugins: string;
   amqp: string;
   adminPort: number;
+  adminHost: string;
   drainTimeoutMs: number;
   format: 'text' | 'json';
   prune: boolean;
@@ -60,6 +65,7 @@ export function resolveSettings(
       plugins: { type: 'string' },
       amqp: { type: 'string' },
       'admin-port': { type: 'string' },
+      'admin-host': { type: 'string' },
       'drain-timeout': { type: 'string' },
       format: { type: 'string' },
       prune: { type: 'boolean' },
@@ -71,9 +77,24 @@ export function resolveSettings(
   const format = values.format ?? 'text';
   if (format !== 'text' && format !== 'json')
     throw new WarrenError('WARREN_E_USAGE', `--format must be text or json`);
-  const port = Number(values['admin-port'] ?? env.WARREN_ADMIN_PORT ?? 8080);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new WarrenError('WARREN_E_USAGE', `bad admin port: ${port}`);
+  const port = parsePort(
+    values['admin-port'] ?? env.WARREN_ADMIN_PORT ?? '8080',
+    values['admin-port'] === undefined && env.WARREN_ADMIN_PORT !== undefined
+      ? 'WARREN_ADMIN_PORT'
+      : '--admin-port',
+  );
+  const amqpUrl = values.amqp ?? env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+  // Checked where a broker is used, so that `validate` in CI does not depend on AMQP_URL.
+  if (positionals[0] === 'run' || positionals[0] === 'dlq') {
+    try {
+      parseAmqpUrls(amqpUrl);
+    } catch (err) {
+      const source = values.amqp === undefined ? 'AMQP_URL' : '--amqp';
+      throw new WarrenError('WARREN_E_USAGE', `${source}: ${(err as Error).message}`);
+    }
+  }
+  const adminHost = (values['admin-host'] ?? env.WARREN_ADMIN_HOST ?? '127.0.0.1').trim();
+  if (adminHost === '') throw new WarrenError('WARREN_E_USAGE', '--admin-host is empty');
   const drain = values['drain-timeout'] ?? env.WARREN_DRAIN_TIMEOUT ?? '30s';
   let drainTimeoutMs: number;
   try {
@@ -85,8 +106,9 @@ export function resolveSettings(
     settings: {
       routes: values.routes ?? env.WARREN_ROUTES ?? './routes.d',
       plugins: values.plugins ?? env.WARREN_PLUGINS ?? './plugins',
-      amqp: values.amqp ?? env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+      amqp: amqpUrl,
       adminPort: port,
+      adminHost,
       drainTimeoutMs,
       format,
       prune: values.prune ?? false,
@@ -95,6 +117,18 @@ export function resolveSettings(
     },
     positionals: values.help ? ['help'] : positionals,
   };
+}
+
+/** `--admin-port` / `WARREN_ADMIN_PORT`: digits only, 0-65535; the error quotes what it got. */
+function parsePort(text: string, source: string): number {
+  const port = /^\s*\d{1,5}\s*$/.test(text) ? Number(text) : Number.NaN;
+  if (!(port >= 0 && port <= 65535)) {
+    throw new WarrenError(
+      'WARREN_E_USAGE',
+      `${source} must be a port number (0-65535), got ${JSON.stringify(text)}`,
+    );
+  }
+  return port;
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -233,24 +267,45 @@ async function run(settings: Settings, env: NodeJS.ProcessEnv): Promise<number> 
     log,
     env,
   });
+  let boundToLoopback = true;
+  const token = adminToken(env.WARREN_ADMIN_TOKEN);
+  const admin = createAdminApp(runtime, {
+    reload: () => reloader.reload('api'),
+    ...(token ? { token } : {}),
+    boundToLoopback: () => boundToLoopback,
+  });
+  // The port first: if it is taken, say so in one line and start nothing.
+  let listening: Awaited<ReturnType<typeof listenAdmin>>;
+  try {
+    listening = await listenAdmin(admin, settings.adminHost, settings.adminPort);
+  } catch (err) {
+    const e = err as WarrenError;
+    log.fatal({ event: 'admin_listen_failed', code: e.code, err: (e.cause as Error)?.message }, e.message);
+    return 1;
+  }
+  const { server, address } = listening;
+  boundToLoopback = isLoopbackAddress(address.address);
   await reloader.prime();
   runtime.start(result.config);
   reloader.watch();
-  const admin = createAdminApp(runtime, {
-    reload: () => reloader.reload('api'),
-    ...(env.WARREN_ADMIN_TOKEN ? { token: env.WARREN_ADMIN_TOKEN } : {}),
-  });
-  const server = serve({ fetch: admin.fetch, port: settings.adminPort, hostname: '0.0.0.0' });
   log.info(
     {
       event: 'started',
       routes: result.config.routes.length,
       version: result.config.version,
       amqp: redactUrl(settings.amqp),
-      adminPort: settings.adminPort,
+      adminHost: address.address,
+      adminPort: address.port,
+      adminAuth: token ? 'token' : boundToLoopback ? 'loopback' : 'refused',
     },
-    `warren running ${result.config.routes.length} routes from ${settings.routes}; admin on :${settings.adminPort}`,
+    `warren running ${result.config.routes.length} routes from ${settings.routes}; admin on ${settings.adminHost}:${address.port}`,
   );
+  if (!token && !boundToLoopback) {
+    log.warn(
+      { event: 'admin_unprotected', adminHost: address.address },
+      'no WARREN_ADMIN_TOKEN and the admin API listens on a network address: pause, resume, reload and dlq answer 403',
+    );
+  }
   const onHangup = () => void reloader.reload('SIGHUP');
   process.on('SIGHUP', onHangup);
 

@@ -14,6 +14,7 @@ export const errorCodes = {
     'A plugin of a route could not be loaded (syntax error, imports, no default export).',
   WARREN_E_NOT_CONNECTED: 'The operation needs a broker connection and none is open.',
   WARREN_E_USAGE: 'The command line was not understood.',
+  WARREN_E_ADMIN_LISTEN: 'The admin HTTP server could not bind its host and port.',
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

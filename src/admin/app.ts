@@ -9,17 +9,22 @@ import { createDlqRoutes } from './dlq-routes.js';
 export interface AdminOptions {
   /** Runs a reload now (POST /api/reload). */
   reload?: () => Promise<ReloadReport | undefined>;
-  /** WARREN_ADMIN_TOKEN: required by mutating endpoints; without it they are loopback-only. */
+  /** WARREN_ADMIN_TOKEN (trimmed; blank is none): required by mutating endpoints and DLQ reads. */
   token?: string;
+  /**
+   * Whether the server is bound to a loopback address: without a token, mutating endpoints and
+   * DLQ reads answer only then. Default true (an app served in-process, as the tests do).
+   */
+  boundToLoopback?: () => boolean;
 }
 
 /**
  * The admin HTTP API (DESIGN §7): health, readiness, metrics, the running routes, pause and
- * resume, reload. Mutating endpoints go behind `admin` (the bearer token, or loopback only).
+ * resume, reload. Mutating endpoints go behind `admin` (the bearer token, or a loopback bind).
  */
 export function createAdminApp(runtime: Runtime, options: AdminOptions = {}): Hono {
   const app = new Hono();
-  const admin = requireAdmin(options.token);
+  const admin = requireAdmin(options.token, options.boundToLoopback ?? (() => true));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 

@@ -1,13 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { Context, MiddlewareHandler } from 'hono';
-
-const loopback = /^(127\.|::1$|::ffff:127\.)/;
-
-/** The peer's address; undefined for an in-process request (tests), which is treated as local. */
-function remoteAddress(c: Context): string | undefined {
-  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
-  return env?.incoming?.socket?.remoteAddress;
-}
+import { isIP } from 'node:net';
+import type { MiddlewareHandler } from 'hono';
 
 function sameSecret(given: string, expected: string): boolean {
   const a = Buffer.from(given);
@@ -16,21 +9,47 @@ function sameSecret(given: string, expected: string): boolean {
 }
 
 /**
- * Mutating endpoints need `Authorization: Bearer $WARREN_ADMIN_TOKEN`; with no token configured
- * they answer only to loopback clients (DESIGN §7).
+ * Whether a bound address can only be reached from this machine: 127.0.0.0/8, ::1 and the
+ * IPv4-mapped loopback. 0.0.0.0, ::, and every other address (a pod IP) is the network.
  */
-export function requireAdmin(token: string | undefined): MiddlewareHandler {
+export function isLoopbackAddress(address: string): boolean {
+  const bare = address.replace(/^\[|\]$/g, '');
+  if (isIP(bare) === 4) return bare.startsWith('127.');
+  if (isIP(bare) !== 6) return false;
+  // The URL parser writes an IPv6 address one canonical way (::ffff:127.0.0.1 → ::ffff:7f00:1).
+  const canonical = new URL(`http://[${bare}]/`).hostname;
+  return canonical === '[::1]' || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(canonical);
+}
+
+/** WARREN_ADMIN_TOKEN as the server compares it: trimmed like the presented one; blank is none. */
+export function adminToken(configured: string | undefined): string | undefined {
+  const token = configured?.trim();
+  return token ? token : undefined;
+}
+
+/**
+ * Mutating endpoints and DLQ reads need `Authorization: Bearer $WARREN_ADMIN_TOKEN`. With no token
+ * configured they answer only when the server is BOUND to a loopback address: who the peer claims
+ * to be proves nothing (a service-mesh sidecar connects from 127.0.0.6), where the socket listens
+ * does. `boundToLoopback` is asked per request, since the address is known once listening.
+ */
+export function requireAdmin(token: string | undefined, boundToLoopback: () => boolean): MiddlewareHandler {
+  const expected = adminToken(token);
   return async function requireAdminToken(c, next) {
-    if (token) {
+    if (expected) {
       const header = c.req.header('authorization') ?? '';
       // The scheme name is case-insensitive (RFC 9110 §11.1).
       const given = /^bearer +(.+)$/i.exec(header)?.[1]?.trim() ?? '';
-      if (!sameSecret(given, token)) return c.json({ error: 'a valid bearer token is required' }, 401);
-    } else {
-      const address = remoteAddress(c);
-      if (address !== undefined && !loopback.test(address)) {
-        return c.json({ error: 'no WARREN_ADMIN_TOKEN is set: only loopback clients may call this' }, 403);
-      }
+      if (!sameSecret(given, expected)) return c.json({ error: 'a valid bearer token is required' }, 401);
+    } else if (!boundToLoopback()) {
+      return c.json(
+        {
+          error:
+            'no WARREN_ADMIN_TOKEN is set and the admin API listens on a network address: ' +
+            'set a token, or bind it to 127.0.0.1 (--admin-host)',
+        },
+        403,
+      );
     }
     await next();
   };

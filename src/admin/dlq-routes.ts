@@ -14,7 +14,7 @@ export interface DlqRoutesOptions {
   route(name: string): Pick<RoutePlan, 'name' | 'queue' | 'deadLetterQueue'> | undefined;
   /** The broker connections to work on (Warren's own); undefined while there are none. */
   connections(): RedriveConnections | undefined;
-  /** `requireAdmin(token)` from auth.ts: both endpoints show or move message data. */
+  /** `requireAdmin(token, boundToLoopback)` from auth.ts: both endpoints show or move message data. */
   requireAdmin: MiddlewareHandler;
   /** Hides interpolated config values in what is returned (`runtime.redacted`); by default only
    * values under credential-looking names (e.g. an `authorization` header) are hidden. */

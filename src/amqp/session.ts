@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
-import amqp, { type ChannelModel } from 'amqplib';
+import amqp, { type ChannelModel, type Options } from 'amqplib';
 import type { Logger } from 'pino';
 import { events } from '../telemetry/events.js';
+import { connectOptions, parseAmqpUrls } from './url.js';
 
 export interface BackoffOptions {
   initialMs: number;
@@ -34,7 +35,10 @@ export interface SessionEvents {
  * `down` is emitted, and a new pair is tried with capped exponential backoff and jitter.
  */
 export class BrokerSession extends EventEmitter<SessionEvents> {
+  /** As given, for printing (always through redactUrl). */
   readonly #url: string;
+  /** The first broker of the list: failover between several is not implemented yet. */
+  readonly #target: Options.Connect;
   readonly #log: Logger;
   readonly #backoff: BackoffOptions;
   #current: Connections | undefined;
@@ -49,6 +53,7 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
   constructor(url: string, log: Logger, backoff: BackoffOptions = defaultBackoff) {
     super();
     this.#url = url;
+    this.#target = connectOptions(parseAmqpUrls(url)[0]!);
     this.#log = log;
     this.#backoff = backoff;
   }
@@ -81,23 +86,12 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
     }
   }
 
-  /** A dead peer is noticed within two heartbeats; 15 s unless the URL sets its own. */
-  #connectUrl(): string {
-    try {
-      const url = new URL(this.#url);
-      if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', '15');
-      return url.toString();
-    } catch {
-      return this.#url;
-    }
-  }
-
   async #connect(): Promise<void> {
     if (this.#stopped) return;
     let consume: ChannelModel | undefined;
     let consumeLost: Error | undefined;
     try {
-      const url = this.#connectUrl();
+      const url = this.#target;
       consume = await amqp.connect(url, { clientProperties: { connection_name: 'warren-consume' } });
       // Until #watch takes over, a drop of this connection while the second one opens must neither
       // crash the process (an 'error' event without a listener throws) nor go unnoticed.

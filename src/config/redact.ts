@@ -1,3 +1,5 @@
+import type { ConfigIssue } from './load.js';
+
 export const redacted = '<redacted>';
 
 const sensitiveName = /authorization|cookie|token|secret|password|api[-_]?key/i;
@@ -17,4 +19,63 @@ export function redact<T>(value: T, secrets: readonly string[]): T {
     return v;
   };
   return walk(value, '') as T;
+}
+
+/**
+ * Every spelling in which a secret may come back: as written, percent-encoded (a path segment,
+ * a query value with `%20` or with `+` for a space), form-decoded, as a JSON pointer segment and
+ * inside a JSON string. A variant shorter than the secret itself (`%41` decoded) is kept only
+ * from 6 characters on, so that a decoding cannot turn a secret into an ordinary word.
+ */
+export function secretVariants(secret: string): string[] {
+  if (secret === '') return [];
+  const variants = new Set<string>([secret]);
+  const encoded = encodeURIComponent(secret);
+  variants.add(encoded);
+  variants.add(encoded.replace(/%20/g, '+'));
+  variants.add(new URLSearchParams({ v: secret }).toString().slice(2));
+  variants.add(encodeURI(secret));
+  // Only the space escaped, the rest as written: how a query value travels once a URL parser saw it.
+  variants.add(secret.replace(/ /g, '+'));
+  variants.add(secret.replace(/ /g, '%20'));
+  variants.add(JSON.stringify(secret).slice(1, -1));
+  variants.add(secret.replace(/~/g, '~0').replace(/\//g, '~1'));
+  for (const decode of [decodeURIComponent, (s: string) => decodeURIComponent(s.replace(/\+/g, ' '))]) {
+    try {
+      variants.add(decode(secret));
+    } catch {
+      // not percent-encoded: nothing to decode
+    }
+  }
+  const floor = Math.min(secret.length, 6);
+  return [...variants].filter((v) => v.length >= floor);
+}
+
+/**
+ * `text` with every spelling of every secret replaced by `<redacted>`, in one pass, longest match
+ * first (so a secret that contains another is blanked whole, and `<redacted>` itself is never
+ * searched again). The one text scrubber: error pages echoed by a receiver, config issues.
+ */
+export function scrub(text: string, secrets: readonly string[]): string {
+  const variants = [...new Set(secrets.flatMap(secretVariants))].sort((a, b) => b.length - a.length);
+  if (variants.length === 0) return text;
+  const pattern = new RegExp(variants.map(escapeRegExp).join('|'), 'g');
+  return text.replace(pattern, redacted);
+}
+
+/**
+ * Config issues with interpolated values blanked from their message and pointer: an issue names
+ * the place (`file:line:col`), never the value an `${env:…}`/`${file:…}` produced.
+ */
+export function redactIssues(issues: ConfigIssue[], secrets: readonly string[]): ConfigIssue[] {
+  if (secrets.length === 0) return issues;
+  return issues.map((issue) => ({
+    ...issue,
+    pointer: scrub(issue.pointer, secrets),
+    message: scrub(issue.message, secrets),
+  }));
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -7,6 +7,7 @@ import type { TargetModule } from '../targets/types.js';
 import { isDuration, parseDuration } from './duration.js';
 import { interpolateDocs } from './interpolate.js';
 import { type ConfigIssue, type LoadedFiles, loadRouteFiles, type RawDoc } from './load.js';
+import { redactIssues } from './redact.js';
 import { routesSchema } from './schema.js';
 import { suggest } from './suggest.js';
 import {
@@ -71,7 +72,11 @@ export function validateLoaded(
   }
   const built = buildConfig(valid, pluginsDir);
   issues.push(...built.issues);
-  if (issues.length > 0) return { ok: false, issues: sortIssues(issues), version: loaded.version };
+  if (issues.length > 0) {
+    // An issue names the place, never a value an interpolation produced.
+    const shown = redactIssues(sortIssues(issues), interpolation.secrets);
+    return { ok: false, issues: shown, version: loaded.version };
+  }
   return {
     ok: true,
     config: {

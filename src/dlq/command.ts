@@ -1,9 +1,9 @@
 import amqp, { type ChannelModel } from 'amqplib';
-import { redact } from '../config/redact.js';
+import { connectOptions, parseAmqpUrls, redactUrl } from '../amqp/url.js';
+import { redact, scrub } from '../config/redact.js';
 import { formatIssue, loadConfig } from '../config/validate.js';
 import { isWarrenError, WarrenError } from '../errors.js';
 import { type Output, processOutput } from '../output.js';
-import { redactUrl } from '../telemetry/log.js';
 import { planTopology } from '../topology/plan.js';
 import { brokerTimeoutMs, replyCode, within } from './channel.js';
 import { formatPeek, formatRedrive, type PeekReport, type RedriveReport } from './format.js';
@@ -29,10 +29,12 @@ export interface DlqSettings {
 
 /** Both connections of the tools, or a clear error naming the URL (password hidden). */
 async function connect(url: string): Promise<RedriveConnections & { close(): Promise<void> }> {
+  // The command line checked the URL; the first of a list is used.
+  const target = connectOptions(parseAmqpUrls(url)[0]!);
   const open = async (name: string): Promise<ChannelModel> => {
     try {
       const model = await within(
-        amqp.connect(url, { timeout: brokerTimeoutMs, clientProperties: { connection_name: name } }),
+        amqp.connect(target, { timeout: brokerTimeoutMs, clientProperties: { connection_name: name } }),
         `connecting to ${redactUrl(url)}`,
       );
       model.on('error', () => {}); // 'close' follows; the operation in progress fails on its own
@@ -119,9 +121,12 @@ export async function dlqCommand(
   if (!plan) {
     const known = loaded.config.routes.map((r) => r.name).sort();
     out.stderr(
-      `warren: no route named ${routeName} in ${settings.routes}` +
-        (known.length ? ` (routes: ${known.join(', ')})` : ' (it defines no routes)') +
-        '\n',
+      scrub(
+        `warren: no route named ${routeName} in ${settings.routes}` +
+          (known.length ? ` (routes: ${known.join(', ')})` : ' (it defines no routes)') +
+          '\n',
+        secrets,
+      ),
     );
     return 1;
   }

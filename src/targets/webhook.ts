@@ -1,5 +1,5 @@
 import { Agent, type Dispatcher } from 'undici';
-import { redacted } from '../config/redact.js';
+import { scrub } from '../config/redact.js';
 import type { WebhookTargetSpec } from '../config/types.js';
 import { Deadlines, Expiring } from '../deadlines.js';
 import { ack, deadLetter, type Outcome, retry } from '../delivery/outcome.js';
@@ -186,15 +186,14 @@ function routeSecrets(spec: WebhookTargetSpec, url: URL): string[] {
     decodeURIComponent(url.username),
     decodeURIComponent(url.password),
     ...url.searchParams.values(),
+    // As sent on the wire: a `+` or `%25` stays as written, which the form-decoded value above is not.
+    ...url.search
+      .slice(1)
+      .split('&')
+      .map((pair) => pair.slice(pair.indexOf('=') + 1)),
   ];
   // Short values ("json", "1") would blank ordinary words of the page, and are no secrets.
   return [...new Set(values.filter((v) => v.length >= 6))].sort((a, b) => b.length - a.length);
-}
-
-function scrub(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join(redacted);
-  return out;
 }
 
 function excerpt(chunks: Buffer[], secrets: readonly string[]): string {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
+import { redactUrl } from '../amqp/url.js';
 import type { CircuitState } from '../delivery/circuit.js';
-import { redactUrl } from './log.js';
 import { bump, metrics, observeDuration, tallyOf } from './metrics.js';
 import { traceIdOf } from './trace.js';
 

@@ -6,14 +6,3 @@ export function createLogger(level = process.env.WARREN_LOG_LEVEL ?? 'info'): Lo
 }
 
 export const silentLogger: Logger = pino({ level: 'silent' });
-
-/** Password in an AMQP URL replaced, for log lines. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
-  }
-}

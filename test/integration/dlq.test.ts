@@ -51,7 +51,7 @@ describe('dead-letter queue tools', () => {
     return createDlqRoutes({
       route: route ?? ((name) => h.warren?.runtime.plan.routes.find((r) => r.name === name)),
       connections: () => ({ consume, publish }),
-      requireAdmin: requireAdmin(token),
+      requireAdmin: requireAdmin(token, () => true),
     });
   }
 
@@ -302,7 +302,7 @@ routes:
     const offline = createDlqRoutes({
       route: (name) => h.warren?.runtime.plan.routes.find((r) => r.name === name),
       connections: () => undefined,
-      requireAdmin: requireAdmin(undefined),
+      requireAdmin: requireAdmin(undefined, () => true),
     });
     expect((await offline.request('/api/dlq/orders')).status).toBe(503);
   });
