@@ -21,14 +21,6 @@ export function parseSize(value: string | number): number {
   return Number(value.slice(0, -unit.length)) * unitBytes[unit];
 }
 
-/** The shortest exact binary spelling, for messages and `/api/routes`: 67108864 → `64MiB`. */
-export function formatSize(bytes: number): string {
-  for (const unit of ['GiB', 'MiB', 'KiB'] as const) {
-    if (bytes > 0 && bytes % unitBytes[unit] === 0) return `${bytes / unitBytes[unit]}${unit}`;
-  }
-  return `${bytes}B`;
-}
-
 /**
  * One schema, no `anyOf`: `pattern` applies only to strings and `minimum` only to numbers, so each
  * mistake gets one message (the pattern's is this description).
