@@ -21,7 +21,7 @@ import { planTopology } from '../src/topology/plan.js';
 
 const MiB = 1024 ** 2;
 /** How long the slow receiver waits for more requests before it answers those it holds. */
-const receiverQuietMs = 1_500;
+const receiverQuietMs = 3_000;
 const childFlag = '--large-bodies-child';
 
 export interface LargeBodySide {
