@@ -125,7 +125,7 @@ export class RouteConsumer {
     acks.received(msg);
     const { gates, plan } = this.#runtime;
     if (this.#waiting.length === 0 && this.#running < plan.concurrency) {
-      // Without a rate limit or circuit, nothing is asked: a free slot starts it.
+      // Without gates (a route whose plugins did not load), nothing is asked: a free slot starts it.
       const admission = gates === undefined ? admitted : gates.admit(this.#pump, msg.content.length);
       if (admission !== held) this.#run(msg, settler, admission);
       else this.#waiting.push({ msg, settler }); // the gate calls #pump when it may admit it
