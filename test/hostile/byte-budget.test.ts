@@ -147,7 +147,7 @@ describe('in-flight byte budget', () => {
     expect(metrics).toContain('warren_in_flight_bytes{route="big"} 0');
     const held = /warren_byte_budget_held_seconds_total\{route="big"\} (\S+)/.exec(metrics);
     expect(Number(held?.[1])).toBeGreaterThan(0.5); // held for most of the ~2 s run
-  });
+  }, 120_000); // 176 MB through the broker and back: generous on a loaded machine
 
   it('releases the bytes of every outcome (ack, retry copy, dead letter) and takes a new budget on reload', async () => {
     const exchange = uniqueName('bytes');
