@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { BenchBroker, messageBody } from './broker.js';
+import { measureLargeBodies, printLargeBodies } from './large-bodies.js';
 import { type BenchOptions, parseOptions, type Side } from './options.js';
 import { measurePluginRoute, printPlugin } from './plugin.js';
 import { Receiver } from './receiver.js';
@@ -88,6 +89,9 @@ async function main(): Promise<void> {
   printReload(reload);
   console.log(JSON.stringify({ bench: 'warren-plugin-route', messages: pluginMessages, ...plugin }));
   console.log(JSON.stringify({ bench: 'warren-reload', figures: reload }));
+  const large = await measureLargeBodies(options.amqpUrl); // issue 9 §7: peak RSS, budget on and off
+  printLargeBodies(large);
+  console.log(JSON.stringify({ bench: 'warren-large-bodies', ...large }));
 }
 
 main().then(

@@ -19,8 +19,11 @@ export interface RouteDescription {
   paused: boolean;
   /** Deliveries held (unacked): running in a handler or waiting. */
   inFlight: number;
-  /** Of those, waiting: for a handler slot, a rate-limit token or a closed circuit. */
+  /** Of those, waiting: for a handler slot, room in the byte budget, a rate-limit token or a closed
+   * circuit. */
   waiting: number;
+  /** `maxInFlightBytes`, and the body bytes and deliveries started and not yet settled. */
+  byteBudget: GatesDescription['byteBudget'];
   /** The rate limit, with the tokens in the bucket now. */
   rateLimit?: GatesDescription['rateLimit'];
   /** The webhook's circuit breaker: `closed`, `open` or `half-open`, since when, and the current

@@ -7,8 +7,8 @@ import { AckBatch } from './acks.js';
 /**
  * One route's consumer: its own channel, per-consumer prefetch (never global: on quorum queues
  * that closes the connection), manual acks, and at most `concurrency` handlers at once. A route's
- * rate limit and circuit breaker (its gates) hold deliveries here, unacked: at most `prefetch`,
- * since the broker sends no more; the rest stay in the queue.
+ * rate limit, byte budget and circuit breaker (its gates) hold deliveries here, unacked: at most
+ * `prefetch`, since the broker sends no more; the rest stay in the queue.
  */
 export class RouteConsumer {
   #runtime: RouteRuntime;
@@ -125,8 +125,8 @@ export class RouteConsumer {
     acks.received(msg);
     const { gates, plan } = this.#runtime;
     if (this.#waiting.length === 0 && this.#running < plan.concurrency) {
-      // Without a rate limit or circuit, nothing is asked: a free slot starts it.
-      const admission = gates === undefined ? admitted : gates.admit(this.#pump);
+      // Without gates (a route whose plugins did not load), nothing is asked: a free slot starts it.
+      const admission = gates === undefined ? admitted : gates.admit(this.#pump, msg.content.length);
       if (admission !== held) this.#run(msg, settler, admission);
       else this.#waiting.push({ msg, settler }); // the gate calls #pump when it may admit it
       return;
@@ -151,7 +151,7 @@ export class RouteConsumer {
       }
       let admission = admitted;
       if (gates !== undefined) {
-        admission = gates.admit(this.#pump);
+        admission = gates.admit(this.#pump, next.msg.content.length);
         if (admission === held) return;
       }
       this.#waiting.shift();
@@ -162,6 +162,8 @@ export class RouteConsumer {
   /** `admission` is `admitted`, or the epoch of the circuit probe this delivery is. */
   #run(msg: ConsumeMessage, settler: Settler, admission: number): void {
     this.#running++;
+    // The gates that admitted it (a reload may swap the runtime meanwhile, never a route's gates).
+    const gates = this.#runtime.gates;
     let done: Promise<void>;
     try {
       done = dispatch(this.#runtime, msg, settler, this.#log);
@@ -169,12 +171,23 @@ export class RouteConsumer {
       done = Promise.reject(err);
     }
     // then(), not finally(): finally() allocates two more promises per delivery.
-    void done.then(this.#finished, this.#crashed);
-    if (admission !== admitted) {
-      const gates = this.#runtime.gates!;
-      const ended = () => gates.probeEnded(admission);
-      void done.then(ended, ended);
+    if (gates === undefined) {
+      void done.then(this.#finished, this.#crashed);
+      return;
     }
+    // Every way a delivery ends settles `done`: ack, a confirmed copy, a requeue, an abandon to a
+    // closed channel, a bug. Its bytes are released before the slot is offered to the next one.
+    const bytes = msg.content.length;
+    void done.then(
+      () => {
+        gates.settled(bytes, admission);
+        this.#finished();
+      },
+      (err: unknown) => {
+        gates.settled(bytes, admission);
+        this.#crashed(err);
+      },
+    );
   }
 
   /** A slot is free: the next waiting delivery whose channel is still open may get it. */

@@ -1,6 +1,7 @@
 import { pluginRefSchema } from '../plugins/ref.js';
 import { targets } from '../targets/registry.js';
 import { durationSchema } from './duration.js';
+import { sizeSchema } from './size.js';
 
 /**
  * The JSON Schema of one route-file document (format v1). Built here from the pieces each target
@@ -139,6 +140,10 @@ const route = {
     concurrency: { type: 'integer', minimum: 1, description: 'Handlers running at once. Default: prefetch.' },
     when,
     rateLimit,
+    maxInFlightBytes: {
+      ...sizeSchema,
+      description: `${sizeSchema.description.replace(/\.$/, '')}; the most message body bytes the route works on at once (default 64MiB). A larger message still runs, alone.`,
+    },
     transform: {
       description:
         'A sandboxed plugin run before the target: a file in plugins/, or { file, timeout, memoryLimitMb }.',

@@ -141,6 +141,8 @@ export interface RouteSpec {
   when?: Filter;
   /** Optional per-replica rate limit on starting deliveries. */
   rateLimit?: RateLimit;
+  /** The most body bytes of deliveries started and not yet settled (one larger delivery runs alone). */
+  maxInFlightBytes: number;
   /** Optional sandboxed step before the target. */
   transform?: PluginRef;
   target: TargetSpec;
@@ -163,6 +165,8 @@ export interface Config {
 
 export const defaults = {
   prefetch: 32,
+  /** 64 MiB: half a dozen 8 MB messages at once, a few hundred MB with their copies and requests. */
+  maxInFlightBytes: 64 * 1024 ** 2,
   deliveryLimit: 10,
   retry: { attempts: 5, backoffMs: [1_000, 10_000, 60_000, 300_000] },
   webhookTimeoutMs: 10_000,

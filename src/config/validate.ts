@@ -9,6 +9,7 @@ import { interpolateDocs } from './interpolate.js';
 import { type ConfigIssue, type LoadedFiles, loadRouteFiles, type RawDoc } from './load.js';
 import { redactIssues } from './redact.js';
 import { routesSchema } from './schema.js';
+import { parseSize } from './size.js';
 import { suggest } from './suggest.js';
 import {
   type ArgValue,
@@ -287,6 +288,7 @@ interface RawDocument {
       concurrency?: number;
       when?: RawFilter;
       rateLimit?: { rate: number; per?: string | number; burst?: number };
+      maxInFlightBytes?: string | number;
       transform?: RawPluginRef;
       deliveryLimit?: number;
       to: Record<string, Record<string, unknown>>;
@@ -443,6 +445,12 @@ function buildConfig(
           continue;
         }
       }
+      const maxInFlightBytes =
+        r.maxInFlightBytes === undefined ? defaults.maxInFlightBytes : parseSize(r.maxInFlightBytes);
+      if (!Number.isSafeInteger(maxInFlightBytes)) {
+        at('/maxInFlightBytes', `maxInFlightBytes must be at most ${Number.MAX_SAFE_INTEGER} bytes`);
+        continue;
+      }
       routes.push({
         name,
         queue: r.from.queue,
@@ -452,6 +460,7 @@ function buildConfig(
         deliveryLimit: r.deliveryLimit ?? defaults.deliveryLimit,
         ...(r.when ? { when: toFilter(r.when) } : {}),
         ...(rateLimit ? { rateLimit } : {}),
+        maxInFlightBytes,
         ...(transform ? { transform } : {}),
         target,
         retry: { attempts: r.retry?.attempts ?? defaults.retry.attempts, backoffMs: backoff },

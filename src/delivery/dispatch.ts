@@ -31,8 +31,8 @@ export interface RouteRuntime {
   plan: RoutePlan;
   handler: Handler;
   publisher: Publisher;
-  /** The route's rate limit and circuit breaker; absent when it has neither, and then nothing is
-   * asked before a delivery starts. */
+  /** The route's byte budget, rate limit and circuit breaker; absent only for a route whose plugins
+   * did not load, and then nothing is asked before a delivery starts. */
   gates?: RouteGates;
 }
 

@@ -3,6 +3,7 @@ import type { CircuitPolicy, RateLimit } from '../config/types.js';
 import type { Handler } from '../targets/types.js';
 import { events } from '../telemetry/events.js';
 import type { RoutePlan } from '../topology/plan.js';
+import { ByteBudget } from './byte-budget.js';
 import { CircuitBreaker, type CircuitState } from './circuit.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -10,19 +11,16 @@ import { TokenBucket } from './token-bucket.js';
 export const held = -1;
 export const admitted = 0;
 
-type GatedPlan = Pick<RoutePlan, 'rateLimit' | 'target'>;
+type GatedPlan = Pick<RoutePlan, 'rateLimit' | 'target' | 'maxInFlightBytes'>;
 
 /** The route's circuit policy: webhook targets only, unless `circuit: false`. */
 export function circuitOf(plan: GatedPlan): CircuitPolicy | undefined {
   return plan.target.kind === 'webhook' ? plan.target.circuit : undefined;
 }
 
-/** Whether a route version has anything that can hold a delivery back. */
-export function isGated(plan: GatedPlan): boolean {
-  return plan.rateLimit !== undefined || circuitOf(plan) !== undefined;
-}
-
 export interface GatesDescription {
+  /** The in-flight byte budget: its limit, the body bytes and deliveries started and not settled. */
+  byteBudget: { maxInFlightBytes: number; bytes: number; deliveries: number };
   rateLimit?: RateLimit & { tokens: number };
   circuit?: {
     state: CircuitState;
@@ -35,9 +33,10 @@ export interface GatesDescription {
 }
 
 /**
- * What decides when a route may start its next delivery: its rate limit (a token bucket) and its
- * webhook circuit breaker. One per route, kept across reloads: a handler swap reconfigures it in
- * place, so tokens and circuit state carry over (a new webhook URL starts a closed circuit).
+ * What decides when a route may start its next delivery: its webhook circuit breaker, its in-flight
+ * byte budget and its rate limit (a token bucket). One per route, kept across reloads: a handler
+ * swap reconfigures it in place, so tokens, circuit state and the bytes of deliveries still running
+ * (an old version's included) carry over (a new webhook URL starts a closed circuit).
  *
  * A consumer asks `admit` before starting a waiting delivery. When the answer is `held`, the
  * consumer's `wake` is called once something may have changed: one timer for the next token, one for
@@ -49,6 +48,8 @@ export class RouteGates {
   readonly #log: Logger;
   readonly #clock: () => number;
   #bucket: TokenBucket | undefined;
+  /** Limitless until the first `configure`; releases always land here, whatever version took. */
+  readonly #budget = new ByteBudget(Number.POSITIVE_INFINITY);
   #breaker: CircuitBreaker | undefined;
   /** The webhook URL the circuit is about: a different one starts a new, closed circuit. */
   #circuitUrl: string | undefined;
@@ -56,6 +57,7 @@ export class RouteGates {
   #tokenTimer: NodeJS.Timeout | undefined;
   #cooldownTimer: NodeJS.Timeout | undefined;
   #throttled = false;
+  #budgetHeld = false;
   #waking = false;
 
   constructor(route: string, log: Logger, clock: () => number = () => performance.now()) {
@@ -71,6 +73,7 @@ export class RouteGates {
     if (plan.rateLimit === undefined) this.#bucket = undefined;
     else if (this.#bucket === undefined) this.#bucket = new TokenBucket(plan.rateLimit, now);
     else this.#bucket.update(plan.rateLimit, now);
+    this.#budget.update(plan.maxInFlightBytes);
 
     const policy = circuitOf(plan);
     const url = plan.target.kind === 'webhook' ? plan.target.url : undefined;
@@ -102,27 +105,37 @@ export class RouteGates {
   }
 
   /**
-   * May the next delivery start? `held`: not now, and `wake` is called when it may be worth asking
-   * again. Otherwise the token (and the probe) is taken: `admitted`, or the probe's epoch, which the
-   * consumer hands to `probeEnded` once that delivery finished.
+   * May the next delivery, of `bytes` body bytes, start? `held`: not now, and `wake` is called when
+   * it may be worth asking again. Otherwise its bytes, the token (and the probe) are taken:
+   * `admitted`, or the probe's epoch. Either way the consumer hands `bytes` (and the epoch) to
+   * `settled` once that delivery finished.
    */
-  admit(wake: () => void): number {
+  admit(wake: () => void, bytes: number): number {
     const breaker = this.#breaker;
     let probe = false;
     if (breaker !== undefined && breaker.state !== 'closed') {
       const permit = breaker.permit(this.#clock());
       if (permit === 'wait') {
-        // Held by the circuit, not by the rate limit.
+        // Held by the circuit, not by the rate limit or the budget.
         this.#endThrottle();
+        this.#endBudgetHold();
         this.#wakers.add(wake);
         return held;
       }
       probe = permit === 'probe';
     }
+    // The budget before the bucket: a delivery it holds must not spend a token. Woken by `settled`.
+    if (!this.#budget.fits(bytes)) {
+      this.#endThrottle();
+      this.#startBudgetHold();
+      this.#wakers.add(wake);
+      return held;
+    }
     const bucket = this.#bucket;
     if (bucket !== undefined) {
       const now = this.#clock();
       if (!bucket.tryTake(now)) {
+        this.#endBudgetHold();
         this.#startThrottle();
         this.#wakers.add(wake);
         this.#tokenTimer ??= setTimeout(this.#tokenDue, bucket.msUntilToken(now)).unref();
@@ -130,18 +143,30 @@ export class RouteGates {
       }
     }
     this.#endThrottle();
+    this.#endBudgetHold();
+    this.#budget.take(bytes);
+    events.bytesTaken(this.#route, bytes);
     return probe ? breaker!.probeStarted() : admitted;
   }
 
-  /** The probe admitted with `epoch` finished its delivery. */
-  probeEnded(epoch: number): void {
-    if (this.#breaker?.probeEnded(epoch)) this.#wakeAll();
+  /**
+   * A delivery admitted with `bytes` (and `admission`) settled: acked, its copy confirmed, requeued,
+   * or abandoned to a closed channel. Its bytes go back to the budget, and held deliveries may try.
+   */
+  settled(bytes: number, admission: number): void {
+    this.#budget.release(bytes);
+    events.bytesReleased(this.#route, bytes);
+    if (admission !== admitted) this.#breaker?.probeEnded(admission);
+    this.#wakeAll();
   }
 
   /** The consumer holds no delivery any more (stopped, channel closed, gates swapped away). */
   release(wake: () => void): void {
     this.#wakers.delete(wake);
-    if (this.#wakers.size === 0) this.#endThrottle();
+    if (this.#wakers.size === 0) {
+      this.#endThrottle();
+      this.#endBudgetHold();
+    }
   }
 
   /**
@@ -175,7 +200,10 @@ export class RouteGates {
 
   describe(): GatesDescription {
     const now = this.#clock();
-    const out: GatesDescription = {};
+    const budget = this.#budget;
+    const out: GatesDescription = {
+      byteBudget: { maxInFlightBytes: budget.limit, bytes: budget.inFlight, deliveries: budget.deliveries },
+    };
     if (this.#bucket !== undefined) {
       out.rateLimit = { ...this.#bucket.policy, tokens: Math.floor(this.#bucket.tokens(now)) };
     }
@@ -190,7 +218,8 @@ export class RouteGates {
     return out;
   }
 
-  /** The route is gone: no timer may outlive it. `untrack`: its circuit metric goes too. */
+  /** The route is gone: no timer may outlive it. `untrack`: its circuit metric goes too. Deliveries
+   * still running settle here as ever (their bytes were counted, so they are released). */
   dispose(untrack = true): void {
     this.#clearTokenTimer();
     clearTimeout(this.#cooldownTimer);
@@ -200,6 +229,7 @@ export class RouteGates {
     this.#bucket = undefined;
     this.#wakers.clear();
     this.#endThrottle();
+    this.#endBudgetHold();
   }
 
   readonly #changed = (from: CircuitState, to: CircuitState, detail: string): void => {
@@ -273,5 +303,17 @@ export class RouteGates {
     if (!this.#throttled) return;
     this.#throttled = false;
     events.throttleEnded(this.#route);
+  }
+
+  #startBudgetHold(): void {
+    if (this.#budgetHeld) return;
+    this.#budgetHeld = true;
+    events.budgetHoldStarted(this.#route);
+  }
+
+  #endBudgetHold(): void {
+    if (!this.#budgetHeld) return;
+    this.#budgetHeld = false;
+    events.budgetHoldEnded(this.#route);
   }
 }

@@ -1,6 +1,6 @@
 import type { ConfirmPublisher } from '../amqp/publisher.js';
 import type { RouteRuntime } from '../delivery/dispatch.js';
-import { circuitOf, isGated, type RouteGates } from '../delivery/gates.js';
+import { circuitOf, type RouteGates } from '../delivery/gates.js';
 import { WarrenError } from '../errors.js';
 import { createRouteHandler, type SandboxSource } from '../targets/handler.js';
 import type { Handler, TargetModule } from '../targets/types.js';
@@ -19,7 +19,8 @@ export async function createRouteRuntime(
 ): Promise<RouteRuntime> {
   try {
     const handler = await createHandler(plan, publisher, gates, sandbox);
-    return { plan, publisher, handler, ...(isGated(plan) ? { gates } : {}) };
+    // Every route has gates: at least its in-flight byte budget.
+    return { plan, publisher, handler, gates };
   } catch (err) {
     throw new WarrenError('WARREN_E_PLUGIN_FAILED', `route \`${plan.name}\`: ${(err as Error).message}`, {
       cause: err,

@@ -130,6 +130,30 @@ export const events = {
     throttled.since = undefined;
   },
 
+  /** A delivery started with `bytes` of body, counted against the route's byte budget. */
+  bytesTaken(route: string, bytes: number): void {
+    tallyOf(route).inFlightBytes += bytes;
+  },
+
+  /** A delivery counted by `bytesTaken` settled. */
+  bytesReleased(route: string, bytes: number): void {
+    tallyOf(route).inFlightBytes -= bytes;
+  },
+
+  /** A delivery with a free handler slot (circuit closed) did not fit the route's byte budget. */
+  budgetHoldStarted(route: string): void {
+    const heldByBudget = tallyOf(route).heldByBudget;
+    heldByBudget.since ??= performance.now();
+  },
+
+  /** The route started a delivery again, or has none left waiting for bytes. */
+  budgetHoldEnded(route: string): void {
+    const heldByBudget = tallyOf(route).heldByBudget;
+    if (heldByBudget.since === undefined) return;
+    heldByBudget.ms += performance.now() - heldByBudget.since;
+    heldByBudget.since = undefined;
+  },
+
   circuitChanged(log: Logger, route: string, from: CircuitState, to: CircuitState, detail: string): void {
     metrics.circuitState.set({ route }, circuitStateValue[to]);
     const fields = { event: 'circuit', route, from, state: to, detail };

@@ -23,7 +23,18 @@ export interface RouteTally {
   /** By target kind. */
   handlerDuration: Map<string, DurationSeries>;
   /** `warren_throttled_seconds_total`: closed intervals, the open one, what prom-client has. */
-  throttled: { ms: number; since: number | undefined; reportedMs: number };
+  throttled: HeldTime;
+  /** `warren_in_flight_bytes`: body bytes of deliveries started and not yet settled. */
+  inFlightBytes: number;
+  /** `warren_byte_budget_held_seconds_total`, kept like `throttled`. */
+  heldByBudget: HeldTime;
+}
+
+/** Time a route spent held: closed intervals, the open one, what prom-client has. */
+interface HeldTime {
+  ms: number;
+  since: number | undefined;
+  reportedMs: number;
 }
 
 const tallies = new Map<string, RouteTally>();
@@ -37,6 +48,8 @@ export function tallyOf(route: string): RouteTally {
       webhookResponses: new Map(),
       handlerDuration: new Map(),
       throttled: { ms: 0, since: undefined, reportedMs: 0 },
+      inFlightBytes: 0,
+      heldByBudget: { ms: 0, since: undefined, reportedMs: 0 },
     };
     tallies.set(route, tally);
   }
@@ -133,6 +146,19 @@ class DurationHistogram extends Histogram<'route' | 'target'> {
   }
 }
 
+/** Hands prom-client the time held since the last scrape; an interval still running counts up to
+ * now, so a long hold shows before it ends. */
+function reportHeld(counter: Counter<'route'>, held: (t: RouteTally) => HeldTime): void {
+  const now = performance.now();
+  for (const [route, tally] of tallies) {
+    const h = held(tally);
+    const ms = h.ms + (h.since === undefined ? 0 : now - h.since);
+    if (ms <= h.reportedMs) continue;
+    counter.inc({ route }, (ms - h.reportedMs) / 1000);
+    h.reportedMs = ms;
+  }
+}
+
 /** Hands prom-client what was counted since the last scrape. */
 function report<L extends string>(
   counter: Counter<L>,
@@ -213,14 +239,25 @@ export const metrics = {
     labelNames: ['route'] as const,
     registers: [registry],
     collect() {
-      const now = performance.now();
-      for (const [route, { throttled }] of tallies) {
-        // An interval still running counts up to now, so a long throttle shows before it ends.
-        const ms = throttled.ms + (throttled.since === undefined ? 0 : now - throttled.since);
-        if (ms <= throttled.reportedMs) continue;
-        this.inc({ route }, (ms - throttled.reportedMs) / 1000);
-        throttled.reportedMs = ms;
-      }
+      reportHeld(this, (t) => t.throttled);
+    },
+  }),
+  inFlightBytes: new Gauge({
+    name: 'warren_in_flight_bytes',
+    help: 'Body bytes of the deliveries started and not yet settled, by route (held against maxInFlightBytes).',
+    labelNames: ['route'] as const,
+    registers: [registry],
+    collect() {
+      for (const [route, tally] of tallies) this.set({ route }, tally.inFlightBytes);
+    },
+  }),
+  byteBudgetHeldSeconds: new Counter({
+    name: 'warren_byte_budget_held_seconds_total',
+    help: 'Time during which the route had a delivery it would have started (a free handler slot, circuit closed) but its body did not fit maxInFlightBytes.',
+    labelNames: ['route'] as const,
+    registers: [registry],
+    collect() {
+      reportHeld(this, (t) => t.heldByBudget);
     },
   }),
   circuitState: new Gauge({

@@ -42,6 +42,7 @@ export interface RoutePlan {
   concurrency: number;
   when?: Filter;
   rateLimit?: RateLimit;
+  maxInFlightBytes: number;
   transform?: PluginRef;
   target: TargetSpec;
   retry: RetryPolicy;
@@ -168,6 +169,7 @@ function planRoute(route: RouteSpec, queueSpec: Config['queues'][number] | undef
   const handler = {
     when: route.when ?? null,
     rateLimit: route.rateLimit ?? null,
+    maxInFlightBytes: route.maxInFlightBytes,
     transform: route.transform ?? null,
     target: route.target,
     retry: route.retry,
@@ -181,6 +183,7 @@ function planRoute(route: RouteSpec, queueSpec: Config['queues'][number] | undef
     concurrency: route.concurrency,
     ...(route.when ? { when: route.when } : {}),
     ...(route.rateLimit ? { rateLimit: route.rateLimit } : {}),
+    maxInFlightBytes: route.maxInFlightBytes,
     ...(route.transform ? { transform: route.transform } : {}),
     target: route.target,
     retry: route.retry,

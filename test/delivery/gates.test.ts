@@ -184,6 +184,7 @@ describe('route gates', () => {
     ...(circuit ? { circuit } : {}),
   });
   const circuit: CircuitPolicy = { failureRate: 0.5, minRequests: 2, windowMs: 10_000, cooldownMs: 1_000 };
+  const unlimited = Number.POSITIVE_INFINITY;
 
   beforeEach(() => {
     vi.useFakeTimers();
@@ -210,61 +211,69 @@ describe('route gates', () => {
 
   it('holds a delivery when the bucket is empty and wakes the consumer once, when the token is due', async () => {
     const gates = new RouteGates('r', silent, clock);
-    gates.configure({ rateLimit: { rate: 10, perMs: 1_000, burst: 1 }, target: webhook() });
+    gates.configure({
+      rateLimit: { rate: 10, perMs: 1_000, burst: 1 },
+      maxInFlightBytes: unlimited,
+      target: webhook(),
+    });
     const wake = vi.fn();
-    expect(gates.admit(wake)).toBe(admitted);
-    expect(gates.admit(wake)).toBe(held);
-    expect(gates.admit(wake)).toBe(held);
+    expect(gates.admit(wake, 0)).toBe(admitted);
+    expect(gates.admit(wake, 0)).toBe(held);
+    expect(gates.admit(wake, 0)).toBe(held);
     await advance(99);
     expect(wake).not.toHaveBeenCalled();
     await advance(1);
     expect(wake).toHaveBeenCalledTimes(1);
-    expect(gates.admit(wake)).toBe(admitted);
+    expect(gates.admit(wake, 0)).toBe(admitted);
     gates.dispose();
   });
 
   it('applies a changed rate limit to a held consumer at once, and releases it when the limit goes', async () => {
     const gates = new RouteGates('r', silent, clock);
-    gates.configure({ rateLimit: { rate: 1, perMs: 60_000, burst: 1 }, target: webhook() });
+    gates.configure({
+      rateLimit: { rate: 1, perMs: 60_000, burst: 1 },
+      maxInFlightBytes: unlimited,
+      target: webhook(),
+    });
     const wake = vi.fn();
-    gates.admit(wake);
-    expect(gates.admit(wake)).toBe(held);
-    gates.configure({ target: webhook() });
+    gates.admit(wake, 0);
+    expect(gates.admit(wake, 0)).toBe(held);
+    gates.configure({ maxInFlightBytes: unlimited, target: webhook() });
     expect(wake).not.toHaveBeenCalled(); // never from inside the caller
     await settled();
     expect(wake).toHaveBeenCalledTimes(1);
-    expect(gates.admit(wake)).toBe(admitted);
+    expect(gates.admit(wake, 0)).toBe(admitted);
     expect(vi.getTimerCount()).toBe(0);
     gates.dispose();
   });
 
   it('opens on receiver failures, turns half-open after the cooldown by its own timer, and closes on a good probe', async () => {
     const gates = new RouteGates('r', silent, clock);
-    gates.configure({ target: webhook(circuit) });
+    gates.configure({ maxInFlightBytes: unlimited, target: webhook(circuit) });
     const handler = observed(gates, [retry('HTTP 503'), retry('timeout'), ack()]);
     await handler(delivery);
     await handler(delivery);
     expect(gates.circuitState).toBe('open');
     const wake = vi.fn();
-    expect(gates.admit(wake)).toBe(held);
+    expect(gates.admit(wake, 0)).toBe(held);
     await advance(1_000);
     expect(gates.circuitState).toBe('half-open');
     expect(wake).toHaveBeenCalledTimes(1);
-    const probe = gates.admit(wake);
+    const probe = gates.admit(wake, 0);
     expect(probe).toBeGreaterThan(0);
-    expect(gates.admit(wake)).toBe(held);
+    expect(gates.admit(wake, 0)).toBe(held);
     await handler(delivery);
-    gates.probeEnded(probe);
+    gates.settled(0, probe);
     expect(gates.circuitState).toBe('closed');
     await settled();
     expect(wake).toHaveBeenCalledTimes(2);
-    expect(gates.admit(wake)).toBe(admitted);
+    expect(gates.admit(wake, 0)).toBe(admitted);
     gates.dispose();
   });
 
   it('counts a request never sent (a refused CloudEvent) neither way, and passes the probe on', async () => {
     const gates = new RouteGates('r', silent, clock);
-    gates.configure({ target: webhook(circuit) });
+    gates.configure({ maxInFlightBytes: unlimited, target: webhook(circuit) });
     const refused = deadLetter('cloudevents: no type attribute');
     const handler = observed(gates, [retry('HTTP 503'), refused, retry('timeout'), refused, ack()]);
     await handler(delivery);
@@ -273,39 +282,39 @@ describe('route gates', () => {
     expect(gates.circuitState).toBe('open');
     await advance(1_000);
     const wake = vi.fn();
-    const probe = gates.admit(wake);
+    const probe = gates.admit(wake, 0);
     expect(probe).toBeGreaterThan(0);
     await handler(delivery); // the probe is refused before any request
-    gates.probeEnded(probe);
+    gates.settled(0, probe);
     expect(gates.circuitState).toBe('half-open');
-    const next = gates.admit(wake);
+    const next = gates.admit(wake, 0);
     expect(next).toBeGreaterThan(0);
     await handler(delivery);
-    gates.probeEnded(next);
+    gates.settled(0, next);
     expect(gates.circuitState).toBe('closed');
     gates.dispose();
   });
 
   it('never wakes a consumer from inside its own call, when asking is what ends the cooldown', async () => {
     const gates = new RouteGates('r', silent, clock);
-    gates.configure({ target: webhook(circuit) });
+    gates.configure({ maxInFlightBytes: unlimited, target: webhook(circuit) });
     const handler = observed(gates, [retry('HTTP 503'), retry('HTTP 503')]);
     await handler(delivery);
     await handler(delivery);
     const wake = vi.fn();
-    expect(gates.admit(wake)).toBe(held);
+    expect(gates.admit(wake, 0)).toBe(held);
     now += 1_000; // the clock passes the cooldown before its timer runs
-    expect(gates.admit(wake)).toBeGreaterThan(0);
+    expect(gates.admit(wake, 0)).toBeGreaterThan(0);
     expect(wake).not.toHaveBeenCalled();
     await settled();
     expect(wake).toHaveBeenCalledTimes(1);
-    expect(gates.admit(wake)).toBe(held); // the probe is out
+    expect(gates.admit(wake, 0)).toBe(held); // the probe is out
     gates.dispose();
   });
 
   it('does not count a dead letter as a receiver failure', async () => {
     const gates = new RouteGates('r', silent, clock);
-    gates.configure({ target: webhook(circuit) });
+    gates.configure({ maxInFlightBytes: unlimited, target: webhook(circuit) });
     const handler = observed(gates, [
       deadLetter('HTTP 404', { status: 404 }),
       deadLetter('HTTP 400', { status: 400 }),
@@ -319,24 +328,24 @@ describe('route gates', () => {
 
   it('keeps an open circuit across a reload of the same URL, and starts closed for a new URL', async () => {
     const gates = new RouteGates('r', silent, clock);
-    gates.configure({ target: webhook(circuit) });
+    gates.configure({ maxInFlightBytes: unlimited, target: webhook(circuit) });
     const handler = observed(gates, [retry('HTTP 503'), retry('HTTP 503')]);
     await handler(delivery);
     await handler(delivery);
-    gates.configure({ target: webhook({ ...circuit, cooldownMs: 5_000 }) });
+    gates.configure({ maxInFlightBytes: unlimited, target: webhook({ ...circuit, cooldownMs: 5_000 }) });
     expect(gates.circuitState).toBe('open');
     await advance(1_000);
     expect(gates.circuitState).toBe('open');
     await advance(4_000);
     expect(gates.circuitState).toBe('half-open');
-    gates.configure({ target: webhook(circuit, 'http://127.0.0.1:2/hook') });
+    gates.configure({ maxInFlightBytes: unlimited, target: webhook(circuit, 'http://127.0.0.1:2/hook') });
     expect(gates.circuitState).toBe('closed');
     gates.dispose();
   });
 
   it('ignores failures that were in flight when a reload turned the circuit off or changed its URL', async () => {
     const gates = new RouteGates('r', silent, clock);
-    gates.configure({ target: webhook(circuit) });
+    gates.configure({ maxInFlightBytes: unlimited, target: webhook(circuit) });
     // Two requests start under the first circuit and fail after the reload.
     let fail!: () => void;
     const failing = new Promise<Outcome>((resolve) => {
@@ -344,20 +353,20 @@ describe('route gates', () => {
     });
     const handler = gates.observe(() => failing);
     const inFlight = [handler(delivery), handler(delivery)];
-    gates.configure({ target: webhook(undefined) }); // circuit: false
+    gates.configure({ maxInFlightBytes: unlimited, target: webhook(undefined) }); // circuit: false
     fail();
     await expect(Promise.all(inFlight)).resolves.toHaveLength(2); // no TypeError from a dropped circuit
     expect(gates.circuitState).toBeUndefined();
     expect(vi.getTimerCount()).toBe(0);
 
-    gates.configure({ target: webhook(circuit) });
+    gates.configure({ maxInFlightBytes: unlimited, target: webhook(circuit) });
     let failAgain!: () => void;
     const failingAgain = new Promise<Outcome>((resolve) => {
       failAgain = () => resolve(retry('HTTP 503'));
     });
     const second = gates.observe(() => failingAgain);
     const before = [second(delivery), second(delivery)];
-    gates.configure({ target: webhook(circuit, 'http://127.0.0.1:2/hook') });
+    gates.configure({ maxInFlightBytes: unlimited, target: webhook(circuit, 'http://127.0.0.1:2/hook') });
     failAgain();
     await Promise.all(before);
     expect(gates.circuitState).toBe('closed'); // the new URL's circuit heard nothing
@@ -366,12 +375,16 @@ describe('route gates', () => {
 
   it('checks the circuit before the bucket: a held delivery takes no token', async () => {
     const gates = new RouteGates('r', silent, clock);
-    gates.configure({ rateLimit: { rate: 1, perMs: 1_000, burst: 1 }, target: webhook(circuit) });
+    gates.configure({
+      rateLimit: { rate: 1, perMs: 1_000, burst: 1 },
+      maxInFlightBytes: unlimited,
+      target: webhook(circuit),
+    });
     const handler = observed(gates, [retry('HTTP 503'), retry('HTTP 503')]);
     await handler(delivery);
     await handler(delivery);
     const wake = vi.fn();
-    expect(gates.admit(wake)).toBe(held);
+    expect(gates.admit(wake, 0)).toBe(held);
     expect(gates.describe().rateLimit?.tokens).toBe(1);
     gates.dispose();
   });
