@@ -76,7 +76,13 @@ export function parseRouteFile(file: string, text: string): { docs: RawDoc[]; is
   let parsed: Document.Parsed[] | { empty: true };
   try {
     // uniqueKeys is checked below, in one pass: the library's check is quadratic in a map's size.
-    const all = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
+    const all = parseAllDocuments(text, {
+      lineCounter,
+      prettyErrors: false,
+      uniqueKeys: false,
+      // Problems are issues; the library must not write warnings to the process's stderr.
+      logLevel: 'error',
+    });
     parsed = Array.isArray(all) ? (all as Document.Parsed[]) : { empty: true };
   } catch (err) {
     issues.push(issueAt(file, lineCounter, 0, `YAML syntax: ${firstLine(err)}`));
@@ -211,6 +217,9 @@ function inspectDocument(
       for (const item of node.items) {
         if (isPair(item)) {
           const key = item.key as Node | null;
+          if (isCollection(key) || isAlias(key)) {
+            problems.push({ offset: offsetOf(key), message: 'YAML: a map key must be a plain value' });
+          }
           if (seen && isScalar(key)) {
             const name = String(key.value);
             const first = seen.get(name);
