@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { BenchBroker, messageBody } from './broker.js';
+import { measureLoader, printLoader } from './loader.js';
 import { type BenchOptions, parseOptions, type Side } from './options.js';
 import { measurePluginRoute, printPlugin } from './plugin.js';
 import { Receiver } from './receiver.js';
@@ -88,6 +89,10 @@ async function main(): Promise<void> {
   printReload(reload);
   console.log(JSON.stringify({ bench: 'warren-plugin-route', messages: pluginMessages, ...plugin }));
   console.log(JSON.stringify({ bench: 'warren-reload', figures: reload }));
+  // Loading large route files (issue 9 §4): linear time, and /healthz free during a reload.
+  const loader = await measureLoader(options.amqpUrl);
+  printLoader(loader);
+  console.log(JSON.stringify({ bench: 'warren-loader', figures: loader }));
 }
 
 main().then(
