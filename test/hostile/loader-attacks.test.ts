@@ -180,7 +180,7 @@ describe('hostile route files: loadConfig', () => {
     const result = await loadConfig(dir, {});
     expect(result.ok ? [] : result.issues.map(formatIssue)).toEqual([
       `${join(dir, 'dup.yaml')}:10002:3 YAML syntax: Map keys must be unique: \`bench.loader.q17\` is also at line 19`,
-      `${join(dir, 'last.yaml')}:10001:26 unknown key \`tpye\`; did you mean \`type\`? (at /queues/bench.loader.q9999/tpye)`,
+      `${join(dir, 'last.yaml')}:10001:25 unknown key \`tpye\`; did you mean \`type\`? (at /queues/bench.loader.q9999/tpye)`,
     ]);
   });
 });
