@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { BenchBroker, messageBody } from './broker.js';
 import { measureLargeBodies, printLargeBodies } from './large-bodies.js';
+import { measureLoader, printLoader } from './loader.js';
 import { type BenchOptions, parseOptions, type Side } from './options.js';
 import { measurePluginRoute, printPlugin } from './plugin.js';
 import { Receiver } from './receiver.js';
@@ -92,6 +93,10 @@ async function main(): Promise<void> {
   const large = await measureLargeBodies(options.amqpUrl); // issue 9 §7: peak RSS, budget on and off
   printLargeBodies(large);
   console.log(JSON.stringify({ bench: 'warren-large-bodies', ...large }));
+  // Loading large route files (issue 9 §4): linear time, and /healthz free during a reload.
+  const loader = await measureLoader(options.amqpUrl);
+  printLoader(loader);
+  console.log(JSON.stringify({ bench: 'warren-loader', figures: loader }));
 }
 
 main().then(

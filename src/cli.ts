@@ -4,6 +4,7 @@ import { adminToken, isLoopbackAddress } from './admin/auth.js';
 import { listenAdmin } from './admin/listen.js';
 import { parseAmqpUrls, redactUrl } from './amqp/url.js';
 import { parseDuration } from './config/duration.js';
+import { defaultMaxFileBytes } from './config/read.js';
 import { redact } from './config/redact.js';
 import { routesSchema } from './config/schema.js';
 import { formatIssue, loadConfig } from './config/validate.js';
@@ -37,6 +38,7 @@ Options (environment variable, default):
   --format text|json   output of validate, plan and dlq (text)
   --limit N            dlq: how many messages to show (1-1000) or move
   --admin-url URL      the running Warren that plan --prune asks (WARREN_ADMIN_URL, http://127.0.0.1:<admin-port>)
+  --max-file-bytes N   largest route file read, in bytes (WARREN_MAX_FILE_BYTES, 4194304)
 `;
 
 export interface Settings {
@@ -51,6 +53,8 @@ export interface Settings {
   adminUrl: string;
   /** `--limit` of `warren dlq`, checked there. */
   limit: string | undefined;
+  /** Largest route file read (a larger one is an error at file:1:1). */
+  maxFileBytes: number;
 }
 
 export function resolveSettings(
@@ -71,6 +75,7 @@ export function resolveSettings(
       prune: { type: 'boolean' },
       'admin-url': { type: 'string' },
       limit: { type: 'string' },
+      'max-file-bytes': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -102,6 +107,12 @@ export function resolveSettings(
   } catch {
     throw new WarrenError('WARREN_E_USAGE', `bad drain timeout: ${drain} (use e.g. 30s)`);
   }
+  const maxFile = values['max-file-bytes'] ?? env.WARREN_MAX_FILE_BYTES ?? String(defaultMaxFileBytes);
+  if (!/^\d+$/.test(maxFile.trim()) || Number(maxFile) < 1)
+    throw new WarrenError(
+      'WARREN_E_USAGE',
+      `bad --max-file-bytes: ${maxFile} (a number of bytes, e.g. 8388608)`,
+    );
   return {
     settings: {
       routes: values.routes ?? env.WARREN_ROUTES ?? './routes.d',
@@ -114,6 +125,7 @@ export function resolveSettings(
       prune: values.prune ?? false,
       adminUrl: values['admin-url'] ?? env.WARREN_ADMIN_URL ?? `http://127.0.0.1:${port}`,
       limit: values.limit,
+      maxFileBytes: Number(maxFile),
     },
     positionals: values.help ? ['help'] : positionals,
   };
@@ -171,7 +183,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 }
 
 async function validate(settings: Settings, env: NodeJS.ProcessEnv): Promise<number> {
-  const result = await loadConfig(settings.routes, env, settings.plugins);
+  const result = await loadConfig(settings.routes, env, settings.plugins, {
+    maxFileBytes: settings.maxFileBytes,
+  });
   if (settings.format === 'json') {
     const out = result.ok
       ? { valid: true, routes: result.config.routes.length, issues: [] }
@@ -192,7 +206,9 @@ async function validate(settings: Settings, env: NodeJS.ProcessEnv): Promise<num
 }
 
 async function plan(settings: Settings, env: NodeJS.ProcessEnv): Promise<number> {
-  const result = await loadConfig(settings.routes, env, settings.plugins);
+  const result = await loadConfig(settings.routes, env, settings.plugins, {
+    maxFileBytes: settings.maxFileBytes,
+  });
   if (!result.ok) {
     for (const issue of result.issues) process.stderr.write(`${formatIssue(issue)}\n`);
     return 1;
@@ -249,7 +265,9 @@ function formatPrune(prune: PruneCandidates, adminUrl: string): string {
 
 async function run(settings: Settings, env: NodeJS.ProcessEnv): Promise<number> {
   const log = createLogger();
-  const result = await loadConfig(settings.routes, env, settings.plugins);
+  const result = await loadConfig(settings.routes, env, settings.plugins, {
+    maxFileBytes: settings.maxFileBytes,
+  });
   if (!result.ok) {
     for (const issue of result.issues) {
       log.error({ event: 'config_invalid', code: 'WARREN_E_CONFIG_INVALID', ...issue }, formatIssue(issue));
@@ -266,6 +284,7 @@ async function run(settings: Settings, env: NodeJS.ProcessEnv): Promise<number> 
     pluginsDir: settings.plugins,
     log,
     env,
+    maxFileBytes: settings.maxFileBytes,
   });
   let boundToLoopback = true;
   const token = adminToken(env.WARREN_ADMIN_TOKEN);

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { loadConfig } from './config/validate.js';
+import { ConfigWorker } from './config/offthread.js';
 import { defaultWatchOptions, hashDirectories, type WatchOptions, watchDirectories } from './config/watch.js';
 import type { ReloadReport } from './reload-report.js';
 import type { Runtime } from './runtime.js';
@@ -11,6 +11,8 @@ export interface ReloaderOptions {
   log: Logger;
   env?: NodeJS.ProcessEnv;
   watch?: WatchOptions;
+  /** Largest route file read (`--max-file-bytes`); default 4 MiB. */
+  maxFileBytes?: number;
 }
 
 /**
@@ -24,6 +26,8 @@ export class Reloader {
   #lastHash: string | undefined;
   #watcher: { close(): void } | undefined;
   #checking: Promise<unknown> = Promise.resolve();
+  /** Validation runs off the event loop: a 40,000-entry file must not stall `/healthz`. */
+  readonly #validator = new ConfigWorker();
 
   constructor(runtime: Runtime, options: ReloaderOptions) {
     this.#runtime = runtime;
@@ -46,6 +50,7 @@ export class Reloader {
 
   close(): void {
     this.#watcher?.close();
+    this.#validator.close();
   }
 
   /** Resolves with the report, or undefined when `onlyIfChanged` found nothing new. */
@@ -54,10 +59,11 @@ export class Reloader {
       const hash = await this.#hash();
       if (options.onlyIfChanged && hash === this.#lastHash) return undefined;
       this.#lastHash = hash;
-      const result = await loadConfig(
+      const result = await this.#validator.load(
         this.#options.routesDir,
         this.#options.env ?? process.env,
         this.#options.pluginsDir,
+        this.#options.maxFileBytes === undefined ? {} : { maxFileBytes: this.#options.maxFileBytes },
       );
       return this.#runtime.reload(result, trigger);
     });

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { isScalar, visit } from 'yaml';
+import { isAlias, isCollection, isPair, isScalar, type Node } from 'yaml';
 import type { ConfigIssue, RawDoc } from './load.js';
+import { maxInterpolatedFileBytes, type ReadResult, readRegularFileSync } from './read.js';
 
 const reference = /\$\$\{|\$\{(env|file):([^}]*)\}/g;
 
@@ -12,20 +12,35 @@ export interface InterpolationResult {
 
 /**
  * Replaces `${env:NAME}`, `${env:NAME:-default}` and `${file:/path}` in every string scalar, in
- * place, before validation. `$${` is a literal `${`. A missing variable or unreadable file is an
- * issue at the scalar's position.
+ * place, before validation. `$${` is a literal `${`. A missing variable or a file that is not a
+ * readable regular file of at most 1 MiB is an issue at the scalar's position.
  */
 export function interpolateDocs(docs: RawDoc[], env: NodeJS.ProcessEnv = process.env): InterpolationResult {
   const issues: ConfigIssue[] = [];
   const secrets: string[] = [];
+  /** Each file is read once per load, however often it is referenced. */
+  const files = new Map<string, ReadResult>();
+  const readFile = (path: string): ReadResult => {
+    let read = files.get(path);
+    if (!read) {
+      read = readRegularFileSync(path, { maxBytes: maxInterpolatedFileBytes });
+      files.set(path, read);
+    }
+    return read;
+  };
   for (const { file, doc, lineCounter } of docs) {
-    visit(doc, {
-      Scalar(_key, node, path) {
-        if (typeof node.value !== 'string' || !node.value.includes('${')) return;
+    // Iterative, carrying each node's JSON pointer: linear however large a map is. Aliases are
+    // not followed; the node they name is interpolated where it is written.
+    const stack: Array<{ node: unknown; pointer: string }> = [{ node: doc.contents, pointer: '' }];
+    while (stack.length > 0) {
+      const { node, pointer } = stack.pop()!;
+      if (!node || isAlias(node)) continue;
+      if (isScalar(node)) {
+        if (typeof node.value !== 'string' || !node.value.includes('${')) continue;
         const problems: string[] = [];
         const value = node.value.replace(reference, (whole, kind?: string, arg?: string) => {
           if (whole === '$${') return '${';
-          const resolved = kind === 'env' ? resolveEnv(arg ?? '', env) : resolveFile(arg ?? '');
+          const resolved = kind === 'env' ? resolveEnv(arg ?? '', env) : resolveFile(arg ?? '', readFile);
           if ('error' in resolved) {
             problems.push(resolved.error);
             return '';
@@ -33,13 +48,25 @@ export function interpolateDocs(docs: RawDoc[], env: NodeJS.ProcessEnv = process
           if (resolved.secret && resolved.value !== '') secrets.push(resolved.value);
           return resolved.value;
         });
-        const pos = lineCounter.linePos(node.range?.[0] ?? 0);
+        const pos = lineCounter.linePos((node as Node).range?.[0] ?? 0);
         for (const message of problems) {
-          issues.push({ file, line: pos.line, col: pos.col, pointer: pointerOf(path, node), message });
+          issues.push({ file, line: Math.max(1, pos.line), col: Math.max(1, pos.col), pointer, message });
         }
         node.value = value;
-      },
-    });
+        continue;
+      }
+      if (isCollection(node)) {
+        node.items.forEach((item, index) => {
+          if (isPair(item)) {
+            const name = isScalar(item.key) ? String(item.key.value) : '';
+            const child = `${pointer}/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+            stack.push({ node: item.key, pointer }, { node: item.value, pointer: child });
+          } else {
+            stack.push({ node: item, pointer: `${pointer}/${index}` });
+          }
+        });
+      }
+    }
   }
   return { issues, secrets };
 }
@@ -56,31 +83,9 @@ function resolveEnv(arg: string, env: NodeJS.ProcessEnv): Resolved {
   return { error: `environment variable ${name} is not set (use \${env:${name}:-default} for a default)` };
 }
 
-function resolveFile(path: string): Resolved {
-  try {
-    return { value: readFileSync(path, 'utf8').replace(/\r?\n$/, ''), secret: true };
-  } catch (err) {
-    return { error: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
-  }
-}
-
-/** JSON pointer of a scalar from the visitor's ancestor path (pairs give the keys). */
-function pointerOf(path: readonly unknown[], node: unknown): string {
-  const parts: string[] = [];
-  const chain = [...path, node];
-  for (let i = 1; i < chain.length; i++) {
-    const parent = chain[i - 1] as { items?: unknown[]; key?: unknown };
-    const child = chain[i];
-    if (parent && 'key' in parent && parent.key !== child && isScalar(parent.key)) {
-      parts.push(String(parent.key.value));
-    } else if (parent && Array.isArray(parent.items) && !('key' in parent)) {
-      const index = parent.items.indexOf(child);
-      if (index !== -1 && !isPairLike(child)) parts.push(String(index));
-    }
-  }
-  return parts.map((p) => `/${p.replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
-}
-
-function isPairLike(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && 'key' in value && 'value' in value;
+/** Only a regular file up to 1 MiB: a FIFO would block, `/dev/zero` would never end. */
+function resolveFile(path: string, readFile: (path: string) => ReadResult): Resolved {
+  const read = readFile(path);
+  if ('error' in read) return { error: `cannot read ${path}: ${read.error}` };
+  return { value: read.text.replace(/\r?\n$/, ''), secret: true };
 }

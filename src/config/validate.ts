@@ -1,12 +1,12 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { isMap, isScalar, type Node } from 'yaml';
 import { normalizePluginRef, type RawPluginRef, resolvePluginRef } from '../plugins/ref.js';
 import { targets } from '../targets/registry.js';
 import type { TargetModule } from '../targets/types.js';
 import { isDuration, parseDuration } from './duration.js';
 import { interpolateDocs } from './interpolate.js';
-import { type ConfigIssue, type LoadedFiles, loadRouteFiles, type RawDoc } from './load.js';
+import { type ConfigIssue, type LoadedFiles, type LoadOptions, loadRouteFiles, type RawDoc } from './load.js';
+import { positionOf } from './positions.js';
 import { redactIssues } from './redact.js';
 import { routesSchema } from './schema.js';
 import { parseSize } from './size.js';
@@ -42,13 +42,14 @@ export type ValidationResult =
       version: string;
     };
 
-/** load → interpolate → validate → normalise, for a routes directory. */
+/** load → interpolate → validate → normalise, for a routes directory. Never throws. */
 export async function loadConfig(
   dir: string,
   env: NodeJS.ProcessEnv = process.env,
   pluginsDir = './plugins',
+  options: LoadOptions = {},
 ): Promise<ValidationResult> {
-  return validateLoaded(await loadRouteFiles(dir), env, pluginsDir);
+  return validateLoaded(await loadRouteFiles(dir, options), env, pluginsDir);
 }
 
 export function validateLoaded(
@@ -58,21 +59,24 @@ export function validateLoaded(
 ): ValidationResult {
   const issues = [...loaded.issues];
   const interpolation = interpolateDocs(loaded.docs, env);
-  issues.push(...interpolation.issues);
+  for (const issue of interpolation.issues) issues.push(issue);
   // A reference that failed leaves '' behind; the schema errors that causes would repeat the issue.
   const unresolved = new Set(interpolation.issues.map((i) => `${i.file}\0${i.pointer}`));
   const valid: Array<{ raw: RawDoc; data: RawDocument }> = [];
   for (const raw of loaded.docs) {
-    const data = raw.doc.toJS() as unknown;
+    const data = toData(raw, issues);
+    if (data === undefined) continue;
     if (!validateDocument(data)) {
       const schemaIssues = toIssues(raw, validateDocument.errors ?? []);
-      issues.push(...schemaIssues.filter((i) => !unresolved.has(`${i.file}\0${i.pointer}`)));
+      for (const issue of schemaIssues) {
+        if (!unresolved.has(`${issue.file}\0${issue.pointer}`)) issues.push(issue);
+      }
       continue;
     }
     valid.push({ raw, data: data as RawDocument });
   }
   const built = buildConfig(valid, pluginsDir);
-  issues.push(...built.issues);
+  for (const issue of built.issues) issues.push(issue);
   if (issues.length > 0) {
     // An issue names the place, never a value an interpolation produced.
     const shown = redactIssues(sortIssues(issues), interpolation.secrets);
@@ -86,6 +90,22 @@ export function validateLoaded(
       version: loaded.version,
     },
   };
+}
+
+/**
+ * The document as plain data. Aliases were checked when loading (anchor before alias, no cycle,
+ * expansion capped), so the library's own alias cap, which refuses an anchor used more than 100
+ * times, is off; anything the conversion still throws is an issue at the document's start.
+ */
+function toData(raw: RawDoc, issues: ConfigIssue[]): unknown {
+  try {
+    return raw.doc.toJS({ maxAliasCount: -1 }) as unknown;
+  } catch (err) {
+    const pos = positionOf(raw, '', false);
+    const message = err instanceof Error ? err.message : String(err);
+    issues.push({ file: raw.file, line: pos.line, col: pos.col, pointer: '', message: `YAML: ${message}` });
+    return undefined;
+  }
 }
 
 /** `file:line:col message (at /pointer)`: the one-line form used by the CLI and the log. */
@@ -227,27 +247,9 @@ function escapePointer(segment: string): string {
   return segment.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
-function segments(pointer: string): string[] {
-  if (pointer === '') return [];
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-}
-
 /** Line and column of the value (or, for an unknown key, the key) a JSON pointer names. */
 function position(raw: RawDoc, pointer: string, atKey: boolean): { line: number; col: number } {
-  const path = segments(pointer);
-  let node: Node | null = null;
-  if (atKey && path.length > 0) {
-    const parent = raw.doc.getIn(path.slice(0, -1), true) as Node | undefined;
-    if (isMap(parent)) {
-      const pair = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === path.at(-1));
-      node = (pair?.key as Node | undefined) ?? parent;
-    }
-  }
-  node ??= (raw.doc.getIn(path, true) as Node | undefined) ?? (raw.doc.contents as Node | null);
-  return raw.lineCounter.linePos(node?.range?.[0] ?? 0);
+  return positionOf(raw, pointer, atKey);
 }
 
 function originOf(raw: RawDoc, pointer: string): Origin {

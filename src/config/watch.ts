@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readRegularFile } from './read.js';
+
+/** Files larger than this are hashed by their size alone (the load refuses them anyway). */
+const maxHashedFileBytes = 64 * 1024 * 1024;
 
 export interface WatchOptions {
   /** Quiet time after the last file event before a reload is tried. */
@@ -28,12 +32,15 @@ export async function hashDirectories(dirs: string[]): Promise<string> {
       continue;
     }
     for (const name of names) {
-      try {
-        const content = await readFile(join(dir, name));
-        hash.update(`${dir}/${name}\0`).update(content).update('\0');
-      } catch {
-        // a sub-directory, or a file that vanished mid-swap: the next event or poll sees the result
-      }
+      // Only regular files, opened non-blocking: a FIFO named `x.yaml` must not hold every later
+      // reload behind a read that never ends. A sub-directory, a file that vanished mid-swap or
+      // one over the cap counts by what was found (the load reports it); the next event or poll
+      // sees the result of a swap.
+      const read = await readRegularFile(join(dir, name), { maxBytes: maxHashedFileBytes });
+      hash
+        .update(`${dir}/${name}\0`)
+        .update('error' in read ? `!${read.error}` : read.text)
+        .update('\0');
     }
   }
   return hash.digest('hex');

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { durationSchema, parseDuration } from '../config/duration.js';
+import { defaultMaxFileBytes, readRegularFileSync } from '../config/read.js';
 import { defaults, type PluginRef } from '../config/types.js';
 
 /** `file`, or `{ file, timeout, memoryLimitMb }`: how a route names a plugin. */
@@ -68,7 +69,10 @@ export function resolvePluginRef(ref: PluginRef, pluginsDir: string): ResolvedPl
   if (!inside(realDir, real)) {
     return { error: `plugin \`${ref.file}\` resolves (through a link) outside the plugins directory ${dir}` };
   }
-  const source = readFileSync(real, 'utf8');
+  // A directory, a FIFO or a device named like a plugin is an error, never a throw or a hang.
+  const read = readRegularFileSync(real, { maxBytes: defaultMaxFileBytes });
+  if ('error' in read) return { error: `plugin \`${ref.file}\` ${read.error}` };
+  const source = read.text;
   return {
     ref: {
       ...ref,

@@ -41,7 +41,9 @@ describe('route file errors', () => {
       lines('exchanges:', '  orders: { type: topic }', '  orders: { type: direct }'),
     );
 
-    expect(formatted(issues)).toEqual([`${file}:3:3 YAML syntax: Map keys must be unique`]);
+    expect(formatted(issues)).toEqual([
+      `${file}:3:3 YAML syntax: Map keys must be unique: \`orders\` is also at line 2`,
+    ]);
   });
 
   it('reports an unknown key with the nearest valid one', async () => {

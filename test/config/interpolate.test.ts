@@ -85,7 +85,7 @@ describe('interpolation', () => {
         line: 8,
         col: 22,
         pointer: '/routes/billing/to/webhook/headers/x-signing',
-        message: `cannot read ${missing}: ENOENT`,
+        message: `cannot read ${missing}: not found (or a symbolic link to a missing file)`,
       },
     ]);
   });

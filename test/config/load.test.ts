@@ -134,7 +134,13 @@ describe('loading route files', () => {
 
     const result = await loadConfig(dir, {});
     expect(result.ok ? [] : result.issues).toEqual([
-      { file: dir, line: 0, col: 0, pointer: '', message: 'directory not found' },
+      {
+        file: dir,
+        line: 1,
+        col: 1,
+        pointer: '',
+        message: 'routes directory not found (set it with --routes or WARREN_ROUTES)',
+      },
     ]);
   });
 

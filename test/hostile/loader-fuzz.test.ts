@@ -1,0 +1,272 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseRouteFile } from '../../src/config/load.js';
+import { validateLoaded } from '../../src/config/validate.js';
+import { repoRoot } from '../config/route-dir.js';
+
+/**
+ * Property-based fuzzing of the loader (parse, alias and key checks) and the validator (schema,
+ * normalisation, cross-document checks): whatever text a route file holds, they return issues —
+ * none escapes as a throw — and every issue points into a file at line ≥ 1, column ≥ 1.
+ */
+
+const file = '/fuzz/routes.d/fuzz.yaml';
+const pluginsDir = join(repoRoot, 'plugins');
+const examples = ['10-orders.yaml', '20-invoices.yaml', '30-plugins.yaml', '40-policies.yaml'].map((name) =>
+  readFileSync(join(repoRoot, 'routes.d', name), 'utf8'),
+);
+
+/** Keys of the real schema, so generated maps reach deep into it rather than stop at the top. */
+const schemaKeys = [
+  'exchanges',
+  'queues',
+  'routes',
+  'type',
+  'durable',
+  'autoDelete',
+  'internal',
+  'alternateExchange',
+  'arguments',
+  'bind',
+  'exchange',
+  'key',
+  'headers',
+  'from',
+  'queue',
+  'prefetch',
+  'concurrency',
+  'when',
+  'routingKey',
+  'exists',
+  'rateLimit',
+  'rate',
+  'per',
+  'burst',
+  'transform',
+  'file',
+  'timeout',
+  'memoryLimitMb',
+  'deliveryLimit',
+  'to',
+  'webhook',
+  'republish',
+  'plugin',
+  'url',
+  'method',
+  'sign',
+  'secrets',
+  'retryOn',
+  'deadLetterOn',
+  'circuit',
+  'retry',
+  'attempts',
+  'backoff',
+  'deadLetter',
+  'orders',
+  'billing',
+  'x-max-length',
+  '__proto__',
+  'constructor',
+  '<<',
+];
+
+const oddScalars = [
+  '~',
+  'null',
+  'Null',
+  '.nan',
+  '-.inf',
+  '.inf',
+  '0x1F',
+  '0o17',
+  '0b101',
+  '1e400',
+  '-1e400',
+  '-0',
+  '99999999999999999999999999999',
+  '1.7976931348623157e309',
+  '65536',
+  '-1',
+  '0',
+  '1_000',
+  'true',
+  'yes',
+  'off',
+  '""',
+  "''",
+  '"\\u0000"',
+  '"\\ud800"',
+  '"\\x85"',
+  '"line\\nbreak\\r\\n"',
+  '!!binary aGVsbG8=',
+  '!!str 12',
+  '!custom x',
+  '!!map {}',
+  '!!seq []',
+  '!!int x',
+  '!!float y',
+  '!!timestamp 2001-12-14',
+  '!<tag:yaml.org,2002:str> s',
+  '&a x',
+  '*a',
+  '*missing',
+  '&b [1, 2]',
+  '*b',
+  'http://',
+  'https://h:99999/',
+  'http://[::1',
+  '10s',
+  '0ms',
+  '1000h',
+  '5xx',
+  '600',
+  'ß',
+  '\u202eevil',
+  '😀',
+  'a\u0000b',
+  '"\\t"',
+  '? complex',
+  '- dash',
+  ': colon',
+  '|-',
+  '>',
+  '%YAML 1.2',
+  '@reserved',
+  '`tick',
+  '#not a comment',
+];
+
+/** Interpolation references as written in route files (`$` + `{…}`), resolved or not. */
+const references = [
+  'env:HOME',
+  'env:WARREN_FUZZ_UNSET',
+  'env:WARREN_FUZZ_UNSET:-d',
+  'file:/dev/zero',
+  'file:/nonexistent/secret',
+  'file:',
+].map((ref) => `\${${ref}}`);
+
+const scalar = fc.oneof(
+  fc.constantFrom(...oddScalars, ...references, '$$' + '{literal}', '$' + '{env:'),
+  fc.string({ maxLength: 12 }),
+  fc.string({ unit: 'binary', maxLength: 6 }),
+  fc.integer().map(String),
+  fc.double().map(String),
+  fc.bigInt().map(String),
+);
+
+const key = fc.oneof(fc.constantFrom(...schemaKeys), fc.string({ maxLength: 8 }), scalar);
+
+type Tree = string | { map: Array<[string, Tree]> } | { seq: Tree[] } | { anchor: string; tree: Tree };
+
+const { tree } = fc.letrec<{ tree: Tree }>((tie) => ({
+  tree: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    scalar,
+    fc.record({ map: fc.array(fc.tuple(key, tie('tree')), { maxLength: 5 }) }),
+    fc.record({ seq: fc.array(tie('tree'), { maxLength: 4 }) }),
+    fc.record({ anchor: fc.constantFrom('a', 'b', 'c'), tree: tie('tree') }),
+  ),
+}));
+
+/** Block style for maps, flow style for sequences (and block for some), never escaping anything. */
+function render(node: Tree, indent: number, flow: boolean): string {
+  const pad = ' '.repeat(indent);
+  if (typeof node === 'string') return node;
+  if ('anchor' in node) return `&${node.anchor} ${render(node.tree, indent, true)}`;
+  if ('seq' in node) return `[${node.seq.map((n) => render(n, indent, true)).join(', ')}]`;
+  if (flow || node.map.length === 0) {
+    return `{ ${node.map.map(([k, v]) => `${k}: ${render(v, indent, true)}`).join(', ')} }`;
+  }
+  return node.map.map(([k, v]) => `\n${pad}${k}: ${render(v, indent + 2, false)}`).join('');
+}
+
+const document = tree.map((t) => render(t, 0, false).replace(/^\n/, ''));
+
+/** Edits of a real route file: delete, insert and duplicate at random places. */
+const edit = fc.record({
+  at: fc.nat(),
+  remove: fc.nat({ max: 6 }),
+  insert: fc.oneof(
+    fc.constantFrom(
+      '\n',
+      ': ',
+      '- ',
+      '  ',
+      '\t',
+      '{',
+      '}',
+      '[',
+      ']',
+      '&a ',
+      '*a ',
+      '*x',
+      '---\n',
+      '...\n',
+      '"',
+      "'",
+      '#',
+      '!',
+      '%',
+      '|',
+    ),
+    scalar,
+    key.map((k) => `\n  ${k}: `),
+  ),
+});
+const mutated = fc
+  .tuple(fc.constantFrom(...examples), fc.array(edit, { minLength: 1, maxLength: 6 }))
+  .map(([text, edits]) => {
+    let out = text;
+    for (const e of edits) {
+      const at = e.at % (out.length + 1);
+      out = out.slice(0, at) + e.insert + out.slice(at + e.remove);
+    }
+    return out;
+  });
+
+const deep = fc
+  .tuple(fc.integer({ min: 1, max: 300 }), fc.constantFrom('[', '{a: ', '- ', 'k:\n'))
+  .map(([n, open]) => {
+    if (open === '[') return `routes: ${'['.repeat(n)}${']'.repeat(n)}`;
+    if (open === '{a: ') return `routes: ${'{a: '.repeat(n)}1${'}'.repeat(n)}`;
+    if (open === '- ') return Array.from({ length: n }, (_, i) => `${'  '.repeat(i)}- `).join('\n');
+    return Array.from({ length: n }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n');
+  });
+
+const routeFile = fc.oneof(
+  document,
+  mutated,
+  deep,
+  fc.array(fc.oneof(document, mutated), { minLength: 2, maxLength: 3 }).map((docs) => docs.join('\n---\n')),
+  fc.string({ unit: 'binary', maxLength: 200 }),
+);
+
+describe('fuzzing the loader and the validator', () => {
+  it('never throws, and every issue has a file, a line ≥ 1 and a column ≥ 1 (1,000 files)', () => {
+    let invalid = 0;
+    fc.assert(
+      fc.property(routeFile, (text) => {
+        const parsed = parseRouteFile(file, text);
+        const result = validateLoaded(
+          { docs: parsed.docs, issues: parsed.issues, version: 'fuzz' },
+          { HOME: '/home/fuzz' },
+          pluginsDir,
+        );
+        if (result.ok) return;
+        invalid++;
+        for (const issue of result.issues) {
+          expect(issue.file).toBe(file);
+          expect(Number.isInteger(issue.line) && issue.line >= 1, JSON.stringify(issue)).toBe(true);
+          expect(Number.isInteger(issue.col) && issue.col >= 1, JSON.stringify(issue)).toBe(true);
+          expect(typeof issue.message).toBe('string');
+        }
+      }),
+      { seed: 42, numRuns: 1_000 },
+    );
+    // The generators reach the error paths (most files are invalid), not only valid files.
+    expect(invalid).toBeGreaterThan(500);
+  });
+});
