@@ -11,6 +11,24 @@ export function validTraceparent(value: unknown): string | undefined {
   return text.trim();
 }
 
+/**
+ * W3C tracestate: up to 32 comma-separated `key=value` members (empty ones allowed), each key a
+ * simple or `tenant@system` key, each value printable ASCII without `,` and `=` that does not end
+ * in a space. Anything else is not forwarded (the spec says to drop an invalid tracestate).
+ */
+const tracestateMember =
+  /^(?:[a-z][a-z0-9_\-*/]{0,255}|[a-z0-9][a-z0-9_\-*/]{0,240}@[a-z][a-z0-9_\-*/]{0,13})=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$/;
+
+export function isValidTracestate(value: string): boolean {
+  let members = 0;
+  for (const raw of value.split(',')) {
+    const member = raw.replace(/^[ \t]+|[ \t]+$/g, '');
+    if (member === '') continue;
+    if (!tracestateMember.test(member) || ++members > 32) return false;
+  }
+  return members > 0;
+}
+
 // One randomFillSync and one hex encoding per 512 traceparents: a pair of randomBytes calls per
 // message cost ~16 µs, and two hex encodings per message still cost more than the slicing.
 const perPool = 512;
