@@ -2,7 +2,7 @@ import type { WebhookTargetSpec } from '../config/types.js';
 import { stableId } from '../delivery/delivery.js';
 import type { Delivery } from '../delivery/types.js';
 import { isValidTracestate } from '../telemetry/trace.js';
-import { isFieldValue, isWebhookId, percentEncode } from './header-value.js';
+import { isFieldValue, isWebhookId, lastValueEncoder, percentEncode } from './header-value.js';
 import { appendCloudEventHeaders, type CloudEventDefaults, defaultAttribute } from './webhook-cloudevents.js';
 import { envelopeBody } from './webhook-envelope.js';
 import { createSigner, type Signer } from './webhook-sign.js';
@@ -83,6 +83,11 @@ export function planRequest(spec: WebhookTargetSpec): RequestBuilder {
   const plan = planHeaders(spec);
   const signer: Signer | undefined = spec.sign ? createSigner(spec.sign.secrets) : undefined;
   const mode = spec.body;
+  const encodeRoute = lastValueEncoder();
+  const encodeExchange = lastValueEncoder();
+  /** The last content-type (or encoding) seen valid: most routes carry one or two. */
+  let validType = '';
+  let validEncoding = '';
   return function buildRequest(d, timestamp) {
     // Every value taken from the message is made a valid header value here (see header-value.ts):
     // undici would refuse the request, and no retry can change the message.
@@ -95,11 +100,11 @@ export function planRequest(spec: WebhookTargetSpec): RequestBuilder {
       'webhook-timestamp',
       timestamp,
       'x-warren-route',
-      percentEncode(d.route),
+      encodeRoute(d.route),
       'x-warren-attempt',
       `${d.attempt}`,
       'x-warren-exchange',
-      percentEncode(d.exchange),
+      encodeExchange(d.exchange),
       'x-warren-routing-key',
       percentEncode(d.routingKey),
       'x-warren-redelivered',
@@ -122,8 +127,14 @@ export function planRequest(spec: WebhookTargetSpec): RequestBuilder {
     }
     // A media type cannot be percent-encoded (the receiver would not read it as one), and a
     // guessed one would mislabel the body: such a message cannot be sent as it is.
-    if (typeof contentType === 'string' && !isFieldValue(contentType)) return unsendable('content-type');
-    if (typeof encoding === 'string' && !isFieldValue(encoding)) return unsendable('content-encoding');
+    if (typeof contentType === 'string' && contentType !== validType) {
+      if (!isFieldValue(contentType)) return unsendable('content-type');
+      validType = contentType;
+    }
+    if (typeof encoding === 'string' && encoding !== validEncoding) {
+      if (!isFieldValue(encoding)) return unsendable('content-encoding');
+      validEncoding = encoding;
+    }
     headers[1] = contentType ?? 'application/octet-stream';
     if (encoding) headers.push('content-encoding', encoding);
     // Over the final body bytes, whatever the mode: what the receiver verifies is what it got.
