@@ -124,9 +124,10 @@ describe('the default circuit when the receiver goes down after a warm-up', () =
     const [refused, unavailable] = await Promise.all([outage('refused'), outage('503')]);
     for (const result of [refused, unavailable]) {
       // The warm-up ran at 500 msg/s and filled the window with thousands of successes (how many
-      // Warren delivered depends on the machine; any of these is hundreds of times minRequests).
+      // Warren delivered depends on the machine: 5,500 here, 3,300 under load; even 1,000 would
+      // make the rate alone wait for about as many failures, each a retry copy).
       expect(result.published, JSON.stringify(result)).toBeGreaterThan(9_000);
-      expect(result.delivered, JSON.stringify(result)).toBeGreaterThan(2_000);
+      expect(result.delivered, JSON.stringify(result)).toBeGreaterThan(1_000);
       expect(result.openedAfterMs, JSON.stringify(result)).toBeGreaterThanOrEqual(0);
       expect(result.openedAfterMs, JSON.stringify(result)).toBeLessThan(2_000);
       expect(result.retryCopies, JSON.stringify(result)).toBeLessThan(100);
