@@ -138,6 +138,5 @@ describe('the default circuit when the receiver goes down after a warm-up', () =
         'half-open->open',
       ]);
     }
-    console.log(`outage figures: ${JSON.stringify({ refused, unavailable })}`);
   }, 120_000);
 });
