@@ -20,7 +20,7 @@ const hex = Array.from({ length: 256 }, (_, byte) => `%${byte.toString(16).toUpp
 /**
  * Space, `"`, `%` and everything outside visible ASCII become `%XY` (upper-case hex) of their
  * UTF-8 bytes (CloudEvents HTTP binding §3.1.3.2); `decodeURIComponent` gives the original back.
- * One regex test for the ordinary value, which is returned as it is.
+ * One pass over the characters for an ordinary value, which is returned as it is.
  */
 export function percentEncode(text: string): string {
   if (!needsEncoding(text)) return text;
