@@ -48,11 +48,13 @@ export type BodyMode = 'raw' | 'cloudevents' | 'envelope';
  * A webhook's circuit breaker: over the last `windowMs`, once at least `minRequests` requests
  * finished and at least `failureRate` of them failed (timeout, connection error, 408, 429, 5xx —
  * what `retryOn` makes a retry), the route stops starting deliveries for `cooldownMs`; then one
- * probe goes through (half-open) and its result closes or reopens the circuit.
+ * probe goes through (half-open) and its result closes or reopens the circuit. It also opens after
+ * `consecutiveFailures` failed requests in a row, however many successes the window holds.
  */
 export interface CircuitPolicy {
   failureRate: number;
   minRequests: number;
+  consecutiveFailures: number;
   windowMs: number;
   cooldownMs: number;
 }
@@ -170,7 +172,13 @@ export const defaults = {
   deliveryLimit: 10,
   retry: { attempts: 5, backoffMs: [1_000, 10_000, 60_000, 300_000] },
   webhookTimeoutMs: 10_000,
-  circuit: { failureRate: 0.5, minRequests: 20, windowMs: 30_000, cooldownMs: 30_000 },
+  circuit: {
+    failureRate: 0.5,
+    minRequests: 20,
+    consecutiveFailures: 10,
+    windowMs: 30_000,
+    cooldownMs: 30_000,
+  },
   pluginTimeoutMs: 50,
   pluginMemoryLimitMb: 32,
   queueType: 'quorum' as QueueType,

@@ -20,7 +20,9 @@ let lastEpoch = 0;
  * A webhook target's circuit breaker (pure: every call is given the monotonic time in ms).
  *
  * - closed: every delivery may start. Each finished request is counted in a sliding window; once
- *   it holds at least `minRequests` and the failed share is at least `failureRate`, it opens.
+ *   it holds at least `minRequests` and the failed share is at least `failureRate`, it opens. It
+ *   also opens after `consecutiveFailures` failed requests in a row: a window full of successes
+ *   from before an outage would otherwise take as many failures again to tip the rate.
  * - open: no delivery starts for `cooldownMs`; then half-open.
  * - half-open: exactly one delivery (the probe) may start. Its request's outcome closes the circuit
  *   (a fresh window) or opens it again. A probe that never reached the receiver (filtered, dropped
@@ -38,6 +40,8 @@ export class CircuitBreaker {
   #sinceWall = Date.now();
   #epoch = ++lastEpoch;
   #probing = false;
+  /** Failed requests since the last success (closed state, current epoch only). */
+  #streak = 0;
   readonly #onChange: CircuitListener;
   #sliceMs: number;
   readonly #sliceIds = new Float64Array(slices).fill(-1);
@@ -124,8 +128,19 @@ export class CircuitBreaker {
     if (this.#state !== 'closed') return;
     const slot = this.#slot(now);
     this.#requests[slot]!++;
-    if (!failed) return;
+    if (!failed) {
+      this.#streak = 0;
+      return;
+    }
     this.#failures[slot]!++;
+    if (++this.#streak >= this.#policy.consecutiveFailures) {
+      this.#enter(
+        'open',
+        now,
+        `${this.#streak} requests in a row failed; holding deliveries for ${this.#policy.cooldownMs}ms`,
+      );
+      return;
+    }
     const { requests, failures } = this.window(now);
     if (requests >= this.#policy.minRequests && failures >= this.#policy.failureRate * requests) {
       this.#enter(
@@ -174,6 +189,7 @@ export class CircuitBreaker {
     this.#sinceWall = Date.now();
     this.#epoch = ++lastEpoch;
     this.#probing = false;
+    this.#streak = 0;
     this.#clearWindow();
     this.#onChange(from, state, detail);
   }

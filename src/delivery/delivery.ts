@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import type { ConsumeMessage } from 'amqplib';
+import type { ConsumeMessage, Message } from 'amqplib';
 import { newTraceparent, validTraceparent } from '../telemetry/trace.js';
 import type { Delivery } from './types.js';
 
@@ -19,7 +19,11 @@ function headerInt(value: unknown): number | undefined {
  * message and stays put across retries and redeliveries (never the delivery tag, x-death or
  * x-delivery-count). Two byte-identical publishes share it; set message-id to tell them apart.
  */
-export function stableId(msg: ConsumeMessage, exchange: string, routingKey: string): string {
+export function stableId(
+  msg: Pick<Message, 'properties' | 'content'>,
+  exchange: string,
+  routingKey: string,
+): string {
   const p = msg.properties;
   const fields = `${exchange}\0${routingKey}\0${p.correlationId ?? ''}\0${p.timestamp ?? ''}\0${p.type ?? ''}\0`;
   // The same SHA-256 as ever (ids of messages waiting in a delay tier must not change), one-shot:

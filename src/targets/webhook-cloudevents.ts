@@ -1,4 +1,7 @@
 import type { Delivery } from '../delivery/types.js';
+import { percentEncode } from './header-value.js';
+
+export { percentEncode } from './header-value.js';
 
 /**
  * CloudEvents binary mode (`body: cloudevents`): the attributes the publisher put in AMQP headers
@@ -35,10 +38,12 @@ export function defaultAttribute(headerName: string): string | undefined {
 
 /**
  * Appends the message's `ce-*` headers to `headers` (undici's flat name/value list). The few
- * attributes are tracked in a short array: cheaper than a Set for a handful of names.
+ * attributes are tracked in a short array: cheaper than a Set for a handful of names. `id` is the
+ * request's `webhook-id`, the default of the `id` attribute.
  */
 export function appendCloudEventHeaders(
   d: Delivery,
+  id: string,
   defaults: CloudEventDefaults,
   headers: string[],
 ): CloudEventsResult {
@@ -63,7 +68,7 @@ export function appendCloudEventHeaders(
     if (attribute === 'datacontenttype') result.dataContentType ??= value;
     else headers.push(`ce-${attribute}`, value);
   }
-  if (!seen.includes('id')) headers.push('ce-id', percentEncode(d.id));
+  if (!seen.includes('id')) headers.push('ce-id', percentEncode(id));
   if (!seen.includes('specversion')) headers.push('ce-specversion', '1.0');
   const missing = ['source', 'type'].filter((a) => !seen.includes(a));
   if (missing.length > 0) {
@@ -99,25 +104,4 @@ function isTimestamp(value: unknown): value is { '!': 'timestamp'; value: number
 
 function rfc3339(date: Date): string {
   return Number.isNaN(date.getTime()) ? '' : date.toISOString().replace('.000Z', 'Z');
-}
-
-/** Characters a `ce-*` header value may carry as they are: printable ASCII except `"` and `%`. */
-const needsEncoding = /[^\x21\x23\x24\x26-\x7e]/;
-
-/**
- * HTTP binding §3.1.3.2: space, `"`, `%` and everything outside printable ASCII become `%XY`
- * (upper-case hex) of their UTF-8 bytes. Most values need nothing and are returned as they are.
- */
-export function percentEncode(text: string): string {
-  if (!needsEncoding.test(text)) return text;
-  let out = '';
-  for (const char of text) {
-    if (!needsEncoding.test(char)) {
-      out += char;
-      continue;
-    }
-    for (const byte of Buffer.from(char, 'utf8'))
-      out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
-  }
-  return out;
 }

@@ -31,9 +31,10 @@ const propertyKeys = [
 
 const closingBrace = Buffer.from('}');
 
-export function envelopeBody(d: Delivery): Buffer {
+/** `id` is the request's `webhook-id`. */
+export function envelopeBody(d: Delivery, id: string): Buffer {
   const envelope: Record<string, unknown> = {
-    id: d.id,
+    id,
     route: d.route,
     exchange: d.exchange,
     routingKey: d.routingKey,

@@ -1,11 +1,9 @@
 import type { WebhookTargetSpec } from '../config/types.js';
+import { stableId } from '../delivery/delivery.js';
 import type { Delivery } from '../delivery/types.js';
-import {
-  appendCloudEventHeaders,
-  type CloudEventDefaults,
-  defaultAttribute,
-  percentEncode,
-} from './webhook-cloudevents.js';
+import { isValidTracestate } from '../telemetry/trace.js';
+import { isFieldValue, isWebhookId, lastValueEncoder, percentEncode } from './header-value.js';
+import { appendCloudEventHeaders, type CloudEventDefaults, defaultAttribute } from './webhook-cloudevents.js';
 import { envelopeBody } from './webhook-envelope.js';
 import { createSigner, type Signer } from './webhook-sign.js';
 
@@ -21,7 +19,8 @@ export interface WebhookRequest {
   body: Buffer;
 }
 
-/** A delivery that cannot become a request (a CloudEvent without `type`): dead-letter it. */
+/** A delivery that cannot become a request (a CloudEvent without `type`, a content-type HTTP
+ * cannot carry): dead-letter it. */
 export interface Refusal {
   refused: string;
 }
@@ -84,46 +83,78 @@ export function planRequest(spec: WebhookTargetSpec): RequestBuilder {
   const plan = planHeaders(spec);
   const signer: Signer | undefined = spec.sign ? createSigner(spec.sign.secrets) : undefined;
   const mode = spec.body;
+  const encodeRoute = lastValueEncoder();
+  const encodeExchange = lastValueEncoder();
+  /** The last content-type (or encoding) seen valid: most routes carry one or two. */
+  let validType = '';
+  let validEncoding = '';
   return function buildRequest(d, timestamp) {
+    // Every value taken from the message is made a valid header value here (see header-value.ts):
+    // undici would refuse the request, and no retry can change the message.
+    const id = webhookId(d);
     const headers = [
       'content-type',
       '', // set below, once the body mode has had its say
       'webhook-id',
-      d.id,
+      id,
       'webhook-timestamp',
       timestamp,
       'x-warren-route',
-      d.route,
+      encodeRoute(d.route),
       'x-warren-attempt',
       `${d.attempt}`,
       'x-warren-exchange',
-      d.exchange,
+      encodeExchange(d.exchange),
       'x-warren-routing-key',
-      d.routingKey,
+      percentEncode(d.routingKey),
       'x-warren-redelivered',
       d.redelivered ? 'true' : 'false',
       'traceparent',
-      d.traceparent,
+      d.traceparent, // always valid: a malformed one was replaced by a fresh one (toDelivery)
     ];
-    if (d.tracestate) headers.push('tracestate', d.tracestate);
+    if (d.tracestate && isValidTracestate(d.tracestate)) headers.push('tracestate', d.tracestate);
     let body = d.content;
     let contentType = plan.contentType ?? d.properties.contentType;
     let encoding = plan.contentEncoding ?? d.properties.contentEncoding;
     if (mode === 'envelope') {
-      body = envelopeBody(d);
+      body = envelopeBody(d, id);
       contentType = plan.contentType ?? 'application/json';
       encoding = undefined; // the envelope itself is plain JSON; the body's encoding is inside
     } else if (mode === 'cloudevents') {
-      const mapped = appendCloudEventHeaders(d, plan.cloudEventDefaults, headers);
+      const mapped = appendCloudEventHeaders(d, id, plan.cloudEventDefaults, headers);
       if (mapped.refused !== undefined) return { refused: mapped.refused };
       contentType ??= mapped.dataContentType;
+    }
+    // A media type cannot be percent-encoded (the receiver would not read it as one), and a
+    // guessed one would mislabel the body: such a message cannot be sent as it is.
+    if (typeof contentType === 'string' && contentType !== validType) {
+      if (!isFieldValue(contentType)) return unsendable('content-type');
+      validType = contentType;
+    }
+    if (typeof encoding === 'string' && encoding !== validEncoding) {
+      if (!isFieldValue(encoding)) return unsendable('content-encoding');
+      validEncoding = encoding;
     }
     headers[1] = contentType ?? 'application/octet-stream';
     if (encoding) headers.push('content-encoding', encoding);
     // Over the final body bytes, whatever the mode: what the receiver verifies is what it got.
-    if (signer) headers.push('webhook-signature', signer(d.id, timestamp, body));
+    if (signer) headers.push('webhook-signature', signer(id, timestamp, body));
     for (let i = 0; i < plan.extra.length; i++) headers.push(plan.extra[i]!);
     return { headers, body };
+  };
+}
+
+/**
+ * The message-id when it can be a `webhook-id` (visible ASCII, as almost every id is); otherwise
+ * the hashed id a message without message-id gets, which is as stable across retries.
+ */
+function webhookId(d: Delivery): string {
+  return isWebhookId(d.id) ? d.id : stableId(d, d.exchange, d.routingKey);
+}
+
+function unsendable(what: 'content-type' | 'content-encoding'): Refusal {
+  return {
+    refused: `the message's ${what} cannot be an HTTP header value (control characters or non-ASCII)`,
   };
 }
 

@@ -38,6 +38,7 @@ function normalizeCircuit(raw: Record<string, unknown>): CircuitPolicy {
   return {
     failureRate: (raw.failureRate as number | undefined) ?? d.failureRate,
     minRequests: (raw.minRequests as number | undefined) ?? d.minRequests,
+    consecutiveFailures: (raw.consecutiveFailures as number | undefined) ?? d.consecutiveFailures,
     windowMs: raw.window === undefined ? d.windowMs : parseDuration(raw.window as string | number),
     cooldownMs: raw.cooldown === undefined ? d.cooldownMs : parseDuration(raw.cooldown as string | number),
   };
@@ -110,6 +111,13 @@ export const webhookSchema = {
               type: 'integer',
               minimum: 1,
               description: 'Requests the window needs before it can open. Default 20.',
+            },
+            consecutiveFailures: {
+              type: 'integer',
+              minimum: 1,
+              maximum: 1_000_000,
+              description:
+                'Failed requests in a row that open the circuit, whatever the window holds (a receiver that just went down). Default 10.',
             },
             window: { ...durationSchema, description: 'The sliding window. Default 30s.' },
             cooldown: {

@@ -112,7 +112,12 @@ class WebhookCall extends Expiring implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
     if (this.#settled) return;
     const e = err as NodeJS.ErrnoException;
-    this.#finish('error', retry(`connection error: ${e.code ?? e.message}`));
+    // undici refused to build the request (a header value, an argument): nothing was sent, and
+    // only the message can change that. Dead-lettered without a status, so the circuit does not
+    // count it — it says nothing about the receiver.
+    if (isRequestRefusal(e))
+      this.#finish(undefined, deadLetter(`request refused before sending: ${e.message}`));
+    else this.#finish('error', retry(`connection error: ${e.code ?? e.message}`));
   }
 
   #finishError(): void {
@@ -125,10 +130,11 @@ class WebhookCall extends Expiring implements Dispatcher.DispatchHandler {
     this.#finish(statusClass(status), outcome);
   }
 
-  #finish(responseClass: string, outcome: Outcome): void {
+  /** `responseClass` undefined: no request was sent, so there is no response to count. */
+  #finish(responseClass: string | undefined, outcome: Outcome): void {
     this.#settled = true;
     this.#calls.deadlines.remove(this);
-    events.webhookResponse(this.#route, responseClass);
+    if (responseClass !== undefined) events.webhookResponse(this.#route, responseClass);
     this.#resolve(outcome);
   }
 }
@@ -165,6 +171,23 @@ function createWebhook(spec: WebhookTargetSpec): Handler {
       }
     });
   };
+}
+
+/**
+ * Errors undici raises while building a request, before anything is on the wire (it reports them
+ * through the handler, at once or when a queued request reaches a connection). Connection errors
+ * (ECONNREFUSED, UND_ERR_SOCKET, timeouts) and a destroyed pool (UND_ERR_DESTROYED, at shutdown)
+ * are not among them: those stay retries.
+ */
+const refusalCodes = new Set([
+  'UND_ERR_INVALID_ARG',
+  'UND_ERR_NOT_SUPPORTED',
+  'ERR_INVALID_CHAR',
+  'ERR_INVALID_ARG_TYPE',
+]);
+
+function isRequestRefusal(e: NodeJS.ErrnoException): boolean {
+  return e.code !== undefined && refusalCodes.has(e.code);
 }
 
 const statusClasses = ['1xx', '2xx', '3xx', '4xx', '5xx'];

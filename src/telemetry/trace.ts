@@ -11,6 +11,25 @@ export function validTraceparent(value: unknown): string | undefined {
   return text.trim();
 }
 
+/**
+ * W3C tracestate: up to 32 comma-separated `key=value` members (empty ones allowed, spaces and tabs
+ * around them), each key a simple or `tenant@system` key, each value printable ASCII without `,`
+ * and `=` that does not end in a space. Anything else is not forwarded (the spec says to drop an
+ * invalid tracestate). One regex over the whole list: no split per message.
+ */
+const member =
+  '(?:[a-z][a-z0-9_\\-*/]{0,255}|[a-z0-9][a-z0-9_\\-*/]{0,240}@[a-z][a-z0-9_\\-*/]{0,13})=[\\x20-\\x2b\\x2d-\\x3c\\x3e-\\x7e]{0,255}[\\x21-\\x2b\\x2d-\\x3c\\x3e-\\x7e]';
+const tracestateList = new RegExp(`^[ \\t]*(?:${member})?(?:[ \\t]*,[ \\t]*(?:${member})?)*[ \\t]*$`);
+const anyMember = /=/;
+
+export function isValidTracestate(value: string): boolean {
+  if (!tracestateList.test(value) || !anyMember.test(value)) return false;
+  // At most 32 members: count the commas only when there can be more.
+  let commas = 0;
+  for (let at = value.indexOf(','); at !== -1; at = value.indexOf(',', at + 1)) commas++;
+  return commas < 32 || value.split(',').filter((m) => m.trim() !== '').length <= 32;
+}
+
 // One randomFillSync and one hex encoding per 512 traceparents: a pair of randomBytes calls per
 // message cost ~16 µs, and two hex encodings per message still cost more than the slicing.
 const perPool = 512;

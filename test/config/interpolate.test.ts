@@ -222,7 +222,13 @@ describe('warren plan', () => {
           body: 'raw',
           retryOn: [],
           deadLetterOn: [],
-          circuit: { failureRate: 0.5, minRequests: 20, windowMs: 30_000, cooldownMs: 30_000 },
+          circuit: {
+            failureRate: 0.5,
+            minRequests: 20,
+            consecutiveFailures: 10,
+            windowMs: 30_000,
+            cooldownMs: 30_000,
+          },
         },
       ],
       [

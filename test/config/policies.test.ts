@@ -77,6 +77,7 @@ describe('delivery policy keys', () => {
     expect(a!.target).toHaveProperty('circuit', {
       failureRate: 0.5,
       minRequests: 20,
+      consecutiveFailures: 10,
       windowMs: 30_000,
       cooldownMs: 30_000,
     });

@@ -48,7 +48,13 @@ describe('token bucket', () => {
 });
 
 describe('circuit breaker', () => {
-  const policy: CircuitPolicy = { failureRate: 0.5, minRequests: 4, windowMs: 10_000, cooldownMs: 5_000 };
+  const policy: CircuitPolicy = {
+    failureRate: 0.5,
+    minRequests: 4,
+    consecutiveFailures: 100, // the rate alone (the streak has its own file, circuit.test.ts)
+    windowMs: 10_000,
+    cooldownMs: 5_000,
+  };
 
   function breaker() {
     const changes: Array<[CircuitState, CircuitState]> = [];
@@ -183,7 +189,13 @@ describe('route gates', () => {
     deadLetterOn: [],
     ...(circuit ? { circuit } : {}),
   });
-  const circuit: CircuitPolicy = { failureRate: 0.5, minRequests: 2, windowMs: 10_000, cooldownMs: 1_000 };
+  const circuit: CircuitPolicy = {
+    failureRate: 0.5,
+    minRequests: 2,
+    consecutiveFailures: 100,
+    windowMs: 10_000,
+    cooldownMs: 1_000,
+  };
   const unlimited = Number.POSITIVE_INFINITY;
 
   beforeEach(() => {
