@@ -147,14 +147,17 @@ function toIssues(raw: RawDoc, errors: ErrorObject[]): ConfigIssue[] {
   );
   // A branch's own error, at the value or inside it (a bad `timeout` inside `{ file, timeout }`).
   const detailedPaths = errors
-    .filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'type')
+    .filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'type' && e.keyword !== 'const')
     .map((e) => e.instancePath);
   const detailed = {
     has: (path: string) => detailedPaths.some((p) => p === path || p.startsWith(`${path}/`)),
   };
   for (const error of errors) {
     if (error.keyword !== 'anyOf' && durationPaths.has(error.instancePath)) continue;
-    if (error.keyword === 'type' && otherPaths.has(error.instancePath)) continue;
+    // The branch that does not apply (`false` of `circuit: false | {…}`, the string of `file | {…}`).
+    if ((error.keyword === 'type' || error.keyword === 'const') && otherPaths.has(error.instancePath)) {
+      continue;
+    }
     if (
       error.keyword === 'anyOf' &&
       !durationPaths.has(error.instancePath) &&
