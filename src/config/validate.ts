@@ -146,12 +146,12 @@ function toIssues(raw: RawDoc, errors: ErrorObject[]): ConfigIssue[] {
     anyOf.filter((e) => !isDurationSchema(e.parentSchema)).map((e) => e.instancePath),
   );
   // A branch's own error, at the value or inside it (a bad `timeout` inside `{ file, timeout }`).
-  const detailedPaths = errors
-    .filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'type' && e.keyword !== 'const')
-    .map((e) => e.instancePath);
-  const detailed = {
-    has: (path: string) => detailedPaths.some((p) => p === path || p.startsWith(`${path}/`)),
-  };
+  const detailed = new Set<string>();
+  for (const e of errors) {
+    if (e.keyword !== 'anyOf' && e.keyword !== 'type' && e.keyword !== 'const') {
+      addWithAncestors(detailed, e.instancePath);
+    }
+  }
   for (const error of errors) {
     if (error.keyword !== 'anyOf' && durationPaths.has(error.instancePath)) continue;
     // The branch that does not apply (`false` of `circuit: false | {…}`, the string of `file | {…}`).
@@ -189,14 +189,34 @@ const softKeywords = new Set([
  * it that makes the parent something else than the object the pointer walks through.
  */
 function brokenBy(errors: ErrorObject[]): (pointer: string) => boolean {
-  const found = errors.map((e) => ({ pointer: describe(e).pointer, hard: !softKeywords.has(e.keyword) }));
-  return (pointer) =>
-    found.some(
-      (e) =>
-        e.pointer === pointer ||
-        e.pointer.startsWith(`${pointer}/`) ||
-        (e.hard && pointer.startsWith(`${e.pointer}/`)),
-    );
+  // Indexed once, so each check costs the depth of its pointer, not the number of errors: a file
+  // with thousands of mistakes stays linear.
+  const touched = new Set<string>(); // every error's pointer and all its ancestors
+  const hard = new Set<string>();
+  for (const error of errors) {
+    const { pointer } = describe(error);
+    if (!softKeywords.has(error.keyword)) hard.add(pointer);
+    addWithAncestors(touched, pointer);
+  }
+  return (pointer) => {
+    if (touched.has(pointer)) return true;
+    for (let p = pointer; p !== ''; ) {
+      p = parentPointer(p);
+      if (hard.has(p)) return true;
+    }
+    return false;
+  };
+}
+
+function parentPointer(pointer: string): string {
+  return pointer.slice(0, Math.max(0, pointer.lastIndexOf('/')));
+}
+
+function addWithAncestors(set: Set<string>, pointer: string): void {
+  for (let p = pointer; !set.has(p); p = parentPointer(p)) {
+    set.add(p);
+    if (p === '') break;
+  }
 }
 
 function describe(error: ErrorObject): { pointer: string; message: string; atKey: boolean } {
