@@ -7,7 +7,7 @@ import { parseDuration } from './config/duration.js';
 import { defaultMaxFileBytes } from './config/read.js';
 import { redact } from './config/redact.js';
 import { routesSchema } from './config/schema.js';
-import { formatIssue, loadConfig } from './config/validate.js';
+import { formatIssue, issueJson, loadConfig } from './config/validate.js';
 import { WarrenError } from './errors.js';
 import { Reloader } from './reloader.js';
 import { type PruneCandidates, Runtime } from './runtime.js';
@@ -183,13 +183,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 }
 
 async function validate(settings: Settings, env: NodeJS.ProcessEnv): Promise<number> {
-  const result = await loadConfig(settings.routes, env, settings.plugins, {
-    maxFileBytes: settings.maxFileBytes,
-  });
+  const { checkPlugins } = await import('./config/check-plugins.js');
+  const result = await checkPlugins(
+    await loadConfig(settings.routes, env, settings.plugins, { maxFileBytes: settings.maxFileBytes }),
+  );
   if (settings.format === 'json') {
     const out = result.ok
       ? { valid: true, routes: result.config.routes.length, issues: [] }
-      : { valid: false, issues: result.issues };
+      : { valid: false, issues: result.issues.map(issueJson) };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     return result.ok ? 0 : 1;
   }

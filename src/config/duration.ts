@@ -22,10 +22,31 @@ export function formatDuration(ms: number): string {
   return `${ms}ms`;
 }
 
-export const durationSchema = {
-  description: 'A duration: `250ms`, `10s`, `2m`, `1h`, or integer milliseconds.',
-  anyOf: [
-    { type: 'string', format: 'duration' },
-    { type: 'integer', minimum: 0 },
-  ],
-} as const;
+/** The longest delay Node's timers carry (2^31-1 ms, about 24.8 days); longer ones fire at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export interface DurationRange {
+  minMs: number;
+  maxMs: number;
+}
+
+/** `1ms to 15m`: a range as the error messages and the README write it. */
+export function formatRange(range: DurationRange): string {
+  return `${formatDuration(range.minMs)} to ${formatDuration(range.maxMs)}`;
+}
+
+/**
+ * A duration key bounded to `range`: the shape is plain JSON Schema (editors check it), the range
+ * is the `durationRange` keyword Warren's validator adds (a string such as `1000h` has no JSON
+ * Schema bound), so the limit lives once, beside the key.
+ */
+export function durationSchema(range: DurationRange, description: string) {
+  return {
+    description: `${description} A duration (\`250ms\`, \`10s\`, \`2m\`, \`1h\` or integer milliseconds) from ${formatRange(range)}.`,
+    anyOf: [
+      { type: 'string', format: 'duration' },
+      { type: 'integer', minimum: 0 },
+    ],
+    durationRange: range,
+  } as const;
+}

@@ -2,16 +2,21 @@ import { pluginRefSchema } from '../plugins/ref.js';
 import { targets } from '../targets/registry.js';
 import { durationSchema } from './duration.js';
 import { sizeSchema } from './size.js';
+import { limits } from './types.js';
 
 /**
  * The JSON Schema of one route-file document (format v1). Built here from the pieces each target
  * declares; `schema/routes.schema.json` is this object, generated and committed (a test fails on drift).
  */
-const name = { type: 'string', minLength: 1, maxLength: 255 } as const;
+/** A queue or exchange Warren declares: 1-255 UTF-8 bytes, no control characters, not `amq.*`. */
+const declaredName = { type: 'string', minLength: 1, amqpName: 'declared' } as const;
+/** An exchange only bound from or pointed at: the built-in `amq.*` ones are fine. */
+const name = { type: 'string', minLength: 1, amqpName: 'reference' } as const;
 const argValue = { type: ['string', 'number', 'boolean'] } as const;
 const argumentsMap = {
   description: 'Extra x-arguments passed to the declaration as they are.',
   type: 'object',
+  amqpKeys: 'field',
   additionalProperties: argValue,
 } as const;
 
@@ -22,9 +27,14 @@ const binding = {
   required: ['exchange'],
   properties: {
     exchange: { ...name, description: 'The source exchange.' },
-    key: { type: 'string', description: 'Routing key or topic pattern; default "".' },
+    key: {
+      type: 'string',
+      amqpName: 'field',
+      description: 'Routing key or topic pattern, at most 255 bytes; default "".',
+    },
     headers: {
       type: 'object',
+      amqpKeys: 'field',
       description: 'Header match for a headers exchange; `x-match` is all (default) or any.',
       properties: { 'x-match': { enum: ['all', 'any', 'all-with-x', 'any-with-x'] } },
       additionalProperties: argValue,
@@ -107,7 +117,7 @@ const rateLimit = {
   required: ['rate'],
   properties: {
     rate: { type: 'integer', minimum: 1, description: 'Deliveries per `per`.' },
-    per: { ...durationSchema, description: 'The period of `rate`. Default 1s.' },
+    per: durationSchema(limits.ratePer, 'The period of `rate`. Default 1s.'),
     burst: { type: 'integer', minimum: 1, description: 'Bucket size. Default: rate.' },
   },
 } as const;
@@ -125,7 +135,7 @@ const route = {
       required: ['queue'],
       properties: {
         queue: {
-          ...name,
+          ...declaredName,
           description: 'The queue consumed; declared (quorum) unless defined under `queues`.',
         },
         bind: bindList,
@@ -134,10 +144,15 @@ const route = {
     prefetch: {
       type: 'integer',
       minimum: 1,
-      maximum: 65535,
+      maximum: limits.amqpShort,
       description: 'Unacked deliveries held. Default 32.',
     },
-    concurrency: { type: 'integer', minimum: 1, description: 'Handlers running at once. Default: prefetch.' },
+    concurrency: {
+      type: 'integer',
+      minimum: 1,
+      maximum: limits.amqpShort,
+      description: 'Handlers running at once. Default: prefetch.',
+    },
     when,
     rateLimit,
     maxInFlightBytes: {
@@ -152,6 +167,7 @@ const route = {
     deliveryLimit: {
       type: 'integer',
       minimum: 1,
+      maximum: limits.amqpShort,
       description: 'x-delivery-limit of a quorum source queue (poison guard). Default 10.',
     },
     to: {
@@ -175,7 +191,7 @@ const route = {
         backoff: {
           type: 'array',
           minItems: 1,
-          items: durationSchema,
+          items: durationSchema(limits.backoff, 'A delay.'),
           description: 'Delay before each retry.',
         },
       },
@@ -183,7 +199,7 @@ const route = {
     deadLetter: {
       type: 'object',
       additionalProperties: false,
-      properties: { queue: { ...name, description: 'Default `<queue>.dlq`.' } },
+      properties: { queue: { ...declaredName, description: 'Default `<queue>.dlq`.' } },
     },
   },
 } as const;
@@ -195,8 +211,8 @@ export const routesSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    exchanges: { type: 'object', additionalProperties: exchange },
-    queues: { type: 'object', additionalProperties: queue },
-    routes: { type: 'object', additionalProperties: route },
+    exchanges: { type: 'object', amqpKeys: 'declared', additionalProperties: exchange },
+    queues: { type: 'object', amqpKeys: 'declared', additionalProperties: queue },
+    routes: { type: 'object', amqpKeys: 'route', additionalProperties: route },
   },
 } as const;

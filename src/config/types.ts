@@ -183,3 +183,25 @@ export const defaults = {
   pluginMemoryLimitMb: 32,
   queueType: 'quorum' as QueueType,
 } as const;
+
+const hour = 3_600_000;
+
+/**
+ * What the broker and the runtime can carry, enforced when route files are validated (the README's
+ * "Limits" table says why each bound is where it is). Zero is never a duration limit: to the
+ * sandbox a zero timeout means none, to HTTP it means failing every call.
+ */
+export const limits = {
+  /** Stays well under the broker's consumer_timeout (30 min by default), which closes a channel holding a delivery. */
+  webhookTimeout: { minMs: 1, maxMs: 15 * 60_000 },
+  /** A synchronous plugin holds Node's event loop while it runs. */
+  pluginTimeout: { minMs: 1, maxMs: 10_000 },
+  /** 0 retries at once (through a zero-TTL delay tier); a day is far inside x-message-ttl's range. */
+  backoff: { minMs: 0, maxMs: 24 * hour },
+  /** Token-bucket timers wait at most `per`: inside setTimeout's 2^31-1 ms. */
+  ratePer: { minMs: 1, maxMs: 24 * hour },
+  circuitWindow: { minMs: 100, maxMs: hour },
+  circuitCooldown: { minMs: 100, maxMs: hour },
+  /** prefetch (basic.qos carries 16 bits), concurrency and deliveryLimit. */
+  amqpShort: 65_535,
+} as const;

@@ -3,7 +3,7 @@ import { realpathSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { durationSchema, parseDuration } from '../config/duration.js';
 import { defaultMaxFileBytes, readRegularFileSync } from '../config/read.js';
-import { defaults, type PluginRef } from '../config/types.js';
+import { defaults, limits, type PluginRef } from '../config/types.js';
 
 /** `file`, or `{ file, timeout, memoryLimitMb }`: how a route names a plugin. */
 export const pluginRefSchema = {
@@ -17,7 +17,7 @@ export const pluginRefSchema = {
       description:
         'An ES module in the plugins directory: a path relative to it, or an absolute path inside it.',
     },
-    timeout: { ...durationSchema, description: 'Per-call time limit. Default 50ms.' },
+    timeout: durationSchema(limits.pluginTimeout, 'Per-call time limit. Default 50ms.'),
     memoryLimitMb: {
       type: 'integer',
       minimum: 8,

@@ -88,6 +88,15 @@ export class PluginSandbox {
     return new PluginSandbox(file, source, options, await build(file, source, options));
   }
 
+  /**
+   * What `load` would say, without keeping the isolate: compiles the module, checks it imports
+   * nothing, evaluates its top level (under the load deadline) and checks its default export. No
+   * message is run. Throws the same Error as `load`.
+   */
+  static async check(file: string, source: string, options: SandboxOptions): Promise<void> {
+    (await build(file, source, options)).isolate.dispose();
+  }
+
   /** Runs the default export on copies of msg and ctx. Never throws for plugin faults. */
   run(msg: PluginMessage, ctx: PluginContextData): Promise<PluginRun> {
     if (this.#async) return this.#alone(msg, ctx);
@@ -313,7 +322,17 @@ function isTimeout(err: unknown): boolean {
   return err instanceof Error && err.message === TIMED_OUT;
 }
 
+/** The longest timeout Node's timers carry: the async deadline of a run is a setTimeout. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 async function build(file: string, source: string, options: SandboxOptions): Promise<Built> {
+  // isolated-vm reads a timeout of 0 as "no limit": one looping message would then hold the
+  // process for good. Validation refuses such values; this makes sure no caller gets past it.
+  if (!Number.isInteger(options.timeoutMs) || options.timeoutMs < 1 || options.timeoutMs > MAX_TIMEOUT_MS) {
+    throw new RangeError(
+      `plugin ${file}: a time limit of ${options.timeoutMs} ms is refused; it must be 1 to ${MAX_TIMEOUT_MS} ms`,
+    );
+  }
   const isolate = new ivm.Isolate({ memoryLimit: options.memoryLimitMb });
   try {
     return { isolate, ...(await instantiate(isolate, file, source, options)) };

@@ -38,7 +38,11 @@ export const republishTarget: TargetModule<'republish'> = {
     additionalProperties: false,
     required: ['exchange'],
     properties: {
-      exchange: { type: 'string', description: 'Target exchange; "" is the default exchange.' },
+      exchange: {
+        type: 'string',
+        amqpName: 'reference',
+        description: 'Target exchange; "" is the default exchange.',
+      },
       routingKey: {
         type: 'string',
         description:
@@ -47,6 +51,7 @@ export const republishTarget: TargetModule<'republish'> = {
       headers: {
         type: 'object',
         description: 'Headers added to the published message.',
+        amqpKeys: 'field',
         additionalProperties: { type: ['string', 'number', 'boolean'] },
       },
       persistent: { type: 'boolean', description: 'delivery-mode 2. Default true.' },

@@ -1,6 +1,6 @@
 import { durationSchema, parseDuration } from '../config/duration.js';
 import type { BodyMode, CircuitPolicy, WebhookTargetSpec } from '../config/types.js';
-import { defaults } from '../config/types.js';
+import { defaults, limits } from '../config/types.js';
 
 /** The `to.webhook` schema, its examples and its normalisation (DESIGN §2). */
 
@@ -51,20 +51,23 @@ export const webhookSchema = {
   additionalProperties: false,
   required: ['url'],
   properties: {
-    url: { type: 'string', format: 'uri', pattern: '^https?://', description: 'http:// or https:// URL.' },
+    url: {
+      type: 'string',
+      httpUrl: true,
+      description: 'http:// or https:// URL with a host (port 1-65535).',
+    },
     method: { enum: ['POST', 'PUT', 'PATCH'], description: 'Default POST.' },
     headers: {
       type: 'object',
-      description: 'Extra request headers; `webhook-*`, `x-warren-*` and trace headers cannot be overridden.',
+      description:
+        'Extra request headers (names are HTTP tokens, values carry no CR/LF and only Latin-1); `webhook-*`, `x-warren-*` and trace headers cannot be overridden.',
+      httpHeaders: true,
       additionalProperties: { type: 'string' },
     },
-    timeout: {
-      description: 'Deadline for the whole exchange (connect, response, body). Default 10s.',
-      anyOf: [
-        { type: 'string', format: 'duration' },
-        { type: 'integer', minimum: 1 },
-      ],
-    },
+    timeout: durationSchema(
+      limits.webhookTimeout,
+      'Deadline for the whole exchange (connect, response, body). Default 10s.',
+    ),
     body: {
       enum: ['raw', 'cloudevents', 'envelope'],
       description:
@@ -119,11 +122,11 @@ export const webhookSchema = {
               description:
                 'Failed requests in a row that open the circuit, whatever the window holds (a receiver that just went down). Default 10.',
             },
-            window: { ...durationSchema, description: 'The sliding window. Default 30s.' },
-            cooldown: {
-              ...durationSchema,
-              description: 'How long it stays open before a probe. Default 30s.',
-            },
+            window: durationSchema(limits.circuitWindow, 'The sliding window. Default 30s.'),
+            cooldown: durationSchema(
+              limits.circuitCooldown,
+              'How long it stays open before a probe. Default 30s.',
+            ),
           },
         },
       ],

@@ -83,6 +83,27 @@ export function retryTierQueue(queue: string, delayMs: number): string {
   return `warren.retry.${queue}.${formatDuration(delayMs)}`;
 }
 
+/** Where a route's dead letters go when it names no `deadLetter.queue`. */
+export function defaultDeadLetterQueue(queue: string): string {
+  return `${queue}.dlq`;
+}
+
+/** One delay tier per distinct backoff value, shortest first; none when a route never retries. */
+export function retryTiers(route: Pick<RouteSpec, 'queue' | 'retry'>): RetryTier[] {
+  const delays = [...new Set(route.retry.attempts > 1 ? route.retry.backoffMs : [])].sort((a, b) => a - b);
+  return delays.map((delayMs) => ({ delayMs, queue: retryTierQueue(route.queue, delayMs) }));
+}
+
+/** The queues a route makes Warren declare beside its source queue (validation checks their length). */
+export function derivedQueueNames(
+  route: Pick<RouteSpec, 'queue' | 'retry' | 'deadLetterQueue'>,
+): Array<{ name: string; role: 'dead-letter' | 'retry' }> {
+  return [
+    { name: route.deadLetterQueue, role: 'dead-letter' as const },
+    ...retryTiers(route).map((tier) => ({ name: tier.queue, role: 'retry' as const })),
+  ];
+}
+
 /** The delay before retry number `attempt` (the attempt that just failed, 1-based). */
 export function delayForAttempt(policy: RetryPolicy, attempt: number): number {
   return policy.backoffMs[Math.min(attempt - 1, policy.backoffMs.length - 1)] ?? 0;
@@ -126,8 +147,7 @@ export function planTopology(config: Omit<Config, 'secrets'>): Plan {
 
 function planRoute(route: RouteSpec, queueSpec: Config['queues'][number] | undefined): RoutePlan {
   const type = queueSpec?.type ?? 'quorum';
-  const delays = [...new Set(route.retry.attempts > 1 ? route.retry.backoffMs : [])].sort((a, b) => a - b);
-  const tiers = delays.map((delayMs) => ({ delayMs, queue: retryTierQueue(route.queue, delayMs) }));
+  const tiers = retryTiers(route);
   const poisonGuard =
     type === 'quorum'
       ? {

@@ -339,6 +339,7 @@ describe('warren validate', () => {
       valid: false,
       issues: [
         {
+          code: 'WARREN_E_CONFIG_INVALID',
           file: join(dir, 'a.yaml'),
           line: 5,
           col: 14,
@@ -346,6 +347,7 @@ describe('warren validate', () => {
           message: 'unknown key `bakoff`; did you mean `backoff`?',
         },
         {
+          code: 'WARREN_E_CONFIG_INVALID',
           file: join(dir, 'b.yaml'),
           line: 2,
           col: 35,

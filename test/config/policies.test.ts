@@ -118,7 +118,7 @@ describe('delivery policy keys', () => {
       await errors(
         route('    rateLimit: { rate: 5, per: 0 }', '    to: { webhook: { url: "http://x.internal/" } }'),
       ),
-    ).toEqual(['r.yaml:4:32 rateLimit.per must be at least 1ms (at /routes/billing/rateLimit/per)']);
+    ).toEqual(['r.yaml:4:32 must be from 1ms to 24h (at /routes/billing/rateLimit/per)']);
     const misspelt = await errors(
       route('    when: { routingkey: "a.b" }', '    to: { webhook: { url: "http://x.internal/" } }'),
     );
