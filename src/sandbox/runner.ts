@@ -70,9 +70,16 @@ function ownValue(source, key) {
   return descriptor.value;
 }
 
-// The objects on the path from the result to the value being copied: a cycle is named as such,
-// not reported as a path of 64 steps that hides the reason.
-const ancestors = [];
+// The objects on the path from the result to the value being copied, by depth: a cycle is named
+// as such, not reported as a path of 64 steps that hides the reason. A null-prototype object, not
+// an array: assigning an index of an array reaches a setter a plugin planted on Array.prototype.
+const ancestors = { __proto__: null };
+let deepest = -1;
+
+function forgetAncestors() {
+  for (let i = 0; i <= deepest; i++) ancestors[i] = undefined;
+  deepest = -1;
+}
 
 function plain(value, depth) {
   const type = typeof value;
@@ -91,6 +98,7 @@ function plain(value, depth) {
     if (ancestors[i] === value) throw new Fault('a cyclic reference', depth - i);
   }
   ancestors[depth] = value;
+  if (depth > deepest) deepest = depth;
   if (isArray(value)) {
     const out = [];
     const length = value.length;
@@ -158,10 +166,10 @@ function textBodies(value) {
 function succeed(value, jsonBodies) {
   try {
     const copy = plain(value, 0);
-    ancestors.length = 0;
+    forgetAncestors();
     return { __proto__: null, ok: true, value: jsonBodies ? textBodies(copy) : copy };
   } catch (e) {
-    ancestors.length = 0;
+    forgetAncestors();
     return fail(e);
   }
 }
