@@ -18,11 +18,12 @@ function mkfifo(path: string): void {
 
 const plugin = (file: string) =>
   lines('routes:', '  shaped:', '    from: { queue: shaped.q }', `    to: { plugin: { file: ${file} } }`);
-const fileRef = (path: string) =>
+/** Each file its own route and queue: the same name in two files would be an issue of its own. */
+const fileRef = (name: string, path: string) =>
   lines(
     'routes:',
-    '  signed:',
-    '    from: { queue: signed.q }',
+    `  ${name}:`,
+    `    from: { queue: ${name}.q }`,
     `    to: { webhook: { url: "\${file:${path}}" } }`,
   );
 
@@ -37,10 +38,10 @@ async function hostileFiles(dir: string, scratch: string): Promise<Array<[string
     'alias-bomb.yaml': aliasBomb(9),
     'alias-cycle.yaml': lines('exchanges: &x', '  orders: *x'),
     'deep.yaml': `${'['.repeat(200)}${']'.repeat(200)}\n`,
-    'file-fifo.yaml': fileRef(join(scratch, 'a.fifo')),
-    'file-device.yaml': fileRef('/dev/zero'),
-    'file-directory.yaml': fileRef(join(scratch, 'a-directory')),
-    'file-oversized.yaml': fileRef(big),
+    'file-fifo.yaml': fileRef('fifo', join(scratch, 'a.fifo')),
+    'file-device.yaml': fileRef('device', '/dev/zero'),
+    'file-directory.yaml': fileRef('directory', join(scratch, 'a-directory')),
+    'file-oversized.yaml': fileRef('oversized', big),
     'plugin-directory.yaml': plugin('a-plugin-dir'),
   };
   for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
