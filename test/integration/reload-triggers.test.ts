@@ -163,8 +163,12 @@ describe('reload triggers under load', () => {
       // The kubelet's first projection: ..2026_11_29_1/r.yaml, ..data → it, r.yaml → ..data/r.yaml.
       await projectConfigMap(dir, '2026_11_29_1', { 'r.yaml': routes(exchange, queue, first.url()) });
       await trackPlan(broker, dir);
-      await waitFor('the projected route consuming', () =>
-        warren!.runtime.describe().routes.find((r) => r.name === 'orders' && r.state === 'consuming'),
+      // The route consumes before the reload that started it has finished and been reported.
+      await waitFor(
+        'the projected route consuming, its reload reported',
+        () =>
+          warren!.runtime.describe().routes.find((r) => r.name === 'orders' && r.state === 'consuming') &&
+          warren!.runtime.lastReload?.trigger === 'watch',
       );
       expect(warren.runtime.lastReload).toMatchObject({ trigger: 'watch', result: 'applied' });
 
