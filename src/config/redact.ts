@@ -52,15 +52,21 @@ export function secretVariants(secret: string): string[] {
 }
 
 /**
- * `text` with every spelling of every secret replaced by `<redacted>`, in one pass, longest match
- * first (so a secret that contains another is blanked whole, and `<redacted>` itself is never
- * searched again). The one text scrubber: error pages echoed by a receiver, config issues.
+ * A function that returns `text` with every spelling of every secret replaced by `<redacted>`, in
+ * one pass, longest match first (so a secret that contains another is blanked whole, and
+ * `<redacted>` itself is never searched again). The variants and the pattern are built once: a
+ * webhook route builds its scrubber when it is created and uses it on every error page.
  */
-export function scrub(text: string, secrets: readonly string[]): string {
+export function scrubberFor(secrets: readonly string[]): (text: string) => string {
   const variants = [...new Set(secrets.flatMap(secretVariants))].sort((a, b) => b.length - a.length);
-  if (variants.length === 0) return text;
+  if (variants.length === 0) return (text) => text;
   const pattern = new RegExp(variants.map(escapeRegExp).join('|'), 'g');
-  return text.replace(pattern, redacted);
+  return (text) => text.replace(pattern, redacted);
+}
+
+/** The one text scrubber, for a single use (config issues); see scrubberFor. */
+export function scrub(text: string, secrets: readonly string[]): string {
+  return scrubberFor(secrets)(text);
 }
 
 /**
@@ -69,11 +75,8 @@ export function scrub(text: string, secrets: readonly string[]): string {
  */
 export function redactIssues(issues: ConfigIssue[], secrets: readonly string[]): ConfigIssue[] {
   if (secrets.length === 0) return issues;
-  return issues.map((issue) => ({
-    ...issue,
-    pointer: scrub(issue.pointer, secrets),
-    message: scrub(issue.message, secrets),
-  }));
+  const blank = scrubberFor(secrets);
+  return issues.map((issue) => ({ ...issue, pointer: blank(issue.pointer), message: blank(issue.message) }));
 }
 
 function escapeRegExp(text: string): string {

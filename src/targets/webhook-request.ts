@@ -1,5 +1,5 @@
+import { hash } from 'node:crypto';
 import type { WebhookTargetSpec } from '../config/types.js';
-import { stableId } from '../delivery/delivery.js';
 import type { Delivery } from '../delivery/types.js';
 import { isValidTracestate } from '../telemetry/trace.js';
 import { isFieldValue, isWebhookId, lastValueEncoder, percentEncode } from './header-value.js';
@@ -146,10 +146,11 @@ export function planRequest(spec: WebhookTargetSpec): RequestBuilder {
 
 /**
  * The message-id when it can be a `webhook-id` (visible ASCII, as almost every id is); otherwise
- * the hashed id a message without message-id gets, which is as stable across retries.
+ * `msg_` and a hash of the message-id itself: as stable across retries, and two messages with
+ * different ids never share one (a receiver that dedupes on webhook-id would drop the second).
  */
 function webhookId(d: Delivery): string {
-  return isWebhookId(d.id) ? d.id : stableId(d, d.exchange, d.routingKey);
+  return isWebhookId(d.id) ? d.id : `msg_${hash('sha256', d.id, 'hex').slice(0, 32)}`;
 }
 
 function unsendable(what: 'content-type' | 'content-encoding'): Refusal {

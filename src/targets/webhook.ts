@@ -1,5 +1,5 @@
 import { Agent, type Dispatcher } from 'undici';
-import { scrub } from '../config/redact.js';
+import { scrubberFor } from '../config/redact.js';
 import type { WebhookTargetSpec } from '../config/types.js';
 import { Deadlines, Expiring } from '../deadlines.js';
 import { ack, deadLetter, type Outcome, retry } from '../delivery/outcome.js';
@@ -36,8 +36,8 @@ interface RouteCalls {
   timeoutMs: number;
   deadlines: Deadlines;
   policy: StatusPolicy;
-  /** The route's own secrets, blanked out of an error page that echoes them (see routeSecrets). */
-  secrets: string[];
+  /** Blanks the route's own secrets out of an error page that echoes them (see routeSecrets). */
+  scrub: (text: string) => string;
 }
 
 /**
@@ -123,7 +123,7 @@ class WebhookCall extends Expiring implements Dispatcher.DispatchHandler {
   #finishError(): void {
     const status = this.#status;
     const outcome = classifyStatus(status, parseRetryAfter(this.#retryAfter), this.#calls.policy);
-    const text = excerpt(this.#chunks!, this.#calls.secrets);
+    const text = excerpt(this.#chunks!, this.#calls.scrub);
     if (outcome.kind === 'retry' || outcome.kind === 'dead-letter') {
       outcome.reason = text ? `HTTP ${status}: ${text}` : `HTTP ${status}`;
     }
@@ -148,7 +148,7 @@ function createWebhook(spec: WebhookTargetSpec): Handler {
     timeoutMs: spec.timeoutMs,
     deadlines: new Deadlines(spec.timeoutMs),
     policy: statusPolicy(spec),
-    secrets: routeSecrets(spec, url),
+    scrub: scrubberFor(routeSecrets(spec, url)),
   };
   return function deliverToWebhook(d: Delivery): Promise<Outcome> {
     const request = buildRequest(d, unixSeconds());
@@ -219,9 +219,9 @@ function routeSecrets(spec: WebhookTargetSpec, url: URL): string[] {
   return [...new Set(values.filter((v) => v.length >= 6))].sort((a, b) => b.length - a.length);
 }
 
-function excerpt(chunks: Buffer[], secrets: readonly string[]): string {
+function excerpt(chunks: Buffer[], scrub: (text: string) => string): string {
   // Blanked before the cut, so a secret that straddles it cannot leave a readable prefix.
-  const text = scrub(Buffer.concat(chunks).subarray(0, errorBodyLimit).toString('utf8'), secrets);
+  const text = scrub(Buffer.concat(chunks).subarray(0, errorBodyLimit).toString('utf8'));
   return text.replace(/\s+/g, ' ').trim().slice(0, 200);
 }
 

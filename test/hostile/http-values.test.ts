@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { GetMessage, Options } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stableId } from '../../src/delivery/delivery.js';
@@ -116,16 +117,15 @@ describe('header values HTTP cannot carry as they are', () => {
     await neverRetried(q.raw, 'hostile-raw');
   });
 
-  it('gives a message-id that cannot be a webhook-id the stable hashed id', async () => {
+  it('gives a message-id that cannot be a webhook-id a hash of that id', async () => {
     for (const [name, messageId] of [
       ['mid-utf8', 'заказ-1'],
       ['mid-crlf', `m${crlf}`],
     ] as const) {
-      const content = Buffer.from(JSON.stringify({ case: name }));
       await publish(x.raw, 'k', name, { messageId });
       const r = await received(name);
-      const hashed = stableId({ content, properties: { headers: {} } } as never, x.raw, 'k');
-      expect(hashed).toMatch(/^msg_[0-9a-f]{32}$/);
+      // A hash of the message-id itself: stable across retries, distinct for distinct ids.
+      const hashed = `msg_${createHash('sha256').update(messageId).digest('hex').slice(0, 32)}`;
       expect(r.headers['webhook-id']).toBe(hashed);
       expect(r.headers['x-injected']).toBeUndefined();
     }
