@@ -55,6 +55,13 @@ export interface ReadLimits {
   setting?: string;
 }
 
+/** A buffer twice as large (at most maxBytes + 1) holding what `buffer` held. */
+function grown(buffer: Buffer<ArrayBuffer>, maxBytes: number): Buffer<ArrayBuffer> {
+  const bigger = Buffer.alloc(Math.min(Math.max(buffer.length * 2, 4096), maxBytes + 1));
+  buffer.copy(bigger);
+  return bigger;
+}
+
 /** Reads a regular file of at most `maxBytes` as UTF-8; anything else is an error in words. */
 export function readRegularFileSync(path: string, limits: ReadLimits): ReadResult {
   let fd: number;
@@ -70,14 +77,18 @@ export function readRegularFileSync(path: string, limits: ReadLimits): ReadResul
     if (stats.size > limits.maxBytes) {
       return { error: tooLarge(stats.size, limits.maxBytes, limits.setting ?? '') };
     }
-    // One byte more than allowed tells a file that grew since fstat from one that did not.
-    const buffer = Buffer.alloc(Math.min(stats.size, limits.maxBytes) + 1);
+    // Read to the end, not to the size fstat told: a file may grow meanwhile, and some file
+    // systems (procfs, FUSE) say 0. Past maxBytes + 1 the answer is known: too large.
+    let buffer = Buffer.alloc(Math.min(stats.size, limits.maxBytes) + 1);
     let length = 0;
     for (;;) {
       const n = readSync(fd, buffer, length, buffer.length - length, null);
       if (n === 0) break;
       length += n;
-      if (length === buffer.length) break;
+      if (length === buffer.length) {
+        if (length > limits.maxBytes) break;
+        buffer = grown(buffer, limits.maxBytes);
+      }
     }
     if (length > limits.maxBytes) return { error: tooLarge(length, limits.maxBytes, limits.setting ?? '') };
     return { text: buffer.toString('utf8', 0, length) };
@@ -103,13 +114,16 @@ export async function readRegularFile(path: string, limits: ReadLimits): Promise
     if (stats.size > limits.maxBytes) {
       return { error: tooLarge(stats.size, limits.maxBytes, limits.setting ?? '') };
     }
-    const buffer = Buffer.alloc(Math.min(stats.size, limits.maxBytes) + 1);
+    let buffer = Buffer.alloc(Math.min(stats.size, limits.maxBytes) + 1);
     let length = 0;
     for (;;) {
       const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
       if (bytesRead === 0) break;
       length += bytesRead;
-      if (length === buffer.length) break;
+      if (length === buffer.length) {
+        if (length > limits.maxBytes) break;
+        buffer = grown(buffer, limits.maxBytes);
+      }
     }
     if (length > limits.maxBytes) return { error: tooLarge(length, limits.maxBytes, limits.setting ?? '') };
     return { text: buffer.toString('utf8', 0, length) };
