@@ -1,18 +1,13 @@
 import type { Message } from 'amqplib';
 import { publishIdHeader } from '../amqp/publisher.js';
+import { deadLetterAnnotations } from '../delivery/copies.js';
 
 /** Bytes of the body a peek shows: enough to recognise a message, short enough for a table. */
 export const excerptBytes = 256;
 
-/** Headers a peek shows as named fields (DESIGN §3's annotations) rather than under `headers`. */
+/** Headers a peek shows as named fields (a dead letter's annotations) rather than under `headers`. */
 const annotationHeaders = new Set([
-  'x-warren-route',
-  'x-warren-error',
-  'x-warren-status',
-  'x-warren-attempts',
-  'x-warren-failed-at',
-  'x-warren-original-exchange',
-  'x-warren-original-routing-key',
+  ...[...deadLetterAnnotations].filter((name) => name !== 'traceparent'),
   // Bookkeeping, not information: which publish a return belonged to, how often the DLQ
   // handed the message out (each peek adds one).
   publishIdHeader,

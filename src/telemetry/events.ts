@@ -46,13 +46,17 @@ export const events = {
   },
 
   brokerUnreachable(log: Logger, url: string, err: Error | undefined, everConnected: boolean): void {
-    const hint = everConnected
-      ? 'reconnecting with backoff'
-      : 'is RabbitMQ running? Start one locally with `rabbitmq-server -detached` or ' +
-        '`docker run -d -p 5672:5672 rabbitmq:3`, or point --amqp / AMQP_URL elsewhere; retrying with backoff';
+    // A broker that answers and refuses the login is running: asking whether it is misleads.
+    const refused = /ACCESS_REFUSED|\b403\b/.test(err?.message ?? '');
+    const hint = refused
+      ? 'RabbitMQ refused the login: check the user, password and vhost in --amqp / AMQP_URL; retrying with backoff'
+      : everConnected
+        ? 'reconnecting with backoff'
+        : 'is RabbitMQ running? Start one locally with `rabbitmq-server -detached` or ' +
+          '`docker run -d -p 5672:5672 rabbitmq:3`, or point --amqp / AMQP_URL elsewhere; retrying with backoff';
     log.error(
       { event: 'amqp_unreachable', url: redactUrl(url), err: err?.message },
-      `cannot reach RabbitMQ at ${redactUrl(url)}: ${hint}`,
+      `${refused ? 'cannot log in to' : 'cannot reach'} RabbitMQ at ${redactUrl(url)}: ${hint}`,
     );
   },
 

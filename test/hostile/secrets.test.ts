@@ -306,6 +306,9 @@ routes:
     const out = `${cli.lines.map((l) => JSON.stringify(l)).join('\n')}\n${cli.stderr()}`;
     expect(out).toContain('amqp://guest:***@127.0.0.1:5672/%2F,amqp://guest:***@127.0.0.2:5672');
     expect(out).toContain('ACCESS_REFUSED'); // the password got through to the broker whole
+    // A broker that refuses the login is running: the hint says to check the credentials instead.
+    expect(out).toContain('RabbitMQ refused the login: check the user, password and vhost');
+    expect(out).not.toContain('is RabbitMQ running?');
     // No fragment of either password: not the part before '#', not the part after '@'.
     for (const piece of [password, 'pa#ss', 'ss@w', 'w/rd', second, ...spellings(password)]) {
       expect(out.includes(piece), piece).toBe(false);
