@@ -40,6 +40,8 @@ export class Reloader {
   }
 
   watch(): void {
+    // A watching Warren will validate again: the thread is ready before the first change.
+    this.#validator.warm();
     const { routesDir, pluginsDir } = this.#options;
     this.#watcher = watchDirectories(
       [routesDir, pluginsDir],

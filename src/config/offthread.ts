@@ -11,7 +11,9 @@ export const offThreadTimeoutMs = 120_000;
  * strips the types the way the build does, so the worker runs the code under test, not dist/.
  */
 function workerSpec(): { url: URL; execArgv?: string[] } {
-  if (!import.meta.url.endsWith('.ts')) return { url: new URL('./worker.js', import.meta.url) };
+  // No flags of the parent's: a worker inherits them by default, and some are not for a worker
+  // (`node --input-type=module -e …` made every validation fail). Process-wide ones still apply.
+  if (!import.meta.url.endsWith('.ts')) return { url: new URL('./worker.js', import.meta.url), execArgv: [] };
   const hooks = new URL('../../test/helpers/ts-hooks.mjs', import.meta.url).href;
   const register = `import { register } from 'node:module'; register(${JSON.stringify(hooks)});`;
   return {
@@ -71,6 +73,18 @@ export class ConfigWorker {
       const job: ValidationJob = { id, dir, env: { ...env }, pluginsDir, options };
       worker.postMessage(job);
     });
+  }
+
+  /**
+   * Starts the thread ahead of the first validation: loading its modules takes about a second and a
+   * half here, which would otherwise fall on the first reload after a file change.
+   */
+  warm(): void {
+    try {
+      this.#start();
+    } catch {
+      // the first load() starts it again, and reports what fails
+    }
   }
 
   /** Stops the thread; validations still running become invalid results. */
