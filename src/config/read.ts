@@ -55,11 +55,47 @@ export interface ReadLimits {
   setting?: string;
 }
 
-/** A buffer twice as large (at most maxBytes + 1) holding what `buffer` held. */
-function grown(buffer: Buffer<ArrayBuffer>, maxBytes: number): Buffer<ArrayBuffer> {
-  const bigger = Buffer.alloc(Math.min(Math.max(buffer.length * 2, 4096), maxBytes + 1));
-  buffer.copy(bigger);
-  return bigger;
+/** Why a file of these stats is not read at all, before a byte is read; undefined to read it. */
+function refusal(stats: Stats, limits: ReadLimits): string | undefined {
+  return (
+    notRegular(stats) ??
+    (stats.size > limits.maxBytes ? tooLarge(stats.size, limits.maxBytes, limits.setting ?? '') : undefined)
+  );
+}
+
+/**
+ * The bytes of one read, to the end of the file rather than to the size fstat told: a file may grow
+ * meanwhile, and some file systems (procfs, FUSE) say 0. Past maxBytes + 1 the answer is known: too
+ * large. The sync and the async reader share it; only the read call differs.
+ */
+class Collected {
+  buffer: Buffer<ArrayBuffer>;
+  length = 0;
+
+  constructor(
+    size: number,
+    private readonly limits: ReadLimits,
+  ) {
+    this.buffer = Buffer.alloc(Math.min(size, limits.maxBytes) + 1);
+  }
+
+  /** Counts `n` bytes just read into `buffer` at `length`; false once there is nothing more to read. */
+  took(n: number): boolean {
+    if (n === 0) return false;
+    this.length += n;
+    if (this.length < this.buffer.length) return true;
+    if (this.length > this.limits.maxBytes) return false;
+    const bigger = Buffer.alloc(Math.min(Math.max(this.buffer.length * 2, 4096), this.limits.maxBytes + 1));
+    this.buffer.copy(bigger);
+    this.buffer = bigger;
+    return true;
+  }
+
+  result(): ReadResult {
+    const { length, limits } = this;
+    if (length > limits.maxBytes) return { error: tooLarge(length, limits.maxBytes, limits.setting ?? '') };
+    return { text: this.buffer.toString('utf8', 0, length) };
+  }
 }
 
 /** Reads a regular file of at most `maxBytes` as UTF-8; anything else is an error in words. */
@@ -72,26 +108,11 @@ export function readRegularFileSync(path: string, limits: ReadLimits): ReadResul
   }
   try {
     const stats = fstatSync(fd);
-    const other = notRegular(stats);
-    if (other) return { error: other };
-    if (stats.size > limits.maxBytes) {
-      return { error: tooLarge(stats.size, limits.maxBytes, limits.setting ?? '') };
-    }
-    // Read to the end, not to the size fstat told: a file may grow meanwhile, and some file
-    // systems (procfs, FUSE) say 0. Past maxBytes + 1 the answer is known: too large.
-    let buffer = Buffer.alloc(Math.min(stats.size, limits.maxBytes) + 1);
-    let length = 0;
-    for (;;) {
-      const n = readSync(fd, buffer, length, buffer.length - length, null);
-      if (n === 0) break;
-      length += n;
-      if (length === buffer.length) {
-        if (length > limits.maxBytes) break;
-        buffer = grown(buffer, limits.maxBytes);
-      }
-    }
-    if (length > limits.maxBytes) return { error: tooLarge(length, limits.maxBytes, limits.setting ?? '') };
-    return { text: buffer.toString('utf8', 0, length) };
+    const refused = refusal(stats, limits);
+    if (refused) return { error: refused };
+    const got = new Collected(stats.size, limits);
+    while (got.took(readSync(fd, got.buffer, got.length, got.buffer.length - got.length, null))) {}
+    return got.result();
   } catch (err) {
     return { error: describeReadError(err) };
   } finally {
@@ -109,24 +130,14 @@ export async function readRegularFile(path: string, limits: ReadLimits): Promise
   }
   try {
     const stats = await handle.stat();
-    const other = notRegular(stats);
-    if (other) return { error: other };
-    if (stats.size > limits.maxBytes) {
-      return { error: tooLarge(stats.size, limits.maxBytes, limits.setting ?? '') };
-    }
-    let buffer = Buffer.alloc(Math.min(stats.size, limits.maxBytes) + 1);
-    let length = 0;
+    const refused = refusal(stats, limits);
+    if (refused) return { error: refused };
+    const got = new Collected(stats.size, limits);
     for (;;) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-      if (length === buffer.length) {
-        if (length > limits.maxBytes) break;
-        buffer = grown(buffer, limits.maxBytes);
-      }
+      const { bytesRead } = await handle.read(got.buffer, got.length, got.buffer.length - got.length, null);
+      if (!got.took(bytesRead)) break;
     }
-    if (length > limits.maxBytes) return { error: tooLarge(length, limits.maxBytes, limits.setting ?? '') };
-    return { text: buffer.toString('utf8', 0, length) };
+    return got.result();
   } catch (err) {
     return { error: describeReadError(err) };
   } finally {
