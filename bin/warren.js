@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --no-node-snapshot
-import { main } from '../dist/src/cli.js';
+import { main } from '../dist/src/cli/main.js';
 
 main(process.argv.slice(2)).then(
   (code) => {

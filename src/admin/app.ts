@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { queueDepthsOn, registerDlqGauge } from '../dlq/gauge.js';
-import type { ReloadReport } from '../reload-report.js';
-import type { Runtime } from '../runtime.js';
+import type { ReloadReport } from '../runtime/report.js';
+import type { Runtime } from '../runtime/runtime.js';
 import { registry } from '../telemetry/metrics.js';
 import { requireAdmin } from './auth.js';
 import { createDlqRoutes } from './dlq-routes.js';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram } from 'prom-client';
-import type { ReloadReport } from '../reload-report.js';
+import type { ReloadReport } from '../runtime/report.js';
 import { registry } from './metrics.js';
 
 const reloadMetrics = {

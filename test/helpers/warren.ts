@@ -8,8 +8,8 @@ import { afterEach, beforeEach } from 'vitest';
 import { createAdminApp } from '../../src/admin/app.js';
 import type { Config } from '../../src/config/types.js';
 import { loadConfig } from '../../src/config/validate.js';
-import { Reloader } from '../../src/reloader.js';
-import { Runtime } from '../../src/runtime.js';
+import { Reloader } from '../../src/runtime/reloader.js';
+import { Runtime } from '../../src/runtime/runtime.js';
 import { amqpUrl, TestBroker, waitFor } from './broker.js';
 import { Receiver } from './receiver.js';
 

@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAdminApp } from '../../src/admin/app.js';
-import { resolveSettings } from '../../src/cli.js';
+import { resolveSettings } from '../../src/cli/main.js';
 import { loadConfig } from '../../src/config/validate.js';
-import { Runtime } from '../../src/runtime.js';
+import { Runtime } from '../../src/runtime/runtime.js';
 import { silentLogger } from '../../src/telemetry/log.js';
 import { planTopology } from '../../src/topology/plan.js';
 import { amqpUrl, TestBroker, uniqueName, waitFor } from '../helpers/broker.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { aliasBomb, manyQueues } from '../../bench/loader-files.js';
 import { formatIssue, loadConfig } from '../../src/config/validate.js';
-import type { ReloadReport } from '../../src/reload-report.js';
+import type { ReloadReport } from '../../src/runtime/report.js';
 import { lines, useTempDirs } from '../config/route-dir.js';
 import { TestBroker, uniqueName } from '../helpers/broker.js';
 import { runCli } from '../helpers/cli.js';

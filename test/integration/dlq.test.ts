@@ -4,9 +4,9 @@ import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { requireAdmin } from '../../src/admin/auth.js';
 import { createDlqRoutes } from '../../src/admin/dlq-routes.js';
-import type { PeekReport } from '../../src/dlq/format.js';
 import { queueDepthsOn, registerDlqGauge } from '../../src/dlq/gauge.js';
 import { peekQueue } from '../../src/dlq/peek.js';
+import type { PeekReport } from '../../src/dlq/print.js';
 import { amqpUrl, uniqueName, waitFor } from '../helpers/broker.js';
 import { startWarren, useHarness } from '../helpers/warren.js';
 

@@ -2,7 +2,7 @@ import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConfirmChannel } from 'amqplib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ReloadReport } from '../../src/reload-report.js';
+import type { ReloadReport } from '../../src/runtime/report.js';
 import { TestBroker, uniqueName, waitFor } from '../helpers/broker.js';
 import { accounting, SteadyPublisher } from '../helpers/load.js';
 import { Receiver } from '../helpers/receiver.js';

@@ -1,8 +1,8 @@
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ReloadReport } from '../../src/reload-report.js';
-import type { RouteDescription } from '../../src/runtime.js';
+import type { ReloadReport } from '../../src/runtime/report.js';
+import type { RouteDescription } from '../../src/runtime/runtime.js';
 import { TestBroker, uniqueName, waitFor } from '../helpers/broker.js';
 import { accounting, SteadyPublisher } from '../helpers/load.js';
 import { Receiver } from '../helpers/receiver.js';

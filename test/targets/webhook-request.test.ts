@@ -4,10 +4,10 @@ import { describe, expect, it } from 'vitest';
 import type { WebhookTargetSpec } from '../../src/config/types.js';
 import { toDelivery } from '../../src/delivery/delivery.js';
 import type { Delivery } from '../../src/delivery/types.js';
+import { headerRecord } from '../../src/route-tests/webhook.js';
 import { webhookTarget } from '../../src/targets/webhook.js';
 import { percentEncode } from '../../src/targets/webhook-cloudevents.js';
 import { planRequest, type Refusal, type WebhookRequest } from '../../src/targets/webhook-request.js';
-import { headerRecord } from '../../src/testing/webhook.js';
 
 const secret = `whsec_${Buffer.from('thirty-two bytes of key material').toString('base64')}`;
 const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';

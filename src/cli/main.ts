@@ -1,19 +1,19 @@
 import { parseArgs } from 'node:util';
-import { createAdminApp } from './admin/app.js';
-import { adminToken, isLoopbackAddress } from './admin/auth.js';
-import { listenAdmin } from './admin/listen.js';
-import { parseAmqpUrls, redactUrl } from './amqp/url.js';
-import { parseDuration } from './config/duration.js';
-import { defaultMaxFileBytes } from './config/read.js';
-import { redact } from './config/redact.js';
-import { routesSchema } from './config/schema.js';
-import { formatIssue, issueJson, loadConfig } from './config/validate.js';
-import { WarrenError } from './errors.js';
-import { Reloader } from './reloader.js';
-import { type PruneCandidates, Runtime } from './runtime.js';
-import { createLogger } from './telemetry/log.js';
-import { formatPlan } from './topology/format.js';
-import { type Plan, planTopology } from './topology/plan.js';
+import { createAdminApp } from '../admin/app.js';
+import { adminToken, isLoopbackAddress } from '../admin/auth.js';
+import { listenAdmin } from '../admin/listen.js';
+import { parseAmqpUrls, redactUrl } from '../amqp/url.js';
+import { parseDuration } from '../config/duration.js';
+import { defaultMaxFileBytes } from '../config/read.js';
+import { redact } from '../config/redact.js';
+import { routesSchema } from '../config/schema.js';
+import { formatIssue, issueJson, loadConfig } from '../config/validate.js';
+import { WarrenError } from '../errors.js';
+import { Reloader } from '../runtime/reloader.js';
+import { type PruneCandidates, Runtime } from '../runtime/runtime.js';
+import { createLogger } from '../telemetry/log.js';
+import { type Plan, planTopology } from '../topology/plan.js';
+import { formatPlan } from '../topology/print.js';
 
 const usage = `Usage: warren <command> [options]
 
@@ -23,7 +23,7 @@ Commands:
   plan       print what run would declare, bind and consume (secrets redacted);
              --prune also lists what a running Warren declared that the files no longer use
   schema     print the route-file JSON Schema
-  test       run route test files [DIR|FILE...] (default ./test/routes) without a broker; exit 1 on a failure
+  test       run route test files [DIR|FILE...] (default ./routes.d.test) without a broker; exit 1 on a failure
   dlq ls ROUTE        show the messages in a route's dead-letter queue, leaving them there (--limit N, default 20)
   dlq redrive ROUTE   move them back to the route's source queue (--limit N, default all); no running Warren needed
 
@@ -154,7 +154,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const [command, dir] = parsed.positionals;
   // dlq's positionals are a sub-command and a route, not a routes directory.
   if (command === 'dlq')
-    return (await import('./dlq/command.js')).dlqCommand(parsed.settings, parsed.positionals.slice(1), env);
+    return (await import('./dlq.js')).dlqCommand(parsed.settings, parsed.positionals.slice(1), env);
   const settings = { ...parsed.settings, routes: dir ?? parsed.settings.routes };
   switch (command) {
     case 'run':
@@ -164,11 +164,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     case 'plan':
       return plan(settings, env);
     case 'test':
-      return (await import('./testing/command.js')).testCommand(
-        parsed.settings,
-        parsed.positionals.slice(1),
-        env,
-      );
+      return (await import('./test.js')).testCommand(parsed.settings, parsed.positionals.slice(1), env);
     case 'schema':
       process.stdout.write(`${JSON.stringify(routesSchema, null, 2)}\n`);
       return 0;
@@ -183,7 +179,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 }
 
 async function validate(settings: Settings, env: NodeJS.ProcessEnv): Promise<number> {
-  const { checkPlugins } = await import('./config/check-plugins.js');
+  const { checkPlugins } = await import('../config/check-plugins.js');
   const result = await checkPlugins(
     await loadConfig(settings.routes, env, settings.plugins, { maxFileBytes: settings.maxFileBytes }),
   );

@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
 import type { Outcome } from '../delivery/outcome.js';
-import type { Expectation, PublishExpectation, RequestExpectation } from './format.js';
+import type { Expectation, PublishExpectation, RequestExpectation } from './parse.js';
 import type { RecordedRequest } from './webhook.js';
 
 /** One message a republish or plugin target would have published. */

@@ -9,11 +9,11 @@ import type { WarrenError } from '../errors.js';
 import type { SandboxSource } from '../targets/handler.js';
 import { events } from '../telemetry/events.js';
 import { reloadEvents } from '../telemetry/reload-events.js';
-import { applyRoute } from '../topology/apply.js';
+import { applyRoute } from '../topology/declare.js';
 import type { RoutePlan } from '../topology/plan.js';
 import type { RunningRoutes } from './apply.js';
 import type { RouteEntry } from './entry.js';
-import { asWarrenError, createRouteRuntime } from './version.js';
+import { asWarrenError, createRouteRuntime } from './route-handler.js';
 
 /** What the route table needs from the runtime that owns the broker session. */
 export interface RouteTableHost {

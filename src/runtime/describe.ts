@@ -1,9 +1,9 @@
 import type { GatesDescription } from '../delivery/gates.js';
 import type { WarrenError } from '../errors.js';
-import type { RouteEntry, RouteState } from '../routes/entry.js';
 import type { RoutePlan } from '../topology/plan.js';
+import type { RouteEntry, RouteState } from './entry.js';
 
-export type { RouteEntry, RouteState } from '../routes/entry.js';
+export type { RouteEntry, RouteState } from './entry.js';
 
 export interface RouteDescription {
   name: string;

@@ -1,11 +1,11 @@
 import { formatIssue, loadConfig } from '../config/validate.js';
-import { type Output, processOutput } from '../output.js';
+import { renderDiff } from '../route-tests/compare.js';
+import { listTestFiles } from '../route-tests/parse.js';
+import { type CaseResult, runTestFiles } from '../route-tests/run.js';
 import { planTopology } from '../topology/plan.js';
-import { renderDiff } from './diff.js';
-import { listTestFiles } from './format.js';
-import { type CaseResult, runTestFiles } from './run.js';
+import { type Output, processOutput } from './output.js';
 
-export const defaultTestDir = './test/routes';
+export const defaultTestDir = './routes.d.test';
 
 export interface TestSettings {
   routes: string;

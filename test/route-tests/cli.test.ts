@@ -6,7 +6,7 @@ import { lines, runWarren } from '../config/route-dir.js';
 
 // The real CLI, built by `npm test`'s pretest: `warren test` on the shipped examples and files.
 describe('warren test (CLI)', () => {
-  it('passes the shipped example tests in test/routes against routes.d and plugins/', async () => {
+  it('passes the shipped example tests in routes.d.test against routes.d and plugins/', async () => {
     const run = await runWarren(['test']);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);

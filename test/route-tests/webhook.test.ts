@@ -1,9 +1,9 @@
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { toDelivery } from '../../src/delivery/delivery.js';
+import { consumeMessage } from '../../src/route-tests/run.js';
+import { type RecordedRequest, recordingWebhook } from '../../src/route-tests/webhook.js';
 import { webhookTarget } from '../../src/targets/webhook.js';
-import { consumeMessage } from '../../src/testing/run.js';
-import { type RecordedRequest, recordingWebhook } from '../../src/testing/webhook.js';
 import { lines } from '../config/route-dir.js';
 import { signingSecret, useProject } from './fixture.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseTestFile } from '../../src/testing/format.js';
+import { parseTestFile } from '../../src/route-tests/parse.js';
 import { lines } from '../config/route-dir.js';
 import { useProject } from './fixture.js';
 

@@ -2,14 +2,14 @@ import amqp, { type ChannelModel } from 'amqplib';
 import { connectOptions, parseAmqpUrls, redactUrl } from '../amqp/url.js';
 import { redact, scrub } from '../config/redact.js';
 import { formatIssue, loadConfig } from '../config/validate.js';
+import { brokerTimeoutMs, replyCode, within } from '../dlq/channel.js';
+import { parseLimit } from '../dlq/limit.js';
+import { peekDefaultLimit, peekMaxLimit, peekQueue } from '../dlq/peek.js';
+import { formatPeek, formatRedrive, type PeekReport, type RedriveReport } from '../dlq/print.js';
+import { type RedriveConnections, RedriveError, redriveQueue } from '../dlq/redrive.js';
 import { isWarrenError, WarrenError } from '../errors.js';
-import { type Output, processOutput } from '../output.js';
 import { planTopology } from '../topology/plan.js';
-import { brokerTimeoutMs, replyCode, within } from './channel.js';
-import { formatPeek, formatRedrive, type PeekReport, type RedriveReport } from './format.js';
-import { parseLimit } from './limit.js';
-import { peekDefaultLimit, peekMaxLimit, peekQueue } from './peek.js';
-import { type RedriveConnections, RedriveError, redriveQueue } from './redrive.js';
+import { type Output, processOutput } from './output.js';
 
 export const dlqUsage = `Usage: warren dlq ls ROUTE [--limit N] [--format text|json]
        warren dlq redrive ROUTE [--limit N] [--format text|json]

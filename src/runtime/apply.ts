@@ -3,13 +3,13 @@ import type { RouteConsumer } from '../amqp/consumer.js';
 import type { Connections } from '../amqp/session.js';
 import type { RouteRuntime } from '../delivery/dispatch.js';
 import type { WarrenError } from '../errors.js';
-import type { RouteChange, RouteReloadResult } from '../reload-report.js';
 import { events } from '../telemetry/events.js';
-import { applyRoute } from '../topology/apply.js';
+import { applyRoute } from '../topology/declare.js';
 import type { TopologyDiff } from '../topology/diff.js';
 import type { RoutePlan } from '../topology/plan.js';
 import type { RouteEntry } from './entry.js';
-import { asWarrenError } from './version.js';
+import type { RouteChange, RouteReloadResult } from './report.js';
+import { asWarrenError } from './route-handler.js';
 
 /** What applying one route's change needs from the running routes (`RouteTable`). */
 export interface RunningRoutes {

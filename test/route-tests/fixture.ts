@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Output } from '../../src/output.js';
-import { testCommand } from '../../src/testing/command.js';
+import type { Output } from '../../src/cli/output.js';
+import { testCommand } from '../../src/cli/test.js';
 import { useTempDirs } from '../config/route-dir.js';
 
 /** The `enveloped` route's Standard Webhooks key. */

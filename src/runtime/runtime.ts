@@ -1,30 +1,30 @@
 import type { Logger } from 'pino';
-import { describeRoute, type Readiness, type RouteDescription, readinessOf } from './admin/describe.js';
-import { type BackoffOptions, BrokerSession, type Connections, defaultBackoff } from './amqp/session.js';
-import { redact } from './config/redact.js';
-import type { Config } from './config/types.js';
-import { formatIssue, type ValidationResult } from './config/validate.js';
-import { WarrenError } from './errors.js';
-import { SandboxCache } from './plugins/cache.js';
-import { type ReloadReport, type RouteReloadResult, reloadResult } from './reload-report.js';
-import { applyRouteChanges } from './routes/apply.js';
-import { RouteTable } from './routes/table.js';
-import { closeWebhookPools } from './targets/webhook.js';
-import { events } from './telemetry/events.js';
-import { reloadEvents } from './telemetry/reload-events.js';
-import { applyShared, unbindAll } from './topology/apply.js';
-import { bindingKey, diffPlans, planBindings } from './topology/diff.js';
-import { type BindingDecl, emptyPlan, type Plan, planTopology } from './topology/plan.js';
+import { type BackoffOptions, BrokerSession, type Connections, defaultBackoff } from '../amqp/session.js';
+import { redact } from '../config/redact.js';
+import type { Config } from '../config/types.js';
+import { formatIssue, type ValidationResult } from '../config/validate.js';
+import { WarrenError } from '../errors.js';
+import { SandboxCache } from '../plugins/cache.js';
+import { closeWebhookPools } from '../targets/webhook.js';
+import { events } from '../telemetry/events.js';
+import { reloadEvents } from '../telemetry/reload-events.js';
+import { applyShared, unbindAll } from '../topology/declare.js';
+import { bindingKey, diffPlans, planBindings } from '../topology/diff.js';
+import { type BindingDecl, emptyPlan, type Plan, planTopology } from '../topology/plan.js';
 import {
   type Declared,
   type PruneCandidates,
   recordDeclared,
   unusedExchanges,
   unusedQueues,
-} from './topology/prune.js';
+} from '../topology/prune.js';
+import { applyRouteChanges } from './apply.js';
+import { describeRoute, type Readiness, type RouteDescription, readinessOf } from './describe.js';
+import { type ReloadReport, type RouteReloadResult, reloadResult } from './report.js';
+import { RouteTable } from './table.js';
 
-export type { Readiness, RouteDescription, RouteState } from './admin/describe.js';
-export type { PruneCandidates } from './topology/prune.js';
+export type { PruneCandidates } from '../topology/prune.js';
+export type { Readiness, RouteDescription, RouteState } from './describe.js';
 
 export interface RuntimeOptions {
   amqpUrl: string;

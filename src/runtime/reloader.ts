@@ -1,7 +1,12 @@
 import type { Logger } from 'pino';
-import { ConfigWorker } from './config/offthread.js';
-import { defaultWatchOptions, hashDirectories, type WatchOptions, watchDirectories } from './config/watch.js';
-import type { ReloadReport } from './reload-report.js';
+import { ConfigWorker } from '../config/offthread.js';
+import {
+  defaultWatchOptions,
+  hashDirectories,
+  type WatchOptions,
+  watchDirectories,
+} from '../config/watch.js';
+import type { ReloadReport } from './report.js';
 import type { Runtime } from './runtime.js';
 
 export interface ReloaderOptions {
