@@ -16,7 +16,7 @@ import amqp from 'amqplib';
 import pino from 'pino';
 import { defaults } from '../src/config/types.js';
 import { loadConfig } from '../src/config/validate.js';
-import { Runtime } from '../src/runtime.js';
+import { Runtime } from '../src/runtime/runtime.js';
 import { planTopology } from '../src/topology/plan.js';
 
 const MiB = 1024 ** 2;

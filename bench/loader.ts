@@ -13,8 +13,8 @@ import { serve } from '@hono/node-server';
 import pino from 'pino';
 import { createAdminApp } from '../src/admin/app.js';
 import { loadConfig } from '../src/config/validate.js';
-import { Reloader } from '../src/reloader.js';
-import { Runtime } from '../src/runtime.js';
+import { Reloader } from '../src/runtime/reloader.js';
+import { Runtime } from '../src/runtime/runtime.js';
 import { manyQueues } from './loader-files.js';
 
 export interface LoaderFigure {

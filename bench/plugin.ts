@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import amqp, { type ChannelModel, type ConsumeMessage } from 'amqplib';
 import pino from 'pino';
 import { loadConfig } from '../src/config/validate.js';
-import { Runtime } from '../src/runtime.js';
+import { Runtime } from '../src/runtime/runtime.js';
 
 const pluginSource = `export default function reshape(msg) {
   const o = msg.body;

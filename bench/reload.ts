@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import amqp from 'amqplib';
 import pino from 'pino';
 import { loadConfig } from '../src/config/validate.js';
-import { Reloader } from '../src/reloader.js';
-import { Runtime } from '../src/runtime.js';
+import { Reloader } from '../src/runtime/reloader.js';
+import { Runtime } from '../src/runtime/runtime.js';
 
 interface Receipt {
   at: number;

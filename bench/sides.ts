@@ -5,7 +5,7 @@ import amqp, { type ConsumeMessage } from 'amqplib';
 import pino from 'pino';
 import { Pool } from 'undici';
 import { loadConfig } from '../src/config/validate.js';
-import { Runtime } from '../src/runtime.js';
+import { Runtime } from '../src/runtime/runtime.js';
 import { planTopology } from '../src/topology/plan.js';
 import type { BenchBroker } from './broker.js';
 import type { BenchOptions, Side } from './options.js';
