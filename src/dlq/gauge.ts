@@ -1,9 +1,7 @@
 import type { ChannelModel } from 'amqplib';
-import { Gauge, type Registry } from 'prom-client';
-import { registry as warrenRegistry } from '../telemetry/metrics.js';
+import type { Gauge, Registry } from 'prom-client';
+import { registerDlqMessages } from '../telemetry/metrics.js';
 import { openChannel, readyMessages, type ToolChannel } from './channel.js';
-
-export const dlqGaugeName = 'warren_dlq_messages';
 
 /** Scrapes within this long of the last look reuse its numbers, so /metrics never hammers the broker. */
 export const dlqGaugeCacheMs = 5_000;
@@ -52,7 +50,6 @@ export function registerDlqGauge(
   source: DlqDepthSource,
   options: { registry?: Registry; cacheMs?: number } = {},
 ): Gauge<'route'> {
-  const registry = options.registry ?? warrenRegistry;
   const cacheMs = options.cacheMs ?? dlqGaugeCacheMs;
   let cached: { at: number; samples: Map<string, number> } | undefined;
   let looking: Promise<Map<string, number>> | undefined;
@@ -77,16 +74,9 @@ export function registerDlqGauge(
     return looking;
   };
 
-  if (registry.getSingleMetric(dlqGaugeName)) registry.removeSingleMetric(dlqGaugeName);
-  return new Gauge({
-    name: dlqGaugeName,
-    help: "Messages in each route's dead-letter queue (read at most every few seconds).",
-    labelNames: ['route'] as const,
-    registers: [registry],
-    async collect() {
-      const current = await samples().catch(() => new Map<string, number>());
-      this.reset(); // a removed route, or a DLQ that could not be read, has no sample
-      for (const [route, depth] of current) this.set({ route }, depth);
-    },
-  });
+  return registerDlqMessages(async function collectDlqDepths() {
+    const current = await samples().catch(() => new Map<string, number>());
+    this.reset(); // a removed route, or a DLQ that could not be read, has no sample
+    for (const [route, depth] of current) this.set({ route }, depth);
+  }, options.registry);
 }

@@ -1,6 +1,10 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-/** Every Warren metric, in one registry. Only `events.ts` updates them. */
+/**
+ * Every Warren metric is defined in this file, in one registry. Only the event modules
+ * (`events.ts`, `reload-events.ts`, `plugin-events.ts`) update them, and `dlq/gauge.ts` feeds the
+ * DLQ depth gauge, whose samples come from the broker when /metrics is read.
+ */
 export const registry = new Registry();
 
 /** A count that only grows, and how much of it prom-client has been given. */
@@ -272,4 +276,56 @@ export const metrics = {
     labelNames: ['route'] as const,
     registers: [registry],
   }),
+  pluginDuration: new Histogram({
+    name: 'warren_plugin_duration_seconds',
+    help: 'Time of one plugin call, by plugin file.',
+    labelNames: ['plugin'] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  }),
+  pluginErrors: new Counter({
+    name: 'warren_plugin_errors_total',
+    help: 'Plugin calls that failed, by plugin file and kind (error, timeout, memory).',
+    labelNames: ['plugin', 'kind'] as const,
+    registers: [registry],
+  }),
+  configInfo: new Gauge({
+    name: 'warren_config_info',
+    help: 'The configuration version (hash of the route files) running now: 1 for the current version.',
+    labelNames: ['version'] as const,
+    registers: [registry],
+  }),
+  reloads: new Counter({
+    name: 'warren_reload_total',
+    help: 'Reloads by result: applied, partial (some routes kept their previous version), invalid, unchanged.',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  }),
+  reloadDuration: new Histogram({
+    name: 'warren_reload_duration_seconds',
+    help: 'Time from the start of a reload to its last route applied (drains of old consumers excluded).',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  }),
 };
+
+const dlqGaugeName = 'warren_dlq_messages';
+
+/**
+ * `warren_dlq_messages{route}`, registered by each runtime's admin app rather than here: `collect`
+ * reads that runtime's broker. Registering again (a new runtime in the same process) replaces the
+ * previous gauge and its source.
+ */
+export function registerDlqMessages(
+  collect: (this: Gauge<'route'>) => Promise<void>,
+  target: Registry = registry,
+): Gauge<'route'> {
+  if (target.getSingleMetric(dlqGaugeName)) target.removeSingleMetric(dlqGaugeName);
+  return new Gauge({
+    name: dlqGaugeName,
+    help: "Messages in each route's dead-letter queue (read at most every few seconds).",
+    labelNames: ['route'] as const,
+    registers: [target],
+    collect,
+  });
+}

@@ -1,39 +1,17 @@
 import type { Logger } from 'pino';
-import { Counter, Gauge, Histogram } from 'prom-client';
 import type { ReloadReport } from '../runtime/report.js';
-import { registry } from './metrics.js';
-
-const reloadMetrics = {
-  configInfo: new Gauge({
-    name: 'warren_config_info',
-    help: 'The configuration version (hash of the route files) running now: 1 for the current version.',
-    labelNames: ['version'] as const,
-    registers: [registry],
-  }),
-  reloads: new Counter({
-    name: 'warren_reload_total',
-    help: 'Reloads by result: applied, partial (some routes kept their previous version), invalid, unchanged.',
-    labelNames: ['result'] as const,
-    registers: [registry],
-  }),
-  reloadDuration: new Histogram({
-    name: 'warren_reload_duration_seconds',
-    help: 'Time from the start of a reload to its last route applied (drains of old consumers excluded).',
-    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [registry],
-  }),
-};
+import { metrics } from './metrics.js';
 
 /** Reload events: each writes its log line and updates its metrics together. */
 export const reloadEvents = {
   configVersion(version: string): void {
-    reloadMetrics.configInfo.reset();
-    reloadMetrics.configInfo.set({ version }, 1);
+    metrics.configInfo.reset();
+    metrics.configInfo.set({ version }, 1);
   },
 
   reloaded(log: Logger, report: ReloadReport): void {
-    reloadMetrics.reloads.inc({ result: report.result });
-    reloadMetrics.reloadDuration.observe(report.durationMs / 1000);
+    metrics.reloads.inc({ result: report.result });
+    metrics.reloadDuration.observe(report.durationMs / 1000);
     if (report.result !== 'invalid') this.configVersion(report.version);
     const fields = {
       event: 'reload',
