@@ -1,10 +1,10 @@
 import { createServer, type Server } from 'node:net';
+import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAdminApp } from '../../src/admin/app.js';
 import { resolveSettings } from '../../src/cli/main.js';
 import { loadConfig } from '../../src/config/validate.js';
 import { Runtime } from '../../src/runtime/runtime.js';
-import { silentLogger } from '../../src/telemetry/log.js';
 import { planTopology } from '../../src/topology/plan.js';
 import { amqpUrl, TestBroker, uniqueName, waitFor } from '../helpers/broker.js';
 import { type CliProcess, runCli } from '../helpers/cli.js';
@@ -20,7 +20,7 @@ import { writeRoutes } from '../helpers/warren.js';
  * each POST, and the DLQ peek (it shows message contents).
  */
 function guardedEndpoints(route: string): Array<{ method: string; path: string }> {
-  const runtime = new Runtime({ amqpUrl, log: silentLogger, drainTimeoutMs: 1000 });
+  const runtime = new Runtime({ amqpUrl, log: pino({ level: 'silent' }), drainTimeoutMs: 1000 });
   const app = createAdminApp(runtime, { reload: async () => undefined });
   const routes = app.routes
     .filter((r) => r.method === 'POST' || r.path === '/api/dlq/:route')
