@@ -1,19 +1,9 @@
 import { parseArgs } from 'node:util';
-import { createAdminApp } from '../admin/app.js';
-import { adminToken, isLoopbackAddress } from '../admin/auth.js';
-import { listenAdmin } from '../admin/listen.js';
-import { parseAmqpUrls, redactUrl } from '../amqp/url.js';
+import { parseAmqpUrls } from '../amqp/url.js';
 import { parseDuration } from '../config/duration.js';
 import { defaultMaxFileBytes } from '../config/read.js';
-import { redact } from '../config/redact.js';
 import { routesSchema } from '../config/schema.js';
-import { formatIssue, issueJson, loadConfig } from '../config/validate.js';
 import { WarrenError } from '../errors.js';
-import { Reloader } from '../runtime/reloader.js';
-import { type PruneCandidates, Runtime } from '../runtime/runtime.js';
-import { createLogger } from '../telemetry/log.js';
-import { type Plan, planTopology } from '../topology/plan.js';
-import { formatPlan } from '../topology/print.js';
 
 const usage = `Usage: warren <command> [options]
 
@@ -156,13 +146,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   if (command === 'dlq')
     return (await import('./dlq.js')).dlqCommand(parsed.settings, parsed.positionals.slice(1), env);
   const settings = { ...parsed.settings, routes: dir ?? parsed.settings.routes };
+  // Each command is loaded when chosen: `schema` and `validate` in CI need no broker client or admin server.
   switch (command) {
     case 'run':
-      return run(settings, env);
+      return (await import('./run.js')).runCommand(settings, env);
     case 'validate':
-      return validate(settings, env);
+      return (await import('./validate.js')).validateCommand(settings, env);
     case 'plan':
-      return plan(settings, env);
+      return (await import('./plan.js')).planCommand(settings, env);
     case 'test':
       return (await import('./test.js')).testCommand(parsed.settings, parsed.positionals.slice(1), env);
     case 'schema':
@@ -176,181 +167,4 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       process.stderr.write(`warren: unknown command ${command}\n\n${usage}`);
       return 2;
   }
-}
-
-async function validate(settings: Settings, env: NodeJS.ProcessEnv): Promise<number> {
-  const { checkPlugins } = await import('../config/check-plugins.js');
-  const result = await checkPlugins(
-    await loadConfig(settings.routes, env, settings.plugins, { maxFileBytes: settings.maxFileBytes }),
-  );
-  if (settings.format === 'json') {
-    const out = result.ok
-      ? { valid: true, routes: result.config.routes.length, issues: [] }
-      : { valid: false, issues: result.issues.map(issueJson) };
-    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
-    return result.ok ? 0 : 1;
-  }
-  if (!result.ok) {
-    for (const issue of result.issues) process.stderr.write(`${formatIssue(issue)}\n`);
-    process.stderr.write(`${result.issues.length} error(s) in ${settings.routes}\n`);
-    return 1;
-  }
-  const { exchanges, queues, routes } = result.config;
-  process.stdout.write(
-    `${settings.routes}: valid (${routes.length} routes, ${exchanges.length} exchanges, ${queues.length} queues)\n`,
-  );
-  return 0;
-}
-
-async function plan(settings: Settings, env: NodeJS.ProcessEnv): Promise<number> {
-  const result = await loadConfig(settings.routes, env, settings.plugins, {
-    maxFileBytes: settings.maxFileBytes,
-  });
-  if (!result.ok) {
-    for (const issue of result.issues) process.stderr.write(`${formatIssue(issue)}\n`);
-    return 1;
-  }
-  const planned = redact(planTopology(result.config), result.config.secrets);
-  const prune = settings.prune ? await pruneCandidates(settings.adminUrl, planned) : undefined;
-  if (prune instanceof Error) {
-    process.stderr.write(`warren: ${prune.message}\n`);
-    return 1;
-  }
-  if (settings.format === 'json') {
-    process.stdout.write(`${JSON.stringify(prune ? { ...planned, prune } : planned, null, 2)}\n`);
-    return 0;
-  }
-  process.stdout.write(formatPlan(planned));
-  if (prune) process.stdout.write(formatPrune(prune, settings.adminUrl));
-  return 0;
-}
-
-/** What the running Warren declared that neither it nor these files use any more. */
-async function pruneCandidates(adminUrl: string, planned: Plan): Promise<PruneCandidates | Error> {
-  let candidates: PruneCandidates;
-  try {
-    const res = await fetch(new URL('/api/prune', adminUrl), { signal: AbortSignal.timeout(10_000) });
-    if (!res.ok) return new Error(`${adminUrl}/api/prune answered ${res.status}`);
-    candidates = (await res.json()) as PruneCandidates;
-  } catch (err) {
-    return new Error(
-      `no running Warren at ${adminUrl} (${(err as Error).message}): prune candidates come from the instance ` +
-        'that declared them; pass --admin-url',
-    );
-  }
-  const queues = new Set([...planned.queues, ...planned.routes.flatMap((r) => r.queues)].map((q) => q.name));
-  const exchanges = new Set(planned.exchanges.map((x) => x.name));
-  return {
-    queues: candidates.queues.filter((q) => !queues.has(q.name)),
-    exchanges: candidates.exchanges.filter((x) => !exchanges.has(x)),
-  };
-}
-
-function formatPrune(prune: PruneCandidates, adminUrl: string): string {
-  const lines = [
-    '',
-    `# prune candidates (declared by ${adminUrl}, used by neither it nor these files; never deleted by Warren)`,
-  ];
-  for (const q of prune.queues) {
-    const counts = q.messages === undefined ? '' : ` (${q.messages} ready, ${q.consumers} consumers)`;
-    lines.push(`queue     ${q.name}${counts}`);
-  }
-  for (const x of prune.exchanges) lines.push(`exchange  ${x}`);
-  if (prune.queues.length + prune.exchanges.length === 0) lines.push('# none');
-  return `${lines.join('\n')}\n`;
-}
-
-async function run(settings: Settings, env: NodeJS.ProcessEnv): Promise<number> {
-  const log = createLogger();
-  const result = await loadConfig(settings.routes, env, settings.plugins, {
-    maxFileBytes: settings.maxFileBytes,
-  });
-  if (!result.ok) {
-    for (const issue of result.issues) {
-      log.error({ event: 'config_invalid', code: 'WARREN_E_CONFIG_INVALID', ...issue }, formatIssue(issue));
-    }
-    log.fatal(
-      { event: 'config_invalid', errors: result.issues.length },
-      `no valid configuration in ${settings.routes}`,
-    );
-    return 1;
-  }
-  const runtime = new Runtime({ amqpUrl: settings.amqp, log, drainTimeoutMs: settings.drainTimeoutMs });
-  const reloader = new Reloader(runtime, {
-    routesDir: settings.routes,
-    pluginsDir: settings.plugins,
-    log,
-    env,
-    maxFileBytes: settings.maxFileBytes,
-  });
-  let boundToLoopback = true;
-  const token = adminToken(env.WARREN_ADMIN_TOKEN);
-  const admin = createAdminApp(runtime, {
-    reload: () => reloader.reload('api'),
-    ...(token ? { token } : {}),
-    boundToLoopback: () => boundToLoopback,
-  });
-  // The port first: if it is taken, say so in one line and start nothing.
-  let listening: Awaited<ReturnType<typeof listenAdmin>>;
-  try {
-    listening = await listenAdmin(admin, settings.adminHost, settings.adminPort);
-  } catch (err) {
-    const e = err as WarrenError;
-    log.fatal({ event: 'admin_listen_failed', code: e.code, err: (e.cause as Error)?.message }, e.message);
-    return 1;
-  }
-  const { server, address } = listening;
-  boundToLoopback = isLoopbackAddress(address.address);
-  await reloader.prime();
-  runtime.start(result.config);
-  reloader.watch();
-  log.info(
-    {
-      event: 'started',
-      routes: result.config.routes.length,
-      version: result.config.version,
-      amqp: redactUrl(settings.amqp),
-      adminHost: address.address,
-      adminPort: address.port,
-      adminAuth: token ? 'token' : boundToLoopback ? 'loopback' : 'refused',
-    },
-    `warren running ${result.config.routes.length} routes from ${settings.routes}; admin on ${settings.adminHost}:${address.port}`,
-  );
-  if (!token && !boundToLoopback) {
-    log.warn(
-      { event: 'admin_unprotected', adminHost: address.address },
-      'no WARREN_ADMIN_TOKEN and the admin API listens on a network address: pause, resume, reload and dlq answer 403',
-    );
-  }
-  const onHangup = () => void reloader.reload('SIGHUP');
-  process.on('SIGHUP', onHangup);
-
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const shutdown = async (signal: string) => {
-      if (stopping) {
-        log.warn(
-          { event: 'shutdown_forced', signal },
-          'second signal: exiting now; unacked deliveries are requeued',
-        );
-        process.exit(1);
-      }
-      stopping = true;
-      reloader.close();
-      process.off('SIGHUP', onHangup);
-      log.info(
-        { event: 'shutdown', signal, deadlineMs: settings.drainTimeoutMs },
-        'draining deliveries in flight',
-      );
-      const { unfinished } = await runtime.stop(settings.drainTimeoutMs);
-      await new Promise<void>((done) => server.close(() => done()));
-      log.info(
-        { event: 'stopped', unfinished },
-        unfinished ? `stopped; ${unfinished} unfinished deliveries requeued` : 'stopped',
-      );
-      resolve(0);
-    };
-    process.once('SIGTERM', () => void shutdown('SIGTERM'));
-    process.once('SIGINT', () => void shutdown('SIGINT'));
-  });
 }
