@@ -6,6 +6,18 @@ export function truncate(text: string, max = MAX_MESSAGE_CHARS): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
+/** The message isolated-vm's own timeout throws with. */
+const TIMED_OUT = 'Script execution timed out.';
+
+export function isTimeout(err: unknown): boolean {
+  return err instanceof Error && err.message === TIMED_OUT;
+}
+
+/** An error's message, cut to MAX_MESSAGE_CHARS like every fault a run reports. */
+export function reasonOf(err: unknown): string {
+  return truncate(err instanceof Error ? err.message : String(err));
+}
+
 export function errorRun(message: string): PluginRun {
   return { kind: 'error', message: truncate(message) };
 }

@@ -1,4 +1,4 @@
-/** A delivery as a plugin sees it: a plain copy, `body` parsed when JSON (DESIGN §5). */
+/** A delivery as a plugin sees it: a plain copy, `body` parsed when JSON. */
 export interface PluginMessage {
   body: unknown;
   /** The body as JSON text, parsed inside the isolate into `body` (text that does not parse stays text). */
