@@ -55,7 +55,7 @@ function describe(error: ErrorObject): { pointer: string; message: string; atKey
       };
     }
     case 'maxProperties': {
-      // Only `expect` has a most: one of its keys. The second one given is the one too many.
+      // Only `expect` sets a most (one key): the second key given is the one too many.
       const [first, second] = Object.keys(error.data as object);
       return {
         pointer: `${path}/${escapePointer(second ?? '')}`,
@@ -74,7 +74,7 @@ function describe(error: ErrorObject): { pointer: string; message: string; atKey
       const key = pointerSegments(path).at(-1) ?? '';
       const message =
         typeof given === 'string' ? given.replaceAll('{key}', key) : `${error.message ?? 'invalid'}`;
-      // An empty list points at its name: `[]` may sit far from it, or be left out of an alias.
+      // "`cases` is empty" is about the key it names, not about the brackets after it.
       return { pointer: path, message, atKey: error.keyword === 'minItems' };
     }
   }

@@ -1,6 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ConfigIssue, isRouteFile, parseRouteFile, type RawDoc } from '../config/load.js';
+import { positionOf } from '../config/positions.js';
 import { defaultMaxFileBytes, readRegularFile } from '../config/read.js';
 import { suggest } from '../config/suggest.js';
 import { WarrenError } from '../errors.js';
@@ -71,6 +72,7 @@ export function parseTestFile(file: string, text: string, routes: RouteTargets):
       continue;
     }
     const problems = [...schemaIssues(raw, data.value), ...routeIssues(raw, data.value, routes)];
+    // No schema issue: the data is a TestDocument.
     if (problems.length === 0) suites.push(toSuite(raw, data.value as TestDocument));
     // In the order of the file; the sort is stable, so one place keeps the schema's order.
     issues.push(...problems.sort((a, b) => a.line - b.line || a.col - b.col));
@@ -100,8 +102,8 @@ function routeIssues(raw: RawDoc, data: unknown, routes: RouteTargets): ConfigIs
   let target: string | undefined;
   if (typeof data.route === 'string') {
     target = routes.get(data.route);
-    const hint = target ? undefined : suggest(data.route, [...routes.keys()]);
     if (!target) {
+      const hint = suggest(data.route, [...routes.keys()]);
       const near = hint ? ` (did you mean \`${hint}\`?)` : '';
       issues.push(issueAt(raw, '/route', false, `no route \`${data.route}\` in the routes directory${near}`));
     }
@@ -114,9 +116,10 @@ function routeIssues(raw: RawDoc, data: unknown, routes: RouteTargets): ConfigIs
         issues.push(issueAt(raw, `/cases/${i}/name`, false, `two cases are named "${test.name}"`));
       names.add(test.name);
     }
+    // With two expectations, "give exactly one" is said already.
     const kinds = isObject(test.expect) ? Object.keys(test.expect) : [];
-    const at = `/cases/${i}/expect/${kinds[0]}`;
     if (!target || kinds.length !== 1) continue;
+    const at = `/cases/${i}/expect/${kinds[0]}`;
     if (kinds[0] === 'webhook' && target !== 'webhook')
       issues.push(
         issueAt(raw, at, true, `the route's target is ${target}: expect \`publish\`, not \`webhook\``),
@@ -132,7 +135,7 @@ function routeIssues(raw: RawDoc, data: unknown, routes: RouteTargets): ConfigIs
 type Case = TestDocument['cases'][number];
 
 function toSuite(raw: RawDoc, doc: TestDocument): TestSuite {
-  const line = (pointer: string) => issueAt(raw, pointer, false, '').line;
+  const line = (pointer: string) => positionOf(raw, pointer, false).line;
   return {
     file: raw.file,
     line: line(''),

@@ -6,11 +6,12 @@ import type { FromSchema } from 'json-schema-to-ts';
  * it explains (`issues.ts` reads them):
  * - `title`: what a map is, for "unknown key `x` in <title>";
  * - `errorMessage`: the message for any failure of the value itself, or one per keyword
- *   (`{ type, minProperties, required: { key: message } }`), as ajv-errors spells it; `{key}` stands
- *   for the name of the key the value is at. Without one, a missing key is "`key` is required".
+ *   (`{ type, minProperties, required: { key: message } }`), in ajv-errors' shape (the plugin is not
+ *   used); `{key}` stands for the name of the key the value is at. Without one, a missing key is
+ *   "`key` is required".
  */
 
-export const methods = ['POST', 'PUT', 'PATCH'] as const;
+const methods = ['POST', 'PUT', 'PATCH'] as const;
 
 /** A method in any case (`post` is POST): JSON Schema has no case-insensitive match. */
 const methodPattern = `^(?:${methods.map((m) => [...m].map((c) => `[${c}${c.toLowerCase()}]`).join('')).join('|')})$`;
@@ -77,12 +78,21 @@ const reason = (key: string) =>
     errorMessage: `\`${key}\` is a text the ${key} reason contains`,
   }) as const;
 
-const expectationKeys = 'webhook, publish, drop, filtered, deadLetter, retry';
+/** Exactly one of these is a case's `expect`. */
+const expectations = {
+  webhook: { ...list('webhook'), items: request },
+  publish: { ...list('publish'), items: published },
+  drop: anyReason('drop', 'drop'),
+  filtered: anyReason('filtered', 'filter'),
+  deadLetter: reason('deadLetter'),
+  retry: reason('retry'),
+} as const;
+
+const expectationKeys = Object.keys(expectations).join(', ');
 
 const expectation = {
   type: 'object',
   title: '`expect`',
-  description: 'Exactly one expectation.',
   additionalProperties: false,
   minProperties: 1,
   maxProperties: 1,
@@ -90,14 +100,7 @@ const expectation = {
     type: '`expect` must be a map',
     minProperties: `\`expect\` needs one of ${expectationKeys}`,
   },
-  properties: {
-    webhook: { ...list('webhook'), items: request },
-    publish: { ...list('publish'), items: published },
-    drop: anyReason('drop', 'drop'),
-    filtered: anyReason('filtered', 'filter'),
-    deadLetter: reason('deadLetter'),
-    retry: reason('retry'),
-  },
+  properties: expectations,
 } as const;
 
 const message = {

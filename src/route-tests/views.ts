@@ -100,7 +100,7 @@ export function parseJson(text: string): unknown {
  * Past this many changed lines the two views have little in common: the diff gives up and shows
  * all of one against all of the other rather than spend quadratic time on a useless answer.
  */
-const maxEditLength = 2_000;
+const maxEditLength = 1_000;
 
 /**
  * A line diff of the expected and the actual view as YAML: `-` lines only in what was expected,
