@@ -28,12 +28,13 @@ export function schemaIssues(raw: RawDoc, data: unknown): ConfigIssue[] {
     const key = `${pointer}\0${message}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    issues.push(issueAt(raw, pointer, atKey, message));
+    issues.push(issueAt(raw, pointer, message, atKey));
   }
   return issues;
 }
 
-export function issueAt(raw: RawDoc, pointer: string, atKey: boolean, message: string): ConfigIssue {
+/** An issue at what a JSON pointer names: its value, or with `atKey` its key. */
+export function issueAt(raw: RawDoc, pointer: string, message: string, atKey = false): ConfigIssue {
   const { line, col } = positionOf(raw, pointer, atKey);
   return { file: raw.file, line, col, pointer, message };
 }

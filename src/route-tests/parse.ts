@@ -91,7 +91,7 @@ function toData(raw: RawDoc): { value: unknown } | { issue: ConfigIssue } {
   try {
     return { value: raw.doc.toJS({ maxAliasCount: -1 }) as unknown };
   } catch (err) {
-    return { issue: issueAt(raw, '', false, `YAML: ${err instanceof Error ? err.message : String(err)}`) };
+    return { issue: issueAt(raw, '', `YAML: ${err instanceof Error ? err.message : String(err)}`) };
   }
 }
 
@@ -105,7 +105,7 @@ function routeIssues(raw: RawDoc, data: unknown, routes: RouteTargets): ConfigIs
     if (!target) {
       const hint = suggest(data.route, [...routes.keys()]);
       const near = hint ? ` (did you mean \`${hint}\`?)` : '';
-      issues.push(issueAt(raw, '/route', false, `no route \`${data.route}\` in the routes directory${near}`));
+      issues.push(issueAt(raw, '/route', `no route \`${data.route}\` in the routes directory${near}`));
     }
   }
   const names = new Set<string>();
@@ -113,7 +113,7 @@ function routeIssues(raw: RawDoc, data: unknown, routes: RouteTargets): ConfigIs
     if (!isObject(test)) continue;
     if (typeof test.name === 'string') {
       if (names.has(test.name))
-        issues.push(issueAt(raw, `/cases/${i}/name`, false, `two cases are named "${test.name}"`));
+        issues.push(issueAt(raw, `/cases/${i}/name`, `two cases are named "${test.name}"`));
       names.add(test.name);
     }
     // With two expectations, "give exactly one" is said already.
@@ -122,10 +122,10 @@ function routeIssues(raw: RawDoc, data: unknown, routes: RouteTargets): ConfigIs
     const at = `/cases/${i}/expect/${kinds[0]}`;
     if (kinds[0] === 'webhook' && target !== 'webhook')
       issues.push(
-        issueAt(raw, at, true, `the route's target is ${target}: expect \`publish\`, not \`webhook\``),
+        issueAt(raw, at, `the route's target is ${target}: expect \`publish\`, not \`webhook\``, true),
       );
     if (kinds[0] === 'publish' && target === 'webhook')
-      issues.push(issueAt(raw, at, true, "the route's target is a webhook: expect `webhook`, not `publish`"));
+      issues.push(issueAt(raw, at, "the route's target is a webhook: expect `webhook`, not `publish`", true));
   }
   return issues;
 }
