@@ -1,7 +1,7 @@
 import { formatIssue, loadConfig } from '../config/validate.js';
-import { renderDiff } from '../route-tests/compare.js';
 import { listTestFiles } from '../route-tests/parse.js';
 import { type CaseResult, runTestFiles } from '../route-tests/run.js';
+import { renderDiff } from '../route-tests/views.js';
 import { planTopology } from '../topology/plan.js';
 import { type Output, processOutput } from './output.js';
 

@@ -1,26 +1,15 @@
-import { stringify } from 'yaml';
-import type { Outcome } from '../delivery/outcome.js';
-import type { Expectation, PublishExpectation, RequestExpectation } from './parse.js';
+import {
+  type Expectation,
+  type Observed,
+  outcomeKeys,
+  type PublishExpectation,
+  type RecordedPublish,
+  type RequestExpectation,
+} from './suite.js';
+import { actualView, expectedView, notJson, parseJson } from './views.js';
 import type { RecordedRequest } from './webhook.js';
 
-/** One message a republish or plugin target would have published. */
-export interface RecordedPublish {
-  exchange: string;
-  routingKey: string;
-  headers: Record<string, unknown>;
-  contentType?: string;
-  body: Buffer;
-}
-
-/** What the route did with one case's message. */
-export interface Observed {
-  outcome: Outcome;
-  /** Whether an ack means webhook requests or published messages. */
-  target: 'webhook' | 'publish';
-  requests: RecordedRequest[];
-  published: RecordedPublish[];
-}
-
+/** Whether a route did what a case expected, and where it first did not. */
 export interface Comparison {
   ok: boolean;
   /** The first difference: where (`webhook[0].body.amount`) and what. */
@@ -29,14 +18,6 @@ export interface Comparison {
   expected: Record<string, unknown>;
   actual: Record<string, unknown>;
 }
-
-const outcomeKeys: Record<Outcome['kind'], string> = {
-  ack: 'ack',
-  drop: 'drop',
-  retry: 'retry',
-  'dead-letter': 'deadLetter',
-  filtered: 'filtered',
-};
 
 export function compare(expect: Expectation, observed: Observed): Comparison {
   const expected = expectedView(expect);
@@ -192,89 +173,6 @@ export function deepDifference(path: string, expected: unknown, actual: unknown)
   return { path, message: `expected ${show(expected)}, got ${show(actual)}` };
 }
 
-// -- views: the expectation and the observation in one shape, for the line diff --------------------
-
-function expectedView(expect: Expectation): Record<string, unknown> {
-  switch (expect.kind) {
-    case 'webhook':
-      return { webhook: expect.requests };
-    case 'publish':
-      return { publish: expect.messages };
-    case 'drop':
-    case 'filtered':
-      return { [expect.kind]: expect.reason ?? true };
-    default:
-      return { [expect.kind]: expect.reason };
-  }
-}
-
-function actualView(expect: Expectation, observed: Observed): Record<string, unknown> {
-  const { outcome } = observed;
-  if (outcome.kind !== 'ack') {
-    const key = outcomeKeys[outcome.kind];
-    // `drop: true` / `filtered: true` ask for no particular reason: show it as matched.
-    const anyReason = (expect.kind === 'drop' || expect.kind === 'filtered') && expect.reason === undefined;
-    const shown = anyReason && expect.kind === key ? true : outcome.reason;
-    return { [key]: shown };
-  }
-  if (observed.target === 'webhook') {
-    const wanted = expect.kind === 'webhook' ? expect.requests : [];
-    return { webhook: observed.requests.map((r, i) => requestView(r, wanted[i])) };
-  }
-  const wanted = expect.kind === 'publish' ? expect.messages : [];
-  return { publish: observed.published.map((m, i) => publishView(m, wanted[i])) };
-}
-
-function requestView(r: RecordedRequest, e: RequestExpectation | undefined): Record<string, unknown> {
-  if (!e) return { url: r.url, method: r.method, body: bodyView(r.body, undefined) };
-  const view: Record<string, unknown> = {};
-  if ('url' in e) view.url = r.url;
-  if ('method' in e) view.method = r.method;
-  if (e.headers) view.headers = headersView(e.headers, r.headers);
-  if ('body' in e) view.body = bodyView(r.body, e.body);
-  return view;
-}
-
-function publishView(m: RecordedPublish, e: PublishExpectation | undefined): Record<string, unknown> {
-  if (!e) return { exchange: m.exchange, routingKey: m.routingKey, body: bodyView(m.body, undefined) };
-  const view: Record<string, unknown> = {};
-  if ('exchange' in e) view.exchange = m.exchange;
-  if ('routingKey' in e) view.routingKey = m.routingKey;
-  if (e.headers) view.headers = headersView(e.headers, m.headers);
-  if ('body' in e) view.body = bodyView(m.body, e.body);
-  return view;
-}
-
-/** The actual headers the expectation names; an absent one shows as null when null was expected. */
-function headersView(
-  expected: Record<string, unknown>,
-  actual: Record<string, unknown>,
-): Record<string, unknown> {
-  const view: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(expected)) {
-    if (name in actual) view[name] = actual[name];
-    else if (value === null) view[name] = null;
-  }
-  return view;
-}
-
-function bodyView(body: Buffer, expected: unknown): unknown {
-  const text = body.toString('utf8');
-  if (typeof expected === 'string') return text;
-  const parsed = parseJson(text);
-  return parsed === notJson ? text : parsed;
-}
-
-const notJson = Symbol('not JSON');
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return notJson;
-  }
-}
-
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -286,58 +184,4 @@ function key(name: string): string {
 function show(value: unknown): string {
   const text = value === undefined ? 'nothing' : JSON.stringify(value);
   return text.length > 160 ? `${text.slice(0, 157)}...` : text;
-}
-
-/**
- * A line diff of the expected and the actual view as YAML: `-` lines only in what was expected,
- * `+` lines only in what happened.
- */
-export function renderDiff(comparison: Comparison): string[] {
-  const a = stringify(comparison.expected, { lineWidth: 0 }).trimEnd().split('\n');
-  const b = stringify(comparison.actual, { lineWidth: 0 }).trimEnd().split('\n');
-  return collapse(lineDiff(a, b));
-}
-
-/** A long diff keeps three unchanged lines around each change; longer unchanged runs become `…`. */
-function collapse(lines: string[], context = 3, short = 30): string[] {
-  if (lines.length <= short) return lines;
-  const near = lines.map(() => false);
-  lines.forEach((line, i) => {
-    if (line.startsWith('  ')) return;
-    for (let j = Math.max(0, i - context); j <= Math.min(lines.length - 1, i + context); j++) near[j] = true;
-  });
-  const out: string[] = [];
-  lines.forEach((line, i) => {
-    if (near[i]) out.push(line);
-    else if (i === 0 || near[i - 1]) out.push('  …');
-  });
-  return out;
-}
-
-function lineDiff(a: string[], b: string[]): string[] {
-  if (a.length * b.length > 4_000_000) return [...a.map((l) => `- ${l}`), ...b.map((l) => `+ ${l}`)];
-  // Longest common subsequence, then walk it.
-  const lcs: number[][] = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
-  for (let i = a.length - 1; i >= 0; i--) {
-    for (let j = b.length - 1; j >= 0; j--) {
-      lcs[i]![j] = a[i] === b[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
-    }
-  }
-  const out: string[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length) {
-    if (i < a.length && j < b.length && a[i] === b[j]) {
-      out.push(`  ${a[i]}`);
-      i++;
-      j++;
-    } else if (i < a.length && (j === b.length || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) {
-      out.push(`- ${a[i]}`);
-      i++;
-    } else {
-      out.push(`+ ${b[j]}`);
-      j++;
-    }
-  }
-  return out;
 }

@@ -9,8 +9,9 @@ import { SandboxCache } from '../plugins/cache.js';
 import { createRouteHandler } from '../targets/handler.js';
 import type { Handler, TargetDeps, TargetModule } from '../targets/types.js';
 import type { Plan, RoutePlan } from '../topology/plan.js';
-import { type Comparison, compare, type Observed, type RecordedPublish } from './compare.js';
-import { readTestFile, type TestCase, type TestMessage, type TestSuite } from './parse.js';
+import { type Comparison, compare } from './compare.js';
+import { readTestFile } from './parse.js';
+import type { Observed, RecordedPublish, TestCase, TestMessage, TestSuite } from './suite.js';
 import { type RecordedRequest, recordingWebhook } from './webhook.js';
 
 export interface CaseResult {
