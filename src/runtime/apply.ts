@@ -1,15 +1,15 @@
 import type { Logger } from 'pino';
 import type { RouteConsumer } from '../amqp/consumer.js';
 import type { Connections } from '../amqp/session.js';
-import type { RouteRuntime } from '../delivery/dispatch.js';
+import type { RouteVersion } from '../delivery/dispatch.js';
 import type { WarrenError } from '../errors.js';
 import { events } from '../telemetry/events.js';
-import { applyRoute } from '../topology/declare.js';
+import { declareRoute } from '../topology/declare.js';
 import type { TopologyDiff } from '../topology/diff.js';
 import type { RoutePlan } from '../topology/plan.js';
 import type { RouteEntry } from './entry.js';
 import type { RouteChange, RouteReloadResult } from './report.js';
-import { asWarrenError } from './route-handler.js';
+import { asWarrenError } from './route-version.js';
 
 /** What applying one route's change needs from the running routes (`RouteTable`). */
 export interface RunningRoutes {
@@ -20,8 +20,8 @@ export interface RunningRoutes {
   /** Cancel, drain and close; the queue and its messages stay. */
   remove(name: string): void;
   /** Handler and publisher for a route version; fails with WARREN_E_PLUGIN_FAILED. */
-  runtimeFor(entry: RouteEntry, plan: RoutePlan): Promise<RouteRuntime>;
-  /** A consumer (not started) for a route version; fails like `runtimeFor`. */
+  versionFor(entry: RouteEntry, plan: RoutePlan): Promise<RouteVersion>;
+  /** A consumer (not started) for a route version; fails like `versionFor`. */
   consumerFor(entry: RouteEntry, plan: RoutePlan): Promise<RouteConsumer>;
   /** Gives the entry `plan` with a consumer that cannot run it, and the state `failed`. */
   broken(entry: RouteEntry, plan: RoutePlan, err: unknown): WarrenError;
@@ -123,16 +123,16 @@ async function changeHandler(
   plan: RoutePlan,
   connections: Connections,
 ): Applied {
-  let runtime: RouteRuntime;
+  let version: RouteVersion;
   try {
-    runtime = await r.routes.runtimeFor(entry, plan);
-    await applyRoute(connections.consume, plan, r.failedExchanges);
+    version = await r.routes.versionFor(entry, plan);
+    await declareRoute(connections.consume, plan, r.failedExchanges);
   } catch (err) {
     return keepPrevious(r.routes.log, entry, plan, err);
   }
   // A new rate limit or circuit policy applies to the running consumer, held deliveries included.
   entry.gates.configure(plan);
-  entry.consumer.swap(runtime);
+  entry.consumer.swap(version);
   entry.plan = plan;
   entry.pending = undefined;
   return undefined;
@@ -150,7 +150,7 @@ async function changeSource(
   let configured = false;
   try {
     consumer = await r.routes.consumerFor(entry, plan);
-    await applyRoute(connections.consume, plan, r.failedExchanges);
+    await declareRoute(connections.consume, plan, r.failedExchanges);
     // Before the new consumer's first delivery; the old one drains under the same gates.
     entry.gates.configure(plan);
     configured = true;

@@ -8,7 +8,7 @@ import { SandboxCache } from '../plugins/cache.js';
 import { closeWebhookPools } from '../targets/webhook.js';
 import { events } from '../telemetry/events.js';
 import { reloadEvents } from '../telemetry/reload-events.js';
-import { applyShared, unbindAll } from '../topology/declare.js';
+import { declareShared, unbindAll } from '../topology/declare.js';
 import { bindingKey, diffPlans, planBindings } from '../topology/diff.js';
 import { type BindingDecl, emptyPlan, type Plan, planTopology } from '../topology/plan.js';
 import {
@@ -169,7 +169,7 @@ export class Runtime {
   }
 
   async #applyShared(connections: Connections): Promise<Map<string, WarrenError>> {
-    const shared = await applyShared(connections.consume, this.#shared).catch((err: unknown) => {
+    const shared = await declareShared(connections.consume, this.#shared).catch((err: unknown) => {
       this.#log.error({ event: 'apply_failed', err }, 'declaring shared topology failed');
       return undefined;
     });
