@@ -11,7 +11,6 @@ import { events } from '../telemetry/events.js';
 import { reloadEvents } from '../telemetry/reload-events.js';
 import { declareRoute } from '../topology/declare.js';
 import type { RoutePlan } from '../topology/plan.js';
-import type { RunningRoutes } from './apply.js';
 import type { RouteEntry } from './entry.js';
 import { asWarrenError, createRouteVersion } from './route-version.js';
 
@@ -35,9 +34,9 @@ const cancelledRetryMs = 1_000;
 /**
  * The running routes, each with its consumer, confirm publisher and gates: starting them on a
  * connection (and again after the broker cancelled a consumer), draining old consumers, pause and
- * resume, stop. What a reload changes in one route is `applyRouteChanges` (./apply.ts).
+ * resume, stop. What a reload changes in a route is decided in ./apply.ts.
  */
-export class RouteTable implements RunningRoutes {
+export class RouteTable {
   readonly log: Logger;
   readonly #host: RouteTableHost;
   readonly #routes = new Map<string, RouteEntry>();
