@@ -1,6 +1,6 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
-import { dispatch, type RouteRuntime, type Settler } from '../delivery/dispatch.js';
+import { dispatch, type RouteVersion, type Settler } from '../delivery/dispatch.js';
 import { admitted, held } from '../delivery/gates.js';
 import { AckBatch } from './acks.js';
 
@@ -11,7 +11,7 @@ import { AckBatch } from './acks.js';
  * `prefetch`, since the broker sends no more; the rest stay in the queue.
  */
 export class RouteConsumer {
-  #runtime: RouteRuntime;
+  #runtime: RouteVersion;
   readonly #log: Logger;
   readonly #onCancelled: (consumer: RouteConsumer) => void;
   #channel: Channel | undefined;
@@ -24,13 +24,13 @@ export class RouteConsumer {
   readonly #waiting: Array<{ msg: ConsumeMessage; settler: Settler }> = [];
   readonly #idle: Array<() => void> = [];
 
-  constructor(runtime: RouteRuntime, log: Logger, onCancelled: (consumer: RouteConsumer) => void) {
+  constructor(runtime: RouteVersion, log: Logger, onCancelled: (consumer: RouteConsumer) => void) {
     this.#runtime = runtime;
     this.#log = log;
     this.#onCancelled = onCancelled;
   }
 
-  get runtime(): RouteRuntime {
+  get runtime(): RouteVersion {
     return this.#runtime;
   }
 
@@ -50,7 +50,7 @@ export class RouteConsumer {
 
   /** Deliveries already in a handler finish with the runtime they started with; waiting ones are
    * started under the new one (its concurrency, rate limit and circuit). */
-  swap(runtime: RouteRuntime): void {
+  swap(runtime: RouteVersion): void {
     const before = this.#runtime.gates;
     this.#runtime = runtime;
     if (before !== undefined && before !== runtime.gates) before.release(this.#pump);

@@ -26,8 +26,11 @@ export interface Settler {
   requeue(msg: ConsumeMessage): void;
 }
 
-/** What a route runs for each delivery; swapped whole on a handler-only reload. */
-export interface RouteRuntime {
+/**
+ * One version of a route, as its consumer runs it for each delivery: the plan it came from, its
+ * handler, its confirm publisher and the route's gates. Swapped whole on a handler-only reload.
+ */
+export interface RouteVersion {
   plan: RoutePlan;
   handler: Handler;
   publisher: Publisher;
@@ -62,7 +65,7 @@ export function chooseTier(plan: RoutePlan, attempt: number, afterMs?: number): 
  * delivery is reported once the action left.
  */
 export function dispatch(
-  route: RouteRuntime,
+  route: RouteVersion,
   msg: ConsumeMessage,
   channel: Settler,
   log: Logger,
@@ -88,7 +91,7 @@ export function dispatch(
 }
 
 function settleAndReport(
-  route: RouteRuntime,
+  route: RouteVersion,
   msg: ConsumeMessage,
   d: Delivery,
   outcome: Outcome,
@@ -106,7 +109,7 @@ function settleAndReport(
 }
 
 function report(
-  route: RouteRuntime,
+  route: RouteVersion,
   d: Delivery,
   outcome: Outcome,
   final: FinalOutcome,
@@ -142,7 +145,7 @@ const acked = (msg: ConsumeMessage, channel: Settler, kind: FinalOutcome): Promi
   new Promise((resolve) => ackThen(msg, channel, kind, resolve));
 
 async function publishCopy(
-  route: RouteRuntime,
+  route: RouteVersion,
   msg: ConsumeMessage,
   d: Delivery,
   outcome: Extract<Outcome, { kind: 'retry' | 'dead-letter' }>,

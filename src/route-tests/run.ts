@@ -2,12 +2,12 @@ import type { ConsumeMessage } from 'amqplib';
 import pino from 'pino';
 import type { Publisher } from '../amqp/publisher.js';
 import type { ConfigIssue } from '../config/load.js';
-import type { Config, WebhookTargetSpec } from '../config/types.js';
+import type { Config } from '../config/types.js';
 import { toDelivery } from '../delivery/delivery.js';
 import { type Outcome, retry } from '../delivery/outcome.js';
 import { SandboxCache } from '../plugins/cache.js';
-import { createRouteHandler } from '../targets/handler.js';
-import type { Handler, TargetDeps, TargetModule } from '../targets/types.js';
+import { createRouteHandler, createTarget } from '../targets/handler.js';
+import type { Handler, TargetDeps } from '../targets/types.js';
 import type { Plan, RoutePlan } from '../topology/plan.js';
 import { type Comparison, compare } from './compare.js';
 import { readTestFile } from './parse.js';
@@ -64,13 +64,10 @@ export async function runTestFiles(files: string[], config: Config, plan: Plan):
     publisher,
     sandbox: (ref) => sandboxes.acquire(ref, config.plugins[ref.file] ?? ''),
   };
-  const standIn = (module: TargetModule): TargetModule =>
-    module.kind === 'webhook'
-      ? {
-          ...module,
-          create: (spec) => recordingWebhook(spec as WebhookTargetSpec, (r) => recording.requests.push(r)),
-        }
-      : module;
+  const target = async (route: RoutePlan): Promise<Handler> =>
+    route.target.kind === 'webhook'
+      ? recordingWebhook(route.target, (r) => recording.requests.push(r))
+      : createTarget(route.target, deps);
 
   try {
     for (const file of files) {
@@ -80,7 +77,7 @@ export async function runTestFiles(files: string[], config: Config, plan: Plan):
         const route = routes.get(suite.route)!;
         let handler: Handler;
         try {
-          handler = await createRouteHandler(route, deps, standIn);
+          handler = await createRouteHandler(route, deps, await target(route));
         } catch (err) {
           report.issues.push(suiteIssue(suite, `route ${route.name} cannot run: ${(err as Error).message}`));
           continue;

@@ -1,46 +1,117 @@
-import type { Logger } from 'pino';
 import type { RouteConsumer } from '../amqp/consumer.js';
 import type { Connections } from '../amqp/session.js';
-import type { RouteRuntime } from '../delivery/dispatch.js';
+import type { RouteVersion } from '../delivery/dispatch.js';
 import type { WarrenError } from '../errors.js';
 import { events } from '../telemetry/events.js';
-import { applyRoute } from '../topology/declare.js';
-import type { TopologyDiff } from '../topology/diff.js';
-import type { RoutePlan } from '../topology/plan.js';
+import { declareRoute, declareShared, unbindAll } from '../topology/declare.js';
+import { bindingKey, diffPlans, planBindings, type TopologyDiff, unbindsWithout } from '../topology/diff.js';
+import type { BindingDecl, Plan, RoutePlan } from '../topology/plan.js';
+import { type Declared, recordDeclared } from '../topology/prune.js';
 import type { RouteEntry } from './entry.js';
 import type { RouteChange, RouteReloadResult } from './report.js';
-import { asWarrenError } from './route-handler.js';
+import { asWarrenError } from './route-version.js';
+import type { RouteTable } from './table.js';
 
-/** What applying one route's change needs from the running routes (`RouteTable`). */
-export interface RunningRoutes {
-  readonly log: Logger;
-  get(name: string): RouteEntry | undefined;
-  /** A new entry for the route, in the table and waiting; it has no consumer yet. */
-  add(plan: RoutePlan): RouteEntry;
-  /** Cancel, drain and close; the queue and its messages stay. */
-  remove(name: string): void;
-  /** Handler and publisher for a route version; fails with WARREN_E_PLUGIN_FAILED. */
-  runtimeFor(entry: RouteEntry, plan: RoutePlan): Promise<RouteRuntime>;
-  /** A consumer (not started) for a route version; fails like `runtimeFor`. */
-  consumerFor(entry: RouteEntry, plan: RoutePlan): Promise<RouteConsumer>;
-  /** Gives the entry `plan` with a consumer that cannot run it, and the state `failed`. */
-  broken(entry: RouteEntry, plan: RoutePlan, err: unknown): WarrenError;
-  /** Declares the entry's route and starts its consumer on `connections`, if still current. */
-  start(
-    entry: RouteEntry,
-    connections: Connections,
-    failedExchanges?: Map<string, WarrenError>,
-  ): Promise<void>;
-  /** Cancels and drains a consumer in the background. */
-  drain(route: string, consumer: RouteConsumer, reason: string): Promise<number>;
+/** What the runtime keeps between reloads, as far as applying them needs it. */
+export interface Running {
+  readonly routes: RouteTable;
+  /** Exchanges, exchange bindings and standalone queues of the newest valid configuration. */
+  shared: Plan;
+  /** What declaring `shared` failed on last time, for `/api/routes`. */
+  sharedFailures: WarrenError[];
+  /** Bindings reloads dropped while no connection was open, unbound on the next one. */
+  pendingUnbind: BindingDecl[];
+  /** Every queue and exchange this process declared: what a reload dropped is a prune candidate. */
+  readonly declared: Declared;
+}
+
+/** What runs now: the shared entities of the newest valid config and each route's running version. */
+export function runningPlan(running: Running): Plan {
+  return { ...running.shared, routes: [...running.routes.values()].map((e) => e.plan) };
+}
+
+/**
+ * Applies one reload: `next` is the plan of a valid configuration. The caller runs reloads one at a
+ * time (the runtime's queue), so nothing else changes the running routes meanwhile. In order:
+ *
+ * 1. One diff, of what runs now against `next`.
+ * 2. Shared topology (exchanges first: a route reading from one that failed fails too).
+ * 3. Route by route, at once; one route's failure never stops the others, and a route whose new
+ *    version failed keeps its previous one (and that one's bindings).
+ * 4. Unbinds: what the diff dropped (and what only a new version that did not apply kept), less
+ *    what the running routes still bind. Kept for the next connection when there is none.
+ * 5. Prune bookkeeping: what is declared now may become a prune candidate later.
+ *
+ * Undefined `connections` (disconnected): routes take their new versions and are declared and
+ * started on connect (`applyAgain`). Results are sorted by route.
+ */
+export async function applyReload(
+  running: Running,
+  next: Plan,
+  connections: Connections | undefined,
+): Promise<RouteReloadResult[]> {
+  const before = runningPlan(running);
+  const diff = diffPlans(before, next);
+  running.shared = { ...next, routes: [] };
+  const failedExchanges = connections ? await declareSharedOf(running, connections) : new Map();
+  const results = await applyRouteChanges(running.routes, diff.routes, connections, failedExchanges);
+  const dropped = unbindsWithout(diff, before, keptBack(running, diff));
+  running.pendingUnbind.push(...notRunning(running, dropped));
+  if (connections) await unbindPending(running, connections);
+  recordDeclared(running.declared, runningPlan(running));
+  return results;
+}
+
+/** After a (re)connect: everything again, since the new connection has no consumers. */
+export async function applyAgain(running: Running, connections: Connections): Promise<void> {
+  const failedExchanges = await declareSharedOf(running, connections);
+  await unbindPending(running, connections);
+  await running.routes.startAll(connections, failedExchanges);
+}
+
+/** Declares the shared topology; resolves with the exchanges that failed, by name. */
+async function declareSharedOf(
+  running: Running,
+  connections: Connections,
+): Promise<Map<string, WarrenError>> {
+  const { log } = running.routes;
+  const shared = await declareShared(connections.consume, running.shared).catch((err: unknown) => {
+    log.error({ event: 'apply_failed', err }, 'declaring shared topology failed');
+    return undefined;
+  });
+  running.sharedFailures = shared?.failures ?? [];
+  for (const failure of running.sharedFailures) events.entityFailed(log, 'shared', failure.message);
+  return shared?.failedExchanges ?? new Map();
+}
+
+/** The routes of the diff whose new version did not apply: they hold it as `pending`. */
+function keptBack(running: Running, diff: TopologyDiff): RoutePlan[] {
+  return [...diff.routes.changeHandler, ...diff.routes.changeSource].filter(
+    (plan) => running.routes.get(plan.name)?.pending?.plan === plan,
+  );
+}
+
+function notRunning(running: Running, bindings: BindingDecl[]): BindingDecl[] {
+  if (bindings.length === 0) return bindings;
+  const stillBound = new Set(planBindings(runningPlan(running)).map(bindingKey));
+  return bindings.filter((b) => !stillBound.has(bindingKey(b)));
+}
+
+/** Unbinds what reloads dropped, except what the running plan binds again since. */
+async function unbindPending(running: Running, connections: Connections): Promise<void> {
+  if (running.pendingUnbind.length === 0) return;
+  const unbind = notRunning(running, running.pendingUnbind);
+  running.pendingUnbind = [];
+  const failures = await unbindAll(connections.consume, unbind);
+  for (const failure of failures) events.entityFailed(running.routes.log, 'unbind', failure.message);
 }
 
 /** The error that kept a route's new version from running, if any. */
 type Applied = Promise<WarrenError | undefined>;
 
 /** What every route's part of one reload works with. */
-interface Reload {
-  routes: RunningRoutes;
+interface RouteReload {
+  routes: RouteTable;
   /** Undefined while disconnected: routes are then declared and started on connect. */
   connections: Connections | undefined;
   /** Exchanges that failed to declare: routes reading from them fail too. */
@@ -48,14 +119,19 @@ interface Reload {
 }
 
 /** A change for a consuming route; one that is not consuming just takes the new version. */
-type ConsumingChange = (r: Reload, entry: RouteEntry, plan: RoutePlan, connections: Connections) => Applied;
+type ConsumingChange = (
+  r: RouteReload,
+  entry: RouteEntry,
+  plan: RoutePlan,
+  connections: Connections,
+) => Applied;
 
 /**
- * The per-route part of a reload: adds, handler swaps, source changes, retries of failed unchanged
- * routes (when connected), then removals. Results sorted by route.
+ * Step 3: adds, handler swaps, source changes and retries of failed unchanged routes (when
+ * connected) at once, then removals.
  */
-export async function applyRouteChanges(
-  routes: RunningRoutes,
+async function applyRouteChanges(
+  routes: RouteTable,
   diff: TopologyDiff['routes'],
   connections: Connections | undefined,
   failedExchanges: Map<string, WarrenError>,
@@ -70,7 +146,7 @@ export async function applyRouteChanges(
       ...(error ? { error: { code: error.code, message: error.message } } : {}),
     });
   };
-  const r: Reload = { routes, connections, failedExchanges };
+  const r: RouteReload = { routes, connections, failedExchanges };
   await Promise.all([
     ...diff.add.map((plan) => track(plan.name, 'added', install(r, routes.add(plan), plan))),
     ...diff.changeHandler.map((plan) => track(plan.name, 'handler', ifConsuming(r, plan, changeHandler))),
@@ -86,21 +162,21 @@ export async function applyRouteChanges(
   return results.sort((a, b) => a.route.localeCompare(b.route));
 }
 
-function ifConsuming(r: Reload, plan: RoutePlan, change: ConsumingChange): Applied {
+function ifConsuming(r: RouteReload, plan: RoutePlan, change: ConsumingChange): Applied {
   const entry = r.routes.get(plan.name)!;
   if (!r.connections || entry.state !== 'consuming') return replaceIdle(r, entry, plan);
   return change(r, entry, plan, r.connections);
 }
 
 /** A route that is not consuming (failed, or waiting for the broker) just takes the new version. */
-async function replaceIdle(r: Reload, entry: RouteEntry, plan: RoutePlan): Applied {
+async function replaceIdle(r: RouteReload, entry: RouteEntry, plan: RoutePlan): Applied {
   // A paused route's consumer was stopped by the pause, which may still be draining it.
   if (!entry.paused) void entry.consumer.stop(0);
   return install(r, entry, plan);
 }
 
 /** Gives the entry a consumer for `plan` and, when connected, declares and starts it. */
-async function install(r: Reload, entry: RouteEntry, plan: RoutePlan): Applied {
+async function install(r: RouteReload, entry: RouteEntry, plan: RoutePlan): Applied {
   try {
     entry.consumer = await r.routes.consumerFor(entry, plan);
   } catch (err) {
@@ -118,21 +194,21 @@ async function install(r: Reload, entry: RouteEntry, plan: RoutePlan): Applied {
 /** Target, retry or concurrency changed: declare any new tier or DLQ, then swap the handler in
  * place. The consumer keeps running; deliveries already in a handler finish with the old one. */
 async function changeHandler(
-  r: Reload,
+  r: RouteReload,
   entry: RouteEntry,
   plan: RoutePlan,
   connections: Connections,
 ): Applied {
-  let runtime: RouteRuntime;
+  let version: RouteVersion;
   try {
-    runtime = await r.routes.runtimeFor(entry, plan);
-    await applyRoute(connections.consume, plan, r.failedExchanges);
+    version = await r.routes.versionFor(entry, plan);
+    await declareRoute(connections.consume, plan, r.failedExchanges);
   } catch (err) {
-    return keepPrevious(r.routes.log, entry, plan, err);
+    return keepPrevious(r.routes, entry, plan, err);
   }
   // A new rate limit or circuit policy applies to the running consumer, held deliveries included.
   entry.gates.configure(plan);
-  entry.consumer.swap(runtime);
+  entry.consumer.swap(version);
   entry.plan = plan;
   entry.pending = undefined;
   return undefined;
@@ -141,7 +217,7 @@ async function changeHandler(
 /** Queue, bindings or prefetch changed: the new consumer starts first, then the old one is
  * cancelled and drained in the background, so no delivery waits for the reload. */
 async function changeSource(
-  r: Reload,
+  r: RouteReload,
   entry: RouteEntry,
   plan: RoutePlan,
   connections: Connections,
@@ -150,7 +226,7 @@ async function changeSource(
   let configured = false;
   try {
     consumer = await r.routes.consumerFor(entry, plan);
-    await applyRoute(connections.consume, plan, r.failedExchanges);
+    await declareRoute(connections.consume, plan, r.failedExchanges);
     // Before the new consumer's first delivery; the old one drains under the same gates.
     entry.gates.configure(plan);
     configured = true;
@@ -158,7 +234,7 @@ async function changeSource(
   } catch (err) {
     void consumer?.stop(0);
     if (configured) entry.gates.configure(entry.plan);
-    return keepPrevious(r.routes.log, entry, plan, err);
+    return keepPrevious(r.routes, entry, plan, err);
   }
   const old = entry.consumer;
   entry.consumer = consumer;
@@ -168,14 +244,19 @@ async function changeSource(
   return undefined;
 }
 
-function keepPrevious(log: Logger, entry: RouteEntry, plan: RoutePlan, err: unknown): WarrenError {
+function keepPrevious(routes: RouteTable, entry: RouteEntry, plan: RoutePlan, err: unknown): WarrenError {
   const error = asWarrenError(err, plan.name);
   entry.pending = { plan, error };
-  events.routeState(log, plan.name, 'consuming', `new version not applied, previous kept: ${error.message}`);
+  events.routeState(
+    routes.log,
+    plan.name,
+    'consuming',
+    `new version not applied, previous kept: ${error.message}`,
+  );
   return error;
 }
 
-async function retryRoute(r: Reload, name: string, connections: Connections): Applied {
+async function retryRoute(r: RouteReload, name: string, connections: Connections): Applied {
   const entry = r.routes.get(name)!;
   await r.routes.start(entry, connections, r.failedExchanges);
   return entry.state === 'failed' ? entry.error : undefined;

@@ -30,7 +30,6 @@ export class Reloader {
   readonly #options: ReloaderOptions;
   #lastHash: string | undefined;
   #watcher: { close(): void } | undefined;
-  #checking: Promise<unknown> = Promise.resolve();
   /** Validation runs off the event loop: a 40,000-entry file must not stall `/healthz`. */
   readonly #validator = new ConfigWorker();
 
@@ -60,23 +59,22 @@ export class Reloader {
     this.#validator.close();
   }
 
-  /** Resolves with the report, or undefined when `onlyIfChanged` found nothing new. */
+  /** Resolves with the report, or undefined when `onlyIfChanged` found nothing new. Hashing and
+   * validation run in the runtime's queue too: each reload reads the files after the one before it
+   * was applied, and configurations are applied in the order they were read. */
   reload(trigger: string, options: { onlyIfChanged?: boolean } = {}): Promise<ReloadReport | undefined> {
-    const run = this.#checking.then(async () => {
+    const run = this.#runtime.reload(trigger, async () => {
       const hash = await this.#hash();
       if (options.onlyIfChanged && hash === this.#lastHash) return undefined;
       this.#lastHash = hash;
-      const result = await this.#validator.load(
+      return this.#validator.load(
         this.#options.routesDir,
         this.#options.env ?? process.env,
         this.#options.pluginsDir,
         this.#options.maxFileBytes === undefined ? {} : { maxFileBytes: this.#options.maxFileBytes },
       );
-      return this.#runtime.reload(result, trigger);
     });
-    this.#checking = run.catch((err: unknown) =>
-      this.#options.log.error({ event: 'reload_bug', err }, 'reload failed'),
-    );
+    run.catch((err: unknown) => this.#options.log.error({ event: 'reload_bug', err }, 'reload failed'));
     return run;
   }
 

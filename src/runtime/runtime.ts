@@ -6,19 +6,10 @@ import { formatIssue, type ValidationResult } from '../config/validate.js';
 import { WarrenError } from '../errors.js';
 import { SandboxCache } from '../plugins/cache.js';
 import { closeWebhookPools } from '../targets/webhook.js';
-import { events } from '../telemetry/events.js';
 import { reloadEvents } from '../telemetry/reload-events.js';
-import { applyShared, unbindAll } from '../topology/declare.js';
-import { bindingKey, diffPlans, planBindings } from '../topology/diff.js';
-import { type BindingDecl, emptyPlan, type Plan, planTopology } from '../topology/plan.js';
-import {
-  type Declared,
-  type PruneCandidates,
-  recordDeclared,
-  unusedExchanges,
-  unusedQueues,
-} from '../topology/prune.js';
-import { applyRouteChanges } from './apply.js';
+import { emptyPlan, type Plan, planTopology } from '../topology/plan.js';
+import { type PruneCandidates, unusedExchanges, unusedQueues } from '../topology/prune.js';
+import { applyAgain, applyReload, type Running, runningPlan } from './apply.js';
 import { describeRoute, type Readiness, type RouteDescription, readinessOf } from './describe.js';
 import { type ReloadReport, type RouteReloadResult, reloadResult } from './report.js';
 import { RouteTable } from './table.js';
@@ -37,26 +28,20 @@ export interface RuntimeOptions {
 /**
  * Owns the running topology: the broker session, and per route a consumer and a confirm publisher.
  * Start-up is a reload from the empty plan; every (re)connect applies the whole running plan again,
- * since a new connection has no consumers. Reloads and re-applies run one at a time.
+ * since a new connection has no consumers. Reloads (their loading included), re-applies, pauses,
+ * resumes and consumer restarts run one at a time, in one queue.
  */
 export class Runtime {
   readonly #log: Logger;
   readonly #session: BrokerSession;
   readonly #drainTimeoutMs: number;
-  readonly #routes: RouteTable;
+  readonly #running: Running;
   readonly #sandboxes: SandboxCache;
   /** Plugin sources by absolute path, from every configuration loaded (old versions may still run). */
   readonly #pluginSources = new Map<string, string>();
-  /** Exchanges, exchange bindings and standalone queues of the newest valid configuration. */
-  #shared: Plan = emptyPlan;
   #secrets = new Set<string>();
-  #sharedFailures: WarrenError[] = [];
   #lastReload: ReloadReport | undefined;
-  /** Bindings reloads dropped while no connection was open, unbound on the next one. */
-  #pendingUnbind: BindingDecl[] = [];
-  /** Every queue and exchange this process declared: what a reload dropped is a prune candidate. */
-  readonly #declared: Declared = { queues: new Set<string>(), exchanges: new Set<string>() };
-  #applying: Promise<unknown> = Promise.resolve();
+  #queue: Promise<unknown> = Promise.resolve();
   #stopping = false;
 
   constructor(options: RuntimeOptions) {
@@ -64,7 +49,7 @@ export class Runtime {
     this.#drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
     this.#sandboxes = new SandboxCache(options.log);
     this.#session = new BrokerSession(options.amqpUrl, options.log, options.backoff ?? defaultBackoff);
-    this.#routes = new RouteTable({
+    const routes = new RouteTable({
       log: options.log,
       drainTimeoutMs: this.#drainTimeoutMs,
       current: () => this.#session.current,
@@ -72,13 +57,20 @@ export class Runtime {
       serialise: (work) => this.#serialise(work),
       sandbox: (ref) => this.#sandboxes.acquire(ref, this.#pluginSources.get(ref.file) ?? ''),
     });
-    this.#session.on('up', (connections) => void this.#serialise(() => this.#applyAll(connections)));
-    this.#session.on('down', () => this.#routes.disconnected());
+    this.#running = {
+      routes,
+      shared: emptyPlan,
+      sharedFailures: [],
+      pendingUnbind: [],
+      declared: { queues: new Set<string>(), exchanges: new Set<string>() },
+    };
+    this.#session.on('up', (connections) => void this.#serialise(() => this.#applyAgain(connections)));
+    this.#session.on('down', () => routes.disconnected());
   }
 
   /** What runs now: the shared entities of the newest valid config and each route's running version. */
   get plan(): Plan {
-    return { ...this.#shared, routes: [...this.#routes.values()].map((e) => e.plan) };
+    return runningPlan(this.#running);
   }
 
   /** The open broker connections, if any: the DLQ tools (peek, redrive, gauge) run on them. */
@@ -92,12 +84,13 @@ export class Runtime {
 
   /** Resolves once every reload and re-apply queued so far has finished. */
   async settled(): Promise<void> {
-    await this.#applying;
+    await this.#queue;
   }
 
+  /** The one queue: each piece of work starts once the one before it finished. */
   #serialise<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.#applying.then(work);
-    this.#applying = run.catch((err: unknown) => {
+    const run = this.#queue.then(work);
+    this.#queue = run.catch((err: unknown) => {
       this.#log.error({ event: 'apply_bug', err }, 'apply failed unexpectedly');
     });
     return run;
@@ -105,28 +98,36 @@ export class Runtime {
 
   /** Adopts the first configuration and starts connecting. */
   start(config: Config): void {
-    void this.reload({ ok: true, config }, 'start');
+    void this.reload('start', async () => ({ ok: true, config }));
     this.#session.start();
   }
 
   /**
-   * load → validate (done by the caller) → plan → diff → apply. An invalid configuration changes
-   * nothing. A route whose new version fails to apply keeps its previous version running.
+   * load → validate (`load`, run in turn, so configurations apply in the order they were read) →
+   * plan → diff → apply. `load` answers undefined when there is nothing new: no reload, no report.
+   * An invalid configuration changes nothing. A route whose new version fails to apply keeps its
+   * previous version running.
    */
-  reload(result: ValidationResult, trigger: string): Promise<ReloadReport> {
-    return this.#serialise(() => this.#reload(result, trigger));
+  reload(
+    trigger: string,
+    load: () => Promise<ValidationResult | undefined>,
+  ): Promise<ReloadReport | undefined> {
+    return this.#serialise(async () => {
+      const result = await load();
+      return result && this.#reload(result, trigger);
+    });
   }
 
   async #reload(result: ValidationResult, trigger: string): Promise<ReloadReport> {
     if (this.#stopping) throw new WarrenError('WARREN_E_NOT_CONNECTED', 'shutting down: reload refused');
     const started = performance.now();
-    const previousVersion = this.#shared.version;
+    const previousVersion = this.#running.shared.version;
     const report = (routes: RouteReloadResult[], extra: Partial<ReloadReport> = {}): ReloadReport => {
       const done: ReloadReport = {
         at: new Date().toISOString(),
         trigger,
         result: reloadResult(routes),
-        version: this.#shared.version,
+        version: this.#running.shared.version,
         previousVersion,
         durationMs: Math.round(performance.now() - started),
         routes,
@@ -139,51 +140,16 @@ export class Runtime {
     if (!result.ok) return report([], { result: 'invalid', issues: result.issues.map(formatIssue) });
 
     const next = planTopology(result.config);
-    const before = this.plan;
-    const diff = diffPlans(before, next);
     for (const secret of result.config.secrets) this.#secrets.add(secret);
     for (const [file, source] of Object.entries(result.config.plugins)) this.#pluginSources.set(file, source);
-    this.#shared = { ...next, routes: [] };
-    const connections = this.#session.current;
-    const failedExchanges = connections ? await this.#applyShared(connections) : new Map();
-
-    const results = await applyRouteChanges(this.#routes, diff.routes, connections, failedExchanges);
-    // Unbind only what the running routes no longer use: a route that kept its old version keeps
-    // its old bindings.
-    this.#pendingUnbind.push(...diffPlans(before, this.plan).unbind);
-    if (connections) await this.#unbindPending(connections);
-    recordDeclared(this.#declared, this.plan);
+    const results = await applyReload(this.#running, next, this.#session.current);
     this.#sweepSandboxesLater();
     return report(results);
   }
 
-  /** Unbinds what reloads dropped (kept for the next connection when there was none), except
-   * what the running plan binds again. */
-  async #unbindPending(connections: Connections): Promise<void> {
-    if (this.#pendingUnbind.length === 0) return;
-    const stillBound = new Set(planBindings(this.plan).map(bindingKey));
-    const unbind = this.#pendingUnbind.filter((b) => !stillBound.has(bindingKey(b)));
-    this.#pendingUnbind = [];
-    const failures = await unbindAll(connections.consume, unbind);
-    for (const failure of failures) events.entityFailed(this.#log, 'unbind', failure.message);
-  }
-
-  async #applyShared(connections: Connections): Promise<Map<string, WarrenError>> {
-    const shared = await applyShared(connections.consume, this.#shared).catch((err: unknown) => {
-      this.#log.error({ event: 'apply_failed', err }, 'declaring shared topology failed');
-      return undefined;
-    });
-    this.#sharedFailures = shared?.failures ?? [];
-    for (const failure of this.#sharedFailures) events.entityFailed(this.#log, 'shared', failure.message);
-    return shared?.failedExchanges ?? new Map();
-  }
-
-  /** After a (re)connect: everything again, since the new connection has no consumers. */
-  async #applyAll(connections: Connections): Promise<void> {
+  async #applyAgain(connections: Connections): Promise<void> {
     if (this.#stopping || this.#session.current !== connections) return;
-    const failedExchanges = await this.#applyShared(connections);
-    await this.#unbindPending(connections);
-    await this.#routes.startAll(connections, failedExchanges);
+    await applyAgain(this.#running, connections);
   }
 
   /** Sandboxes of plugin versions no route runs any more are disposed once old deliveries drained. */
@@ -191,7 +157,7 @@ export class Runtime {
     // Serialised with reloads: a sweep in the middle of one would dispose what it just compiled.
     const sweep = async () => {
       const used = new Set<string>();
-      for (const { plan } of this.#routes.values()) {
+      for (const { plan } of this.#running.routes.values()) {
         if (plan.transform) used.add(SandboxCache.key(plan.transform));
         if (plan.target.kind === 'plugin') used.add(SandboxCache.key(plan.target.plugin));
       }
@@ -208,7 +174,7 @@ export class Runtime {
     const plan = this.plan;
     const connection = this.#session.current?.consume;
     const queues: PruneCandidates['queues'] = [];
-    for (const name of unusedQueues(plan, this.#declared)) {
+    for (const name of unusedQueues(plan, this.#running.declared)) {
       if (!connection) {
         queues.push({ name });
         continue;
@@ -223,11 +189,11 @@ export class Runtime {
         // already deleted: no longer a candidate
       }
     }
-    return { queues, exchanges: unusedExchanges(plan, this.#declared) };
+    return { queues, exchanges: unusedExchanges(plan, this.#running.declared) };
   }
 
   readiness(): Readiness {
-    return readinessOf(this.#session, this.#routes.values());
+    return readinessOf(this.#session, this.#running.routes.values());
   }
 
   /** A copy with every interpolated secret of any configuration loaded so far replaced. */
@@ -245,10 +211,10 @@ export class Runtime {
   } {
     return redact(
       {
-        version: this.#shared.version,
+        version: this.#running.shared.version,
         connected: this.#session.connected,
-        routes: [...this.#routes.values()].map((entry) => describeRoute(entry)),
-        errors: this.#sharedFailures.map((e) => e.message),
+        routes: [...this.#running.routes.values()].map((entry) => describeRoute(entry)),
+        errors: this.#running.sharedFailures.map((e) => e.message),
         ...(this.#lastReload ? { lastReload: this.#lastReload } : {}),
       },
       [...this.#secrets],
@@ -262,7 +228,7 @@ export class Runtime {
    * undefined for an unknown route.
    */
   async pause(name: string): Promise<{ changed: boolean; unfinished: number } | undefined> {
-    const paused = await this.#serialise(async () => this.#routes.pause(name));
+    const paused = await this.#serialise(async () => this.#running.routes.pause(name));
     if (!paused) return undefined;
     return { changed: paused.changed, unfinished: await paused.drained };
   }
@@ -270,7 +236,7 @@ export class Runtime {
   /** Resumes a paused route: a new consumer starts (the paused one may still be draining).
    * Undefined for an unknown route. */
   async resume(name: string): Promise<{ changed: boolean } | undefined> {
-    return this.#serialise(() => this.#routes.resume(name));
+    return this.#serialise(() => this.#running.routes.resume(name));
   }
 
   /**
@@ -281,8 +247,8 @@ export class Runtime {
     this.#stopping = true;
     // A reload in progress finishes first (new ones are refused), so no consumer it starts escapes
     // the drain below.
-    await Promise.race([this.#applying, new Promise((resolve) => setTimeout(resolve, deadlineMs).unref())]);
-    const stopped = await this.#routes.stop(deadlineMs);
+    await Promise.race([this.#queue, new Promise((resolve) => setTimeout(resolve, deadlineMs).unref())]);
+    const stopped = await this.#running.routes.stop(deadlineMs);
     await this.#session.stop();
     await closeWebhookPools().catch(() => {});
     this.#sandboxes.disposeAll();

@@ -2,18 +2,17 @@ import type { Logger } from 'pino';
 import { RouteConsumer } from '../amqp/consumer.js';
 import { ConfirmPublisher } from '../amqp/publisher.js';
 import type { Connections } from '../amqp/session.js';
-import type { RouteRuntime } from '../delivery/dispatch.js';
+import type { RouteVersion } from '../delivery/dispatch.js';
 import { RouteGates } from '../delivery/gates.js';
 import { retry } from '../delivery/outcome.js';
 import type { WarrenError } from '../errors.js';
 import type { SandboxSource } from '../targets/handler.js';
 import { events } from '../telemetry/events.js';
 import { reloadEvents } from '../telemetry/reload-events.js';
-import { applyRoute } from '../topology/declare.js';
+import { declareRoute } from '../topology/declare.js';
 import type { RoutePlan } from '../topology/plan.js';
-import type { RunningRoutes } from './apply.js';
 import type { RouteEntry } from './entry.js';
-import { asWarrenError, createRouteRuntime } from './route-handler.js';
+import { asWarrenError, createRouteVersion } from './route-version.js';
 
 /** What the route table needs from the runtime that owns the broker session. */
 export interface RouteTableHost {
@@ -35,9 +34,9 @@ const cancelledRetryMs = 1_000;
 /**
  * The running routes, each with its consumer, confirm publisher and gates: starting them on a
  * connection (and again after the broker cancelled a consumer), draining old consumers, pause and
- * resume, stop. What a reload changes in one route is `applyRouteChanges` (./apply.ts).
+ * resume, stop. What a reload changes in a route is decided in ./apply.ts.
  */
-export class RouteTable implements RunningRoutes {
+export class RouteTable {
   readonly log: Logger;
   readonly #host: RouteTableHost;
   readonly #routes = new Map<string, RouteEntry>();
@@ -58,6 +57,7 @@ export class RouteTable implements RunningRoutes {
     return this.#routes.values();
   }
 
+  /** A new entry for the route, in the table and waiting; it has no consumer yet. */
   add(plan: RoutePlan): RouteEntry {
     const entry = { plan, state: 'waiting', gates: new RouteGates(plan.name, this.log) } as RouteEntry;
     this.#routes.set(plan.name, entry);
@@ -88,16 +88,18 @@ export class RouteTable implements RunningRoutes {
     return publisher;
   }
 
-  runtimeFor(entry: RouteEntry, plan: RoutePlan): Promise<RouteRuntime> {
-    return createRouteRuntime(plan, this.#publisherFor(plan.name), entry.gates, this.#host.sandbox);
+  /** Handler and publisher for a route version; fails with WARREN_E_PLUGIN_FAILED. */
+  versionFor(entry: RouteEntry, plan: RoutePlan): Promise<RouteVersion> {
+    return createRouteVersion(plan, this.#publisherFor(plan.name), entry.gates, this.#host.sandbox);
   }
 
+  /** A consumer (not started) for a route version; fails like `versionFor`. */
   async consumerFor(entry: RouteEntry, plan: RoutePlan): Promise<RouteConsumer> {
-    return this.#consumerWith(await this.runtimeFor(entry, plan));
+    return this.#consumerWith(await this.versionFor(entry, plan));
   }
 
-  #consumerWith(runtime: RouteRuntime): RouteConsumer {
-    return new RouteConsumer(runtime, this.log, (consumer) => this.#onCancelled(runtime.plan.name, consumer));
+  #consumerWith(version: RouteVersion): RouteConsumer {
+    return new RouteConsumer(version, this.log, (consumer) => this.#onCancelled(version.plan.name, consumer));
   }
 
   /** An entry whose plugins did not load: it is not started; each (re)start tries to load them again. */
@@ -142,6 +144,7 @@ export class RouteTable implements RunningRoutes {
     return drained;
   }
 
+  /** Declares the entry's route and starts its consumer on `connections`, if still current. */
   async start(
     entry: RouteEntry,
     connections: Connections,
@@ -161,7 +164,7 @@ export class RouteTable implements RunningRoutes {
     }
     this.#setState(entry, 'declaring');
     try {
-      await applyRoute(connections.consume, entry.plan, failedExchanges);
+      await declareRoute(connections.consume, entry.plan, failedExchanges);
       // Paused: declared and bound (its messages gather in the queue), not consumed.
       if (entry.paused) {
         this.#setState(entry, 'paused');

@@ -6,22 +6,26 @@ import type { RoutePlan } from '../topology/plan.js';
 import { targets } from './registry.js';
 import type { Handler, TargetDeps, TargetModule } from './types.js';
 
+/** A route's target alone, made by the module the registry lists for its kind. */
+export async function createTarget(spec: RoutePlan['target'], deps: TargetDeps): Promise<Handler> {
+  const module = targets.find((t) => t.kind === spec.kind) as TargetModule;
+  return module.create(spec as never, deps);
+}
+
 /**
- * A route's whole handler: its `when` filter, then its `transform`, then its target (each when the
- * route has one). Shared by the runtime and `warren test`, which passes recording dependencies
- * instead of a broker.
+ * A route's whole handler around its target: its `when` filter, then its `transform`, then
+ * `target` (each when the route has one). The caller makes the target, so it can wrap it (the
+ * runtime's circuit breaker hears the target's outcomes and nothing else) or stand in for it
+ * (`warren test` records what a webhook would have sent).
  */
 export async function createRouteHandler(
-  plan: Pick<RoutePlan, 'target' | 'transform' | 'when'>,
+  plan: Pick<RoutePlan, 'transform' | 'when'>,
   deps: TargetDeps,
-  targetOverride?: (target: TargetModule) => TargetModule,
+  target: Handler,
 ): Promise<Handler> {
-  const module = targets.find((t) => t.kind === plan.target.kind) as TargetModule;
-  const target = targetOverride ? targetOverride(module) : module;
-  const handler = await target.create(plan.target as never, deps);
   const transformed = plan.transform
-    ? withTransform(await deps.sandbox(plan.transform), plan.transform, handler)
-    : handler;
+    ? withTransform(await deps.sandbox(plan.transform), plan.transform, target)
+    : target;
   return plan.when ? withFilter(compileFilter(plan.when), transformed) : transformed;
 }
 

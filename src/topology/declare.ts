@@ -4,8 +4,9 @@ import { WarrenError } from '../errors.js';
 import type { BindingDecl, Plan, QueueDecl, RoutePlan } from './plan.js';
 
 /**
- * The only topology step with I/O. Every declaration runs on a throw-away channel: a 406 closes
- * the channel it happened on, and must cost one route, never the others.
+ * Declares given entities on the broker, and nothing else: which ones, when and in what order is
+ * the reload's business (runtime/apply.ts). Every declaration runs on a throw-away channel: a 406
+ * closes the channel it happened on, and must cost one route, never the others.
  */
 async function withChannel<T>(connection: ChannelModel, work: (channel: Channel) => Promise<T>): Promise<T> {
   const channel = await connection.createChannel();
@@ -139,7 +140,7 @@ export interface SharedResult {
 }
 
 /** Exchanges, exchange-to-exchange bindings, and queues no route consumes. */
-export async function applyShared(connection: ChannelModel, plan: Plan): Promise<SharedResult> {
+export async function declareShared(connection: ChannelModel, plan: Plan): Promise<SharedResult> {
   const failedExchanges = new Map<string, WarrenError>();
   const failures: WarrenError[] = [];
   for (const x of plan.exchanges) {
@@ -179,7 +180,7 @@ export async function applyShared(connection: ChannelModel, plan: Plan): Promise
 
 /** Declares a route's queues (source, DLQ, delay tiers) and binds its source queue. Throws a
  * WarrenError naming the route and entity on the first refusal. */
-export async function applyRoute(
+export async function declareRoute(
   connection: ChannelModel,
   route: RoutePlan,
   failedExchanges: ReadonlyMap<string, WarrenError> = new Map(),

@@ -47,3 +47,15 @@ export function diffPlans(previous: Plan, next: Plan): TopologyDiff {
   diff.unbind = planBindings(previous).filter((b) => !kept.has(bindingKey(b)));
   return diff;
 }
+
+/**
+ * The diff's unbinds when the new versions in `notApplied` did not apply (their previous versions
+ * kept running): the diff assumed they took their new bindings, so a binding of `previous` that
+ * only such a new version kept is dropped as well. Whether a running route still binds one of
+ * these (a previous version kept) is the caller's to check.
+ */
+export function unbindsWithout(diff: TopologyDiff, previous: Plan, notApplied: RoutePlan[]): BindingDecl[] {
+  if (notApplied.length === 0) return diff.unbind;
+  const notTaken = new Set(notApplied.flatMap((r) => r.bindings).map(bindingKey));
+  return [...diff.unbind, ...planBindings(previous).filter((b) => notTaken.has(bindingKey(b)))];
+}

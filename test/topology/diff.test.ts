@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatIssue, loadConfig } from '../../src/config/validate.js';
-import { diffPlans, type TopologyDiff } from '../../src/topology/diff.js';
+import { diffPlans, planBindings, type TopologyDiff, unbindsWithout } from '../../src/topology/diff.js';
 import { emptyPlan, type Plan, planTopology } from '../../src/topology/plan.js';
 import { lines, useTempDirs } from '../config/route-dir.js';
 
@@ -195,6 +195,51 @@ describe('diffPlans', () => {
     expect(diff.unbind).toEqual([
       { exchange: 'orders', key: 'order.*.eu', destination: 'orders.eu', destinationKind: 'exchange' },
     ]);
+  });
+
+  describe('unbindsWithout', () => {
+    /** What runs when the routes named in `notApplied` kept their previous version. */
+    const runningAfter = (previous: Plan, next: Plan, notApplied: string[]): Plan => ({
+      ...next,
+      routes: next.routes.map((r) =>
+        notApplied.includes(r.name) ? previous.routes.find((p) => p.name === r.name)! : r,
+      ),
+    });
+    const keys = (list: Array<{ key: string; destination: string }>) =>
+      list.map((b) => `${b.destination} ${b.key}`).sort();
+
+    it("is the diff's unbinds when every new version applied", async () => {
+      const previous = await planOf({ 'r.yaml': base });
+      const next = await planOf({ 'r.yaml': base.replace('order.created.#', 'order.paid.#') });
+      const diff = diffPlans(previous, next);
+
+      expect(unbindsWithout(diff, previous, [])).toEqual(diff.unbind);
+    });
+
+    it('drops a binding that only a new version which did not apply kept', async () => {
+      const standalone = lines('queues:', '  audit.q: { bind: [{ exchange: orders, key: "#" }] }');
+      const auditElsewhere = audit.map((l) =>
+        l.replace('queue: audit.q', 'queue: audit.old').replace('"#"', '"x"'),
+      );
+      const previous = await planOf({
+        'r.yaml': lines(...exchanges, standalone, 'routes:', ...billing, ...auditElsewhere),
+      });
+      // The standalone queue's binding moves to the route, whose new version then fails.
+      const next = await planOf({ 'r.yaml': base });
+      const diff = diffPlans(previous, next);
+      const notApplied = diff.routes.changeSource.filter((r) => r.name === 'audit');
+      expect(notApplied).toHaveLength(1);
+
+      const unbind = unbindsWithout(diff, previous, notApplied);
+
+      expect(keys(unbind)).toContain('audit.q #');
+      // Less what the running routes still bind, that is everything no longer running.
+      const running = runningAfter(previous, next, ['audit']);
+      const stillBound = new Set(keys(planBindings(running)));
+      expect(keys(unbind).filter((k) => !stillBound.has(k))).toEqual(
+        keys(diffPlans(previous, running).unbind),
+      );
+    });
   });
 
   it('gives the same fingerprints whatever the key order in the YAML or the spelling of a duration', async () => {
