@@ -1,7 +1,7 @@
 import type { ErrorCode } from '../errors.js';
 import { SandboxCache } from '../plugins/cache.js';
 import { PluginSandbox } from '../sandbox/isolate.js';
-import type { ConfigIssue } from './load.js';
+import type { ConfigIssue } from './issues.js';
 import type { ValidationResult } from './validate.js';
 
 /**

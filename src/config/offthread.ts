@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { LoadOptions } from './load.js';
+import type { LoadOptions } from './documents.js';
 import type { ValidationResult } from './validate.js';
 import type { ValidationJob, ValidationReply } from './worker.js';
 

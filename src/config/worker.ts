@@ -4,7 +4,7 @@
  * that serves `/healthz` and the deliveries. Replies are plain data (structured-cloned).
  */
 import { parentPort } from 'node:worker_threads';
-import type { LoadOptions } from './load.js';
+import type { LoadOptions } from './documents.js';
 import { loadConfig, type ValidationResult } from './validate.js';
 
 export interface ValidationJob {

@@ -1,7 +1,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, type Node, type Pair, type YAMLMap } from 'yaml';
-import { type ConfigIssue, isRouteFile, parseRouteFile, type RawDoc } from '../config/load.js';
+import { isRouteFile, parseRouteFile, type RawDoc } from '../config/documents.js';
+import type { ConfigIssue } from '../config/issues.js';
 import { suggest } from '../config/suggest.js';
 import type { TargetSpec } from '../config/types.js';
 import { WarrenError } from '../errors.js';

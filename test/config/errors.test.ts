@@ -1,7 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: route files use `${env:…}` references, written literally here.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { ConfigIssue } from '../../src/config/load.js';
+import type { ConfigIssue } from '../../src/config/issues.js';
 import { formatIssue, loadConfig } from '../../src/config/validate.js';
 import { lines, runWarren, useTempDirs } from './route-dir.js';
 

@@ -1,7 +1,7 @@
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { listRouteFiles, loadRouteFiles } from '../../src/config/load.js';
+import { listRouteFiles, loadRouteFiles } from '../../src/config/documents.js';
 import { formatIssue, loadConfig } from '../../src/config/validate.js';
 import { lines, useTempDirs } from './route-dir.js';
 

@@ -13,7 +13,13 @@ import {
   type Node,
   parseAllDocuments,
 } from 'yaml';
+import type { ConfigIssue } from './issues.js';
 import { defaultMaxFileBytes, describeReadError, readRegularFile } from './read.js';
+
+/**
+ * Read: the routes directory as YAML documents, each inspected (duplicate keys, aliases, depth)
+ * before anything converts or recurses into it. Nothing here knows the schema.
+ */
 
 /** One YAML document of one route file, with what is needed to point back into the file. */
 export interface RawDoc {
@@ -22,16 +28,6 @@ export interface RawDoc {
   lineCounter: LineCounter;
   /** Every alias with the node it stands for, resolved once in document order. */
   aliases: Map<Alias, Node>;
-}
-
-export interface ConfigIssue {
-  file: string;
-  /** 1-based; a problem with a whole file or directory is at 1:1. */
-  line: number;
-  col: number;
-  /** JSON pointer into the document, '' for the document itself. */
-  pointer: string;
-  message: string;
 }
 
 export interface LoadedFiles {
@@ -85,7 +81,7 @@ export function parseRouteFile(file: string, text: string): { docs: RawDoc[]; is
     });
     parsed = Array.isArray(all) ? (all as Document.Parsed[]) : { empty: true };
   } catch (err) {
-    issues.push(issueAt(file, lineCounter, 0, `YAML syntax: ${firstLine(err)}`));
+    issues.push(issueAtOffset(file, lineCounter, 0, `YAML syntax: ${firstLine(err)}`));
     return { docs, issues };
   }
   if (!Array.isArray(parsed)) {
@@ -94,12 +90,12 @@ export function parseRouteFile(file: string, text: string): { docs: RawDoc[]; is
   }
   for (const doc of parsed) {
     for (const err of doc.errors) {
-      issues.push(issueAt(file, lineCounter, err.pos[0], `YAML syntax: ${firstLine(err)}`));
+      issues.push(issueAtOffset(file, lineCounter, err.pos[0], `YAML syntax: ${firstLine(err)}`));
     }
     if (doc.errors.length > 0 || isEmptyDocument(doc)) continue;
     const inspected = inspectDocument(doc, lineCounter);
     for (const problem of inspected.problems) {
-      issues.push(issueAt(file, lineCounter, problem.offset, problem.message));
+      issues.push(issueAtOffset(file, lineCounter, problem.offset, problem.message));
     }
     if (inspected.problems.length === 0) docs.push({ file, doc, lineCounter, aliases: inspected.aliases });
   }
@@ -110,7 +106,7 @@ function firstLine(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
 }
 
-function issueAt(file: string, lineCounter: LineCounter, offset: number, message: string): ConfigIssue {
+function issueAtOffset(file: string, lineCounter: LineCounter, offset: number, message: string): ConfigIssue {
   const pos = lineCounter.linePos(Math.max(0, offset));
   return { file, line: Math.max(1, pos.line), col: Math.max(1, pos.col), pointer: '', message };
 }
