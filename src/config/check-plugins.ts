@@ -2,7 +2,7 @@ import type { ErrorCode } from '../errors.js';
 import { SandboxCache } from '../plugins/cache.js';
 import { PluginSandbox } from '../sandbox/isolate.js';
 import type { ConfigIssue } from './issues.js';
-import type { ValidationResult } from './validate.js';
+import type { ValidationResult } from './load.js';
 
 /**
  * `warren validate` compiles every plugin a route names, as `warren run` would load it (same

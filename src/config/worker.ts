@@ -5,7 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import type { LoadOptions } from './documents.js';
-import { loadConfig, type ValidationResult } from './validate.js';
+import { loadConfig, type ValidationResult } from './load.js';
 
 export interface ValidationJob {
   id: number;

@@ -2,7 +2,8 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ConfigIssue } from '../../src/config/issues.js';
-import { formatIssue, loadConfig } from '../../src/config/validate.js';
+import { formatIssue } from '../../src/config/issues.js';
+import { loadConfig } from '../../src/config/load.js';
 import { lines, runWarren, useTempDirs } from './route-dir.js';
 
 describe('route file errors', () => {

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAdminApp } from '../../src/admin/app.js';
 import { resolveSettings } from '../../src/cli/main.js';
-import { loadConfig } from '../../src/config/validate.js';
+import { loadConfig } from '../../src/config/load.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { silentLogger } from '../../src/telemetry/log.js';
 import { planTopology } from '../../src/topology/plan.js';

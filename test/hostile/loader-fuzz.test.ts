@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseRouteFile } from '../../src/config/documents.js';
-import { validateLoaded } from '../../src/config/validate.js';
+import { validateLoaded } from '../../src/config/load.js';
 import { repoRoot } from '../config/route-dir.js';
 
 /**
