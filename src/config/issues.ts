@@ -24,7 +24,7 @@ export function escapePointer(segment: string): string {
 }
 
 /** In file order; issues at the same place keep the order they were found in. */
-export function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
+export function sortIssues<T extends ConfigIssue>(issues: T[]): T[] {
   return issues.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col);
 }
 

@@ -16,7 +16,8 @@ export type ValidationResult =
   | { ok: true; config: Config; pluginUses?: PluginUse[] }
   | {
       ok: false;
-      issues: ConfigIssue[] /** hash of the files, as `config.version` would be */;
+      issues: ConfigIssue[];
+      /** Hash of the files, as `config.version` would be. */
       version: string;
       /** Read by `warren validate`, which compiles every plugin a route names. */
       pluginUses?: PluginUse[];
