@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
 import pino from 'pino';
+import { loadConfig } from '../src/config/load.js';
 import { defaults } from '../src/config/types.js';
-import { loadConfig } from '../src/config/validate.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { planTopology } from '../src/topology/plan.js';
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import pino from 'pino';
 import { createAdminApp } from '../src/admin/app.js';
-import { loadConfig } from '../src/config/validate.js';
+import { loadConfig } from '../src/config/load.js';
 import { Reloader } from '../src/runtime/reloader.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { manyQueues } from './loader-files.js';

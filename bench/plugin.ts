@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp, { type ChannelModel, type ConsumeMessage } from 'amqplib';
 import pino from 'pino';
-import { loadConfig } from '../src/config/validate.js';
+import { loadConfig } from '../src/config/load.js';
 import { Runtime } from '../src/runtime/runtime.js';
 
 const pluginSource = `export default function reshape(msg) {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
 import pino from 'pino';
-import { loadConfig } from '../src/config/validate.js';
+import { loadConfig } from '../src/config/load.js';
 import { Reloader } from '../src/runtime/reloader.js';
 import { Runtime } from '../src/runtime/runtime.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import amqp, { type ConsumeMessage } from 'amqplib';
 import pino from 'pino';
 import { Pool } from 'undici';
-import { loadConfig } from '../src/config/validate.js';
+import { loadConfig } from '../src/config/load.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { planTopology } from '../src/topology/plan.js';
 import type { BenchBroker } from './broker.js';

@@ -1,7 +1,8 @@
 import amqp, { type ChannelModel } from 'amqplib';
 import { connectOptions, parseAmqpUrls, redactUrl } from '../amqp/url.js';
+import { formatIssue } from '../config/issues.js';
+import { loadConfig } from '../config/load.js';
 import { redact, scrub } from '../config/redact.js';
-import { formatIssue, loadConfig } from '../config/validate.js';
 import { brokerTimeoutMs, replyCode, within } from '../dlq/channel.js';
 import { parseLimit } from '../dlq/limit.js';
 import { peekDefaultLimit, peekMaxLimit, peekQueue } from '../dlq/peek.js';

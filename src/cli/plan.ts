@@ -1,5 +1,6 @@
+import { formatIssue } from '../config/issues.js';
+import { loadConfig } from '../config/load.js';
 import { redact } from '../config/redact.js';
-import { formatIssue, loadConfig } from '../config/validate.js';
 import type { PruneCandidates } from '../runtime/runtime.js';
 import { type Plan, planTopology } from '../topology/plan.js';
 import { formatPlan } from '../topology/print.js';

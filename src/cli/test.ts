@@ -1,4 +1,5 @@
-import { formatIssue, loadConfig } from '../config/validate.js';
+import { formatIssue } from '../config/issues.js';
+import { loadConfig } from '../config/load.js';
 import { listTestFiles } from '../route-tests/parse.js';
 import { type CaseResult, runTestFiles } from '../route-tests/run.js';
 import { renderDiff } from '../route-tests/views.js';

@@ -1,5 +1,6 @@
 import { checkPlugins } from '../config/check-plugins.js';
-import { formatIssue, issueJson, loadConfig } from '../config/validate.js';
+import { formatIssue, issueJson } from '../config/issues.js';
+import { loadConfig } from '../config/load.js';
 
 export interface ValidateSettings {
   routes: string;

@@ -1,8 +1,8 @@
 import type { ErrorCode } from '../errors.js';
 import { SandboxCache } from '../plugins/cache.js';
 import { PluginSandbox } from '../sandbox/isolate.js';
-import type { ConfigIssue } from './load.js';
-import type { ValidationResult } from './validate.js';
+import { type ConfigIssue, sortIssues } from './issues.js';
+import type { ValidationResult } from './load.js';
 
 /**
  * `warren validate` compiles every plugin a route names, as `warren run` would load it (same
@@ -36,9 +36,7 @@ export async function checkPlugins(result: ValidationResult): Promise<Validation
     }
   }
   if (issues.length === 0) return result;
-  const all = [...(result.ok ? [] : result.issues), ...issues].sort(
-    (a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col,
-  );
+  const all = sortIssues([...(result.ok ? [] : result.issues), ...issues]);
   return {
     ok: false,
     issues: all,

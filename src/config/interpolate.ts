@@ -1,5 +1,6 @@
 import { isAlias, isCollection, isPair, isScalar, type Node } from 'yaml';
-import type { ConfigIssue, RawDoc } from './load.js';
+import type { RawDoc } from './documents.js';
+import type { ConfigIssue } from './issues.js';
 import { maxInterpolatedFileBytes, type ReadResult, readRegularFileSync } from './read.js';
 
 const reference = /\$\$\{|\$\{(env|file):([^}]*)\}/g;

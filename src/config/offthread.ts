@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
-import type { LoadOptions } from './load.js';
-import type { ValidationResult } from './validate.js';
+import type { LoadOptions } from './documents.js';
+import type { ValidationResult } from './load.js';
 import type { ValidationJob, ValidationReply } from './worker.js';
 
 /** A validation that has not finished by then is given up (the worker is stopped). */

@@ -1,5 +1,5 @@
 import { isAlias, isMap, isScalar, isSeq, type Node, type Pair, type YAMLMap } from 'yaml';
-import type { RawDoc } from './load.js';
+import type { RawDoc } from './documents.js';
 
 /**
  * Each map's keys, indexed the first time a position inside it is asked for: looking up the

@@ -1,4 +1,4 @@
-import type { ConfigIssue } from './load.js';
+import type { ConfigIssue } from './issues.js';
 
 export const redacted = '<redacted>';
 

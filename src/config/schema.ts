@@ -1,3 +1,4 @@
+import type { FromSchema } from 'json-schema-to-ts';
 import { pluginRefSchema } from '../plugins/ref.js';
 import { targets } from '../targets/registry.js';
 import { durationSchema } from './duration.js';
@@ -216,3 +217,15 @@ export const routesSchema = {
     routes: { type: 'object', amqpKeys: 'route', additionalProperties: route },
   },
 } as const;
+
+/**
+ * A document as the schema admits it, derived from the schema object so the two cannot drift.
+ * Where Warren's own keywords (`amqpName`, `durationRange`, …) narrow a value, the type is the
+ * plain JSON Schema shape; `to` is an open map because each target's schema is typed by its module.
+ */
+export type RawDocument = FromSchema<typeof routesSchema>;
+export type RawExchange = NonNullable<RawDocument['exchanges']>[string];
+export type RawQueue = NonNullable<RawDocument['queues']>[string];
+export type RawRoute = NonNullable<RawDocument['routes']>[string];
+export type RawBinding = NonNullable<RawExchange['bind']>[number];
+export type RawFilter = NonNullable<RawRoute['when']>;

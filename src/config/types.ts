@@ -1,8 +1,16 @@
-/** The validated, normalised configuration: defaults filled, durations in milliseconds. */
+import type { RawPluginRef } from '../plugins/ref.js';
+import type { RawWebhook } from '../targets/webhook-schema.js';
+import type { RawBinding, RawExchange, RawFilter, RawQueue, RawRoute } from './schema.js';
 
-export type ExchangeType = 'direct' | 'fanout' | 'topic' | 'headers';
-export type QueueType = 'quorum' | 'classic';
-export type ArgValue = string | number | boolean;
+/**
+ * The validated, normalised configuration: defaults filled, durations in milliseconds. What the
+ * schema says is derived from it (`Raw*`, by `FromSchema`); what normalising changes is written
+ * here, and `Conforms` at the end fails the build when the two drift apart.
+ */
+
+export type ExchangeType = RawExchange['type'];
+export type QueueType = NonNullable<RawQueue['type']>;
+export type ArgValue = NonNullable<RawExchange['arguments']>[string];
 
 /** Where a definition came from, for error messages and duplicate detection. */
 export interface Origin {
@@ -42,7 +50,7 @@ export interface QueueSpec {
 }
 
 /** How a webhook request carries the message (DESIGN §4). */
-export type BodyMode = 'raw' | 'cloudevents' | 'envelope';
+export type BodyMode = NonNullable<RawWebhook['body']>;
 
 /**
  * A webhook's circuit breaker: over the last `windowMs`, once at least `minRequests` requests
@@ -62,7 +70,7 @@ export interface CircuitPolicy {
 export interface WebhookTargetSpec {
   kind: 'webhook';
   url: string;
-  method: 'POST' | 'PUT' | 'PATCH';
+  method: NonNullable<RawWebhook['method']>;
   headers: Record<string, string>;
   timeoutMs: number;
   body: BodyMode;
@@ -205,3 +213,54 @@ export const limits = {
   /** prefetch (basic.qos carries 16 bits), concurrency and deliveryLimit. */
   amqpShort: 65_535,
 } as const;
+
+// ---------------------------------------------------------------------------------------------
+// Drift checks: each key the schema admits is either kept under its name with the same type
+// (defaults filled) or named as changed by normalising. A new key in a schema, or a type that
+// changed on one side only, fails `tsc` here.
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** The raw keys that break the rule: `never` when `Spec` conforms. */
+type Drift<Spec, Raw, Changed extends keyof Raw> = {
+  [K in Exclude<keyof Raw, Changed>]-?: K extends keyof Spec
+    ? Same<Exclude<Spec[K], undefined>, Exclude<Raw[K], undefined>> extends true
+      ? never
+      : K
+    : K;
+}[Exclude<keyof Raw, Changed>];
+type Conforms<Spec, Raw, Changed extends keyof Raw = never> = [Drift<Spec, Raw, Changed>] extends [never]
+  ? true
+  : Drift<Spec, Raw, Changed>;
+type Assert<T extends true> = T;
+
+type RawCircuit = Exclude<NonNullable<RawWebhook['circuit']>, false>;
+type RawPluginObject = Exclude<RawPluginRef, string>;
+
+type _ConformsToSchema = [
+  Assert<Conforms<ExchangeSpec, RawExchange, 'bind'>>,
+  Assert<Conforms<QueueSpec, RawQueue, 'bind'>>,
+  Assert<Conforms<Binding, RawBinding, 'headers'>>,
+  Assert<Conforms<Filter, RawFilter, 'routingKey' | 'headers'>>,
+  Assert<
+    Same<
+      Extract<HeaderCondition, { exists: boolean }>,
+      Extract<NonNullable<RawFilter['headers']>[string], { exists: boolean }>
+    >
+  >,
+  Assert<
+    Conforms<
+      RouteSpec,
+      RawRoute,
+      'from' | 'when' | 'rateLimit' | 'maxInFlightBytes' | 'transform' | 'to' | 'retry' | 'deadLetter'
+    >
+  >,
+  Assert<Conforms<RateLimit, NonNullable<RawRoute['rateLimit']>, 'per'>>,
+  Assert<Conforms<RetryPolicy, NonNullable<RawRoute['retry']>, 'backoff'>>,
+  Assert<
+    Conforms<WebhookTargetSpec, RawWebhook, 'timeout' | 'sign' | 'retryOn' | 'deadLetterOn' | 'circuit'>
+  >,
+  Assert<Conforms<CircuitPolicy, RawCircuit, 'window' | 'cooldown'>>,
+  Assert<Conforms<PluginRef, RawPluginObject, 'timeout'>>,
+  // plugins/ref.ts writes its raw type by hand beside pluginRefSchema: held to the schema here.
+  Assert<Same<RawPluginRef, NonNullable<RawRoute['transform']>>>,
+];

@@ -4,8 +4,8 @@
  * that serves `/healthz` and the deliveries. Replies are plain data (structured-cloned).
  */
 import { parentPort } from 'node:worker_threads';
-import type { LoadOptions } from './load.js';
-import { loadConfig, type ValidationResult } from './validate.js';
+import type { LoadOptions } from './documents.js';
+import { loadConfig, type ValidationResult } from './load.js';
 
 export interface ValidationJob {
   id: number;

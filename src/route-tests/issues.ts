@@ -1,6 +1,7 @@
 import { Ajv, type ErrorObject } from 'ajv';
-import type { ConfigIssue, RawDoc } from '../config/load.js';
-import { pointerSegments, positionOf } from '../config/positions.js';
+import type { RawDoc } from '../config/documents.js';
+import { type ConfigIssue, escapePointer, issueAt } from '../config/issues.js';
+import { pointerSegments } from '../config/positions.js';
 import { suggest } from '../config/suggest.js';
 import { type TestDocument, testFileSchema } from './schema.js';
 
@@ -31,12 +32,6 @@ export function schemaIssues(raw: RawDoc, data: unknown): ConfigIssue[] {
     issues.push(issueAt(raw, pointer, message, atKey));
   }
   return issues;
-}
-
-/** An issue at what a JSON pointer names: its value, or with `atKey` its key. */
-export function issueAt(raw: RawDoc, pointer: string, message: string, atKey = false): ConfigIssue {
-  const { line, col } = positionOf(raw, pointer, atKey);
-  return { file: raw.file, line, col, pointer, message };
 }
 
 function describe(error: ErrorObject): { pointer: string; message: string; atKey: boolean } {
@@ -79,8 +74,4 @@ function describe(error: ErrorObject): { pointer: string; message: string; atKey
       return { pointer: path, message, atKey: error.keyword === 'minItems' };
     }
   }
-}
-
-function escapePointer(segment: string): string {
-  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
 }

@@ -1,11 +1,12 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type ConfigIssue, isRouteFile, parseRouteFile, type RawDoc } from '../config/load.js';
+import { isRouteFile, parseRouteFile, type RawDoc } from '../config/documents.js';
+import { type ConfigIssue, issueAt } from '../config/issues.js';
 import { positionOf } from '../config/positions.js';
 import { defaultMaxFileBytes, readRegularFile } from '../config/read.js';
 import { suggest } from '../config/suggest.js';
 import { WarrenError } from '../errors.js';
-import { issueAt, schemaIssues } from './issues.js';
+import { schemaIssues } from './issues.js';
 import type { TestDocument } from './schema.js';
 import type {
   Expectation,

@@ -1,7 +1,7 @@
 import type { ConsumeMessage } from 'amqplib';
 import pino from 'pino';
 import type { Publisher } from '../amqp/publisher.js';
-import type { ConfigIssue } from '../config/load.js';
+import type { ConfigIssue } from '../config/issues.js';
 import type { Config } from '../config/types.js';
 import { toDelivery } from '../delivery/delivery.js';
 import { type Outcome, retry } from '../delivery/outcome.js';

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import { type BackoffOptions, BrokerSession, type Connections, defaultBackoff } from '../amqp/session.js';
+import { formatIssue } from '../config/issues.js';
+import type { ValidationResult } from '../config/load.js';
 import { redact } from '../config/redact.js';
 import type { Config } from '../config/types.js';
-import { formatIssue, type ValidationResult } from '../config/validate.js';
 import { WarrenError } from '../errors.js';
 import { SandboxCache } from '../plugins/cache.js';
 import { closeWebhookPools } from '../targets/webhook.js';

@@ -1,10 +1,13 @@
+import type { FromSchema } from 'json-schema-to-ts';
 import { durationSchema, parseDuration } from '../config/duration.js';
 import type { BodyMode, CircuitPolicy, WebhookTargetSpec } from '../config/types.js';
 import { defaults, limits } from '../config/types.js';
 
 /** The `to.webhook` schema, its examples and its normalisation (DESIGN §2). */
 
-type StatusItem = number | string;
+/** `to.webhook` as the schema admits it (before defaults). */
+export type RawWebhook = FromSchema<typeof webhookSchema>;
+type StatusItem = NonNullable<RawWebhook['retryOn']>[number];
 
 const whsecSchema = {
   type: 'string',
@@ -132,7 +135,7 @@ export const webhookSchema = {
       ],
     },
   },
-};
+} as const;
 
 export const webhookExamples: unknown[] = [
   { url: 'http://billing.internal:8080/hooks/orders' },

@@ -1,8 +1,9 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: route files use `${env:…}` references, written literally here.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { ConfigIssue } from '../../src/config/load.js';
-import { formatIssue, loadConfig } from '../../src/config/validate.js';
+import type { ConfigIssue } from '../../src/config/issues.js';
+import { formatIssue } from '../../src/config/issues.js';
+import { loadConfig } from '../../src/config/load.js';
 import { lines, runWarren, useTempDirs } from './route-dir.js';
 
 describe('route file errors', () => {

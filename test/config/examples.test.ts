@@ -5,10 +5,11 @@ import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { isRouteFile, parseRouteFile } from '../../src/config/documents.js';
 import { isDuration } from '../../src/config/duration.js';
-import { isRouteFile, parseRouteFile } from '../../src/config/load.js';
+import { formatIssue } from '../../src/config/issues.js';
+import { loadConfig, validateLoaded } from '../../src/config/load.js';
 import { routesSchema } from '../../src/config/schema.js';
-import { formatIssue, loadConfig, validateLoaded } from '../../src/config/validate.js';
 import { targets } from '../../src/targets/registry.js';
 import { repoRoot } from './route-dir.js';
 

@@ -2,9 +2,10 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { formatIssue } from '../../src/config/issues.js';
+import { loadConfig } from '../../src/config/load.js';
 import { redact, redacted } from '../../src/config/redact.js';
 import type { Config, WebhookTargetSpec } from '../../src/config/types.js';
-import { formatIssue, loadConfig } from '../../src/config/validate.js';
 import { lines, runWarren, useTempDirs } from './route-dir.js';
 
 /** One webhook route whose header values are the given raw (uninterpolated) strings. */

@@ -1,8 +1,9 @@
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { listRouteFiles, loadRouteFiles } from '../../src/config/load.js';
-import { formatIssue, loadConfig } from '../../src/config/validate.js';
+import { listRouteFiles, loadRouteFiles } from '../../src/config/documents.js';
+import { formatIssue } from '../../src/config/issues.js';
+import { loadConfig } from '../../src/config/load.js';
 import { lines, useTempDirs } from './route-dir.js';
 
 const exchange = (name: string) => lines('exchanges:', `  ${name}: { type: topic }`);

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatIssue, loadConfig } from '../../src/config/validate.js';
+import { formatIssue } from '../../src/config/issues.js';
+import { loadConfig } from '../../src/config/load.js';
 import { lines, useTempDirs } from './route-dir.js';
 
 /** The keys of issue 5 (filters, rate limits, webhook policies): normalised values and errors. */

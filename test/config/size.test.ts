@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { formatIssue } from '../../src/config/issues.js';
+import { loadConfig } from '../../src/config/load.js';
 import { parseSize } from '../../src/config/size.js';
-import { formatIssue, loadConfig } from '../../src/config/validate.js';
 import { planTopology } from '../../src/topology/plan.js';
 import { lines, useTempDirs } from './route-dir.js';
 

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { formatIssue } from '../../src/config/issues.js';
+import { loadConfig } from '../../src/config/load.js';
 import type { CircuitPolicy } from '../../src/config/types.js';
-import { formatIssue, loadConfig } from '../../src/config/validate.js';
 import { CircuitBreaker, type CircuitState } from '../../src/delivery/circuit.js';
 import { lines, useTempDirs } from '../config/route-dir.js';
 

@@ -3,7 +3,7 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAdminApp } from '../../src/admin/app.js';
 import { resolveSettings } from '../../src/cli/main.js';
-import { loadConfig } from '../../src/config/validate.js';
+import { loadConfig } from '../../src/config/load.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { planTopology } from '../../src/topology/plan.js';
 import { amqpUrl, TestBroker, uniqueName, waitFor } from '../helpers/broker.js';

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseRouteFile } from '../../src/config/load.js';
-import { validateLoaded } from '../../src/config/validate.js';
+import { parseRouteFile } from '../../src/config/documents.js';
+import { validateLoaded } from '../../src/config/load.js';
 import { repoRoot } from '../config/route-dir.js';
 
 /**

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
 import { ConfigWorker } from '../../src/config/offthread.js';
-import { loadConfig } from '../../src/config/validate.js';
 
 describe('validation in a worker thread', () => {
   const worker = new ConfigWorker();

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { parseRouteFile } from '../../src/config/documents.js';
 import { formatDuration } from '../../src/config/duration.js';
-import { parseRouteFile } from '../../src/config/load.js';
-import { validateLoaded } from '../../src/config/validate.js';
+import { validateLoaded } from '../../src/config/load.js';
 import { planTopology } from '../../src/topology/plan.js';
 
 /**

@@ -2,10 +2,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseRouteFile } from '../../src/config/documents.js';
 import { formatDuration } from '../../src/config/duration.js';
-import { parseRouteFile } from '../../src/config/load.js';
+import { formatIssue } from '../../src/config/issues.js';
+import { type ValidationResult, validateLoaded } from '../../src/config/load.js';
 import { limits } from '../../src/config/types.js';
-import { formatIssue, type ValidationResult, validateLoaded } from '../../src/config/validate.js';
 import { planTopology } from '../../src/topology/plan.js';
 import { TestBroker, uniqueName } from '../helpers/broker.js';
 

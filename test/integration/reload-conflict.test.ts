@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Hono } from 'hono';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/validate.js';
+import { loadConfig } from '../../src/config/load.js';
 import { planTopology, type RoutePlan, retryTierQueue } from '../../src/topology/plan.js';
 import { TestBroker, uniqueName, waitFor } from '../helpers/broker.js';
 import { accounting, SteadyPublisher } from '../helpers/load.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatIssue, loadConfig } from '../../src/config/validate.js';
+import { formatIssue } from '../../src/config/issues.js';
+import { loadConfig } from '../../src/config/load.js';
 import { diffPlans, planBindings, type TopologyDiff, unbindsWithout } from '../../src/topology/diff.js';
 import { emptyPlan, type Plan, planTopology } from '../../src/topology/plan.js';
 import { lines, useTempDirs } from '../config/route-dir.js';

@@ -1,7 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatIssue, loadConfig } from '../../src/config/validate.js';
+import { formatIssue } from '../../src/config/issues.js';
+import { loadConfig } from '../../src/config/load.js';
 import { delayForAttempt, type Plan, planTopology, type RoutePlan } from '../../src/topology/plan.js';
 import { lines, useTempDirs } from '../config/route-dir.js';
 

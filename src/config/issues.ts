@@ -1,0 +1,54 @@
+import type { ErrorCode } from '../errors.js';
+import type { RawDoc } from './documents.js';
+import { positionOf } from './positions.js';
+
+/** One mistake in the route files, at the line and column a reader goes to. */
+export interface ConfigIssue {
+  file: string;
+  /** 1-based; a problem with a whole file or directory is at 1:1. */
+  line: number;
+  col: number;
+  /** JSON pointer into the document, '' for the document itself. */
+  pointer: string;
+  message: string;
+}
+
+/** An issue at what a JSON pointer names in a document: its value, or with `atKey` its key. */
+export function issueAt(raw: RawDoc, pointer: string, message: string, atKey = false): ConfigIssue {
+  const pos = positionOf(raw, pointer, atKey);
+  return { file: raw.file, line: pos.line, col: pos.col, pointer, message };
+}
+
+export function escapePointer(segment: string): string {
+  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/** In file order; issues at the same place keep the order they were found in. */
+export function sortIssues<T extends ConfigIssue>(issues: T[]): T[] {
+  return issues.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col);
+}
+
+/** `file:line:col message (at /pointer)`: the one-line form used by the CLI and the log. */
+export function formatIssue(issue: ConfigIssue): string {
+  const where = issue.pointer ? ` (at ${issue.pointer})` : '';
+  return `${issue.file}:${issue.line}:${issue.col} ${issue.message}${where}`;
+}
+
+/** An issue as `--format json` prints it: always with the code docs/errors.md documents. */
+export function issueJson(issue: ConfigIssue & { code?: ErrorCode }): {
+  code: ErrorCode;
+  file: string;
+  line: number;
+  col: number;
+  pointer: string;
+  message: string;
+} {
+  return {
+    code: issue.code ?? 'WARREN_E_CONFIG_INVALID',
+    file: issue.file,
+    line: issue.line,
+    col: issue.col,
+    pointer: issue.pointer,
+    message: issue.message,
+  };
+}
