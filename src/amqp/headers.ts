@@ -16,6 +16,20 @@ export function isBytes(value: unknown): value is Buffer {
 }
 
 /**
+ * A header table by its own keys. amqplib makes a key `__proto__` the table's prototype; a for-in
+ * loop over the table then walks what the prototype holds (a Buffer's methods and getters, which
+ * throw). A plain object cannot carry a header of that name: it is left out. The same object in
+ * the usual case (one prototype check per message).
+ */
+export function ownHeaders(headers: Record<string, unknown>): Record<string, unknown> {
+  const proto: unknown = Object.getPrototypeOf(headers);
+  if (proto === Object.prototype || proto === null) return headers;
+  const out: Record<string, unknown> = {};
+  for (const name of Object.keys(headers)) out[name] = headers[name];
+  return out;
+}
+
+/**
  * What `headerText` reads as text besides strings and byte arrays (UTF-8): `strings` nothing else,
  * `numbers` numbers too, `scalars` numbers, booleans and bigints too (each as its literal).
  */

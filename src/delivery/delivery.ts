@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import type { ConsumeMessage, Message } from 'amqplib';
-import { headerInteger, headerText } from '../amqp/headers.js';
+import { headerInteger, headerText, ownHeaders } from '../amqp/headers.js';
 import { newTraceparent, validTraceparent } from '../telemetry/trace.js';
 import type { Delivery } from './types.js';
 
@@ -24,7 +24,7 @@ export function stableId(
 
 /** Copies what a target needs out of the AMQP message, undoing any trip through a delay tier. */
 export function toDelivery(msg: ConsumeMessage, route: string): Delivery {
-  const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
+  const headers = ownHeaders((msg.properties.headers ?? {}) as Record<string, unknown>);
   const exchange = headerText(headers['x-warren-original-exchange']) ?? msg.fields.exchange;
   const routingKey = headerText(headers['x-warren-original-routing-key']) ?? msg.fields.routingKey;
   const delivery: Delivery = {

@@ -1,5 +1,5 @@
 import type { Message } from 'amqplib';
-import { headerJson, headerNumber, headerText, type JsonRule } from '../amqp/headers.js';
+import { headerJson, headerNumber, headerText, type JsonRule, ownHeaders } from '../amqp/headers.js';
 import { publishIdHeader } from '../amqp/publisher.js';
 import { deadLetterAnnotations } from '../delivery/copies.js';
 
@@ -107,7 +107,7 @@ function defined<T extends object>(fields: T): Partial<T> {
 
 /** What a peek shows of one DLQ message: DESIGN §3's annotations, the origin, a body excerpt. */
 export function describeDeadLetter(msg: Message, position: number): DeadLetterView {
-  const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
+  const headers = ownHeaders((msg.properties.headers ?? {}) as Record<string, unknown>);
   const p = msg.properties;
   const error = text(headers['x-warren-error']);
   // The latest death says why it is here (x-death is newest first): a message that went through a

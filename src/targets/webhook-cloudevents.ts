@@ -107,7 +107,8 @@ function rfc3339(date: Date | undefined): string {
 /** Not an attribute type: its JSON text. */
 function jsonText(value: unknown): string {
   try {
-    return JSON.stringify(value);
+    // undefined when a toJSON a table inherited gives nothing.
+    return JSON.stringify(value) ?? '';
   } catch {
     // A table amqplib gave a Buffer as prototype (a key `__proto__`), whose toJSON throws, or
     // one nested deeper than the stack reaches: no value.
