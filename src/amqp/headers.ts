@@ -80,7 +80,7 @@ export function typedKind(value: unknown): 'timestamp' | 'decimal' | undefined {
 
 /** An AMQP timestamp's Unix seconds (a u64, up to about 1.8e19), or undefined for any other value. */
 export function timestampSeconds(value: unknown): number | undefined {
-  return typedKind(value) === 'timestamp' ? ((value as { value: number }).value as number) : undefined;
+  return typedKind(value) === 'timestamp' ? (value as { value: number }).value : undefined;
 }
 
 /** The date of a timestamp's seconds; undefined past the range of a Date (±8.64e12 seconds). */
@@ -159,16 +159,17 @@ function objectJson(value: object, rule: JsonRule, depth: number): unknown {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value)) {
     const v = jsonOf((value as Record<string, unknown>)[key], rule, depth);
-    // defineProperty: assigning a key `__proto__` would set the prototype and lose the key.
-    if (v !== undefined)
-      Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+    if (v === undefined) continue;
+    // Assigning a key `__proto__` would set the prototype and lose the key.
+    if (key === '__proto__') Object.defineProperty(out, key, { value: v, enumerable: true, writable: true });
+    else out[key] = v;
   }
   return out;
 }
 
 /**
- * Headers the broker adds on a dead-letter trip (its history of the message), which a copy Warren
- * makes or shows leaves out: they describe a trip, not the message.
+ * Headers the broker adds when it dead-letters a message: they describe a trip, not the message,
+ * so the copies Warren publishes and the webhook envelope leave them out.
  */
 export function isBrokerBookkeeping(name: string): boolean {
   return (

@@ -12,6 +12,7 @@ import {
   isBytes,
   type JsonRule,
   maxJsonDepth,
+  ownHeaders,
   type TextRule,
   timestampDate,
   timestampSeconds,
@@ -90,6 +91,18 @@ describe('reading a header as text, a number or an integer', () => {
     for (const rule of Object.values(rules)) expect(headerJson(fake, rule)).toEqual({});
   });
 
+  it('takes a header table by its own keys, leaving out a key `__proto__` amqplib made its prototype', () => {
+    const headers = decode([
+      [Buffer.from('__proto__'), tagged('x', longstr(Buffer.from('ab')))],
+      [Buffer.from('tenant'), text('acme')],
+    ]);
+    const own = ownHeaders(headers);
+    expect(Object.getPrototypeOf(own)).toBe(Object.prototype);
+    expect({ ...own }).toEqual({ tenant: 'acme' });
+    const usual = { tenant: 'acme' };
+    expect(ownHeaders(usual)).toBe(usual);
+  });
+
   it('reads numbers from numbers, strings and bytes as Number does, and nothing else', () => {
     expect(
       [3, '3', ' 4 ', Buffer.from('5'), '1e2', '', 'x', Number.NaN, Infinity, true].map(headerNumber),
@@ -138,7 +151,7 @@ describe('the typed values amqplib decodes', () => {
     expect(headerJson([timestamp], rules.plugin!)).toEqual([{ '!': 'timestamp', value: 1_700_000_000 }]);
   });
 
-  it('gives the seconds of a timestamp no Date can hold, as ISO text or as a date', () => {
+  it('writes a timestamp no Date can hold as its seconds, and as no CloudEvents time', () => {
     const far = { '!': 'timestamp', value: 2 ** 63 };
     expect(headerJson(far, rules.peek!)).toBe(2 ** 63);
     expect(timestampDate(2 ** 63)).toBeUndefined();
