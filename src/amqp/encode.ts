@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Options } from 'amqplib';
+import { typedKind } from './headers.js';
 
 /**
  * The one place that knows what amqplib (0.10) can encode. amqplib decodes some values it cannot
@@ -52,18 +53,6 @@ function typed(type: string, value: unknown): object {
   return t;
 }
 
-/** The typed values amqplib's decoder itself produces ('T' timestamp, 'D' decimal). */
-function isDecodedTyped(v: Record<string, unknown>): boolean {
-  const keys = Object.keys(v);
-  if (keys.length !== 2 || !('value' in v)) return false;
-  if (v['!'] === 'timestamp') return typeof v.value === 'number';
-  if (v['!'] === 'decimal') {
-    const d = v.value as Record<string, unknown> | null;
-    return typeof d === 'object' && d !== null && 'places' in d && 'digits' in d;
-  }
-  return false;
-}
-
 /** A value as amqplib must be given it to send exactly what arrived (copy-on-write). */
 function retype(v: unknown): unknown {
   // -0 too: amqplib would send it as the integer 0.
@@ -83,7 +72,7 @@ function retype(v: unknown): unknown {
   const inner = retypeTable(table);
   // A nested table with a key `!` would be taken for amqplib's typed-value trapdoor: wrap it as
   // an explicit table, which encodes its keys (`!` included) as they are.
-  if (Object.hasOwn(table, '!') && !isDecodedTyped(table)) return typed('object', inner);
+  if (Object.hasOwn(table, '!') && typedKind(table) === undefined) return typed('object', inner);
   return inner;
 }
 

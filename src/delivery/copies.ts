@@ -1,4 +1,5 @@
 import type { ConsumeMessage, Options } from 'amqplib';
+import { isBrokerBookkeeping } from '../amqp/headers.js';
 import { publishIdHeader } from '../amqp/publisher.js';
 import type { Delivery } from './types.js';
 
@@ -10,15 +11,6 @@ function carriedHeaders(headers: Record<string, unknown>): Record<string, unknow
     out[name] = headers[name];
   }
   return out;
-}
-
-function isBrokerBookkeeping(name: string): boolean {
-  return (
-    name === 'x-death' ||
-    name === 'x-delivery-count' ||
-    name.startsWith('x-first-death-') ||
-    name.startsWith('x-last-death-')
-  );
 }
 
 /**

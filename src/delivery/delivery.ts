@@ -1,18 +1,8 @@
 import { hash } from 'node:crypto';
 import type { ConsumeMessage, Message } from 'amqplib';
+import { headerInteger, headerText, ownHeaders } from '../amqp/headers.js';
 import { newTraceparent, validTraceparent } from '../telemetry/trace.js';
 import type { Delivery } from './types.js';
-
-function headerString(value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
-  if (Buffer.isBuffer(value)) return value.toString();
-  return undefined;
-}
-
-function headerInt(value: unknown): number | undefined {
-  const n = typeof value === 'number' ? value : Number(headerString(value));
-  return Number.isInteger(n) && n >= 1 ? n : undefined;
-}
 
 /**
  * The idempotency key when the publisher set no message-id: a hash of what identifies the
@@ -34,9 +24,9 @@ export function stableId(
 
 /** Copies what a target needs out of the AMQP message, undoing any trip through a delay tier. */
 export function toDelivery(msg: ConsumeMessage, route: string): Delivery {
-  const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
-  const exchange = headerString(headers['x-warren-original-exchange']) ?? msg.fields.exchange;
-  const routingKey = headerString(headers['x-warren-original-routing-key']) ?? msg.fields.routingKey;
+  const headers = ownHeaders((msg.properties.headers ?? {}) as Record<string, unknown>);
+  const exchange = headerText(headers['x-warren-original-exchange']) ?? msg.fields.exchange;
+  const routingKey = headerText(headers['x-warren-original-routing-key']) ?? msg.fields.routingKey;
   const delivery: Delivery = {
     content: msg.content,
     properties: msg.properties,
@@ -44,12 +34,18 @@ export function toDelivery(msg: ConsumeMessage, route: string): Delivery {
     exchange,
     routingKey,
     redelivered: msg.fields.redelivered,
-    attempt: headerInt(headers['x-warren-attempt']) ?? 1,
+    attempt: attemptOf(headers['x-warren-attempt']),
     id: msg.properties.messageId ? String(msg.properties.messageId) : stableId(msg, exchange, routingKey),
     traceparent: validTraceparent(headers.traceparent) ?? newTraceparent(),
     route,
   };
-  const tracestate = headerString(headers.tracestate);
+  const tracestate = headerText(headers.tracestate);
   if (tracestate) delivery.tracestate = tracestate;
   return delivery;
+}
+
+/** `x-warren-attempt` of a retry copy; 1 when absent or not a positive integer. */
+function attemptOf(value: unknown): number {
+  const n = headerInteger(value);
+  return n !== undefined && n >= 1 ? n : 1;
 }

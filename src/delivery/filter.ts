@@ -1,3 +1,4 @@
+import { headerText } from '../amqp/headers.js';
 import type { Filter } from '../config/types.js';
 import { filtered, type Outcome } from './outcome.js';
 import type { Delivery } from './types.js';
@@ -32,7 +33,7 @@ export function compileFilter(filter: Filter): CompiledFilter {
         continue;
       }
       if (!present) return `header ${name} is absent`;
-      const text = headerText(value);
+      const text = headerText(value, 'scalars');
       if (text === undefined || !values!.has(text)) {
         return `header ${name} is not ${[...values!].map((v) => `"${v}"`).join(' or ')}`;
       }
@@ -50,14 +51,6 @@ export function withFilter(
     const reason = filter(d);
     return reason === undefined ? next(d) : Promise.resolve(filtered(reason));
   };
-}
-
-function headerText(value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
-    return String(value);
-  if (Buffer.isBuffer(value)) return value.toString('utf8');
-  return undefined;
 }
 
 /**

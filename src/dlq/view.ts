@@ -1,4 +1,5 @@
 import type { Message } from 'amqplib';
+import { headerJson, headerNumber, headerText, type JsonRule, ownHeaders } from '../amqp/headers.js';
 import { publishIdHeader } from '../amqp/publisher.js';
 import { deadLetterAnnotations } from '../delivery/copies.js';
 
@@ -42,33 +43,12 @@ export interface DeadLetterView {
   headers: Record<string, unknown>;
 }
 
-export function headerText(value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
-  if (Buffer.isBuffer(value)) return value.toString();
-  if (typeof value === 'number') return String(value);
-  return undefined;
-}
+/** A peek is read by people: timestamps as ISO text; decimals stay as amqplib decodes them. */
+const peekJson: JsonRule = { bytes: 'base64', timestamps: 'iso', decimals: 'typed' };
 
-function headerNumber(value: unknown): number | undefined {
-  const n = typeof value === 'number' ? value : Number(headerText(value));
-  return Number.isFinite(n) ? n : undefined;
-}
-
-/**
- * amqplib's header values as plain JSON: byte arrays as base64, timestamps as ISO text (a peek is
- * read by people), everything else as it is.
- */
-export function jsonSafe(value: unknown): unknown {
-  if (Buffer.isBuffer(value)) return value.toString('base64');
-  if (typeof value === 'bigint') return value.toString();
-  if (Array.isArray(value)) return value.map(jsonSafe);
-  if (value && typeof value === 'object') {
-    const tagged = value as { '!'?: string; value?: unknown };
-    if (tagged['!'] === 'timestamp' && typeof tagged.value === 'number')
-      return new Date(tagged.value * 1000).toISOString();
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, jsonSafe(v)]));
-  }
-  return value;
+/** An annotation or x-death field as text: a number counts, a boolean does not. */
+function text(value: unknown): string | undefined {
+  return headerText(value, 'numbers');
 }
 
 interface DeathEntry {
@@ -85,19 +65,19 @@ interface DeathEntry {
 export function originOf(
   headers: Record<string, unknown>,
 ): { exchange: string; routingKey: string } | undefined {
-  const exchange = headerText(headers['x-warren-original-exchange']);
-  const routingKey = headerText(headers['x-warren-original-routing-key']);
+  const exchange = text(headers['x-warren-original-exchange']);
+  const routingKey = text(headers['x-warren-original-routing-key']);
   if (exchange !== undefined && routingKey !== undefined) return { exchange, routingKey };
-  const firstQueue = headerText(headers['x-first-death-queue']);
-  const firstReason = headerText(headers['x-first-death-reason']);
-  const deaths = Array.isArray(headers['x-death']) ? (headers['x-death'] as DeathEntry[]) : [];
+  const firstQueue = text(headers['x-first-death-queue']);
+  const firstReason = text(headers['x-first-death-reason']);
+  // An entry may be anything a publisher sent, null included.
+  const deaths = Array.isArray(headers['x-death']) ? (headers['x-death'] as Array<DeathEntry | null>) : [];
   // x-death holds one entry per queue and reason, most recent first: the first death is that pair.
   const first =
-    deaths.find((d) => headerText(d.queue) === firstQueue && headerText(d.reason) === firstReason) ??
-    deaths.at(-1);
-  const firstExchange = headerText(headers['x-first-death-exchange']) ?? headerText(first?.exchange);
+    deaths.find((d) => text(d?.queue) === firstQueue && text(d?.reason) === firstReason) ?? deaths.at(-1);
+  const firstExchange = text(headers['x-first-death-exchange']) ?? text(first?.exchange);
   const keys = first?.['routing-keys'];
-  const firstKey = Array.isArray(keys) ? headerText(keys[0]) : undefined;
+  const firstKey = Array.isArray(keys) ? text(keys[0]) : undefined;
   if (firstExchange === undefined || firstKey === undefined) return undefined;
   return { exchange: firstExchange, routingKey: firstKey };
 }
@@ -127,28 +107,28 @@ function defined<T extends object>(fields: T): Partial<T> {
 
 /** What a peek shows of one DLQ message: DESIGN §3's annotations, the origin, a body excerpt. */
 export function describeDeadLetter(msg: Message, position: number): DeadLetterView {
-  const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
+  const headers = ownHeaders((msg.properties.headers ?? {}) as Record<string, unknown>);
   const p = msg.properties;
-  const error = headerText(headers['x-warren-error']);
+  const error = text(headers['x-warren-error']);
   // The latest death says why it is here (x-death is newest first): a message that went through a
   // delay tier has `expired` as its *first* death, and `delivery_limit` as the one that sent it here.
   const deaths = headers['x-death'];
   const latest = Array.isArray(deaths) ? (deaths[0] as { reason?: unknown } | undefined) : undefined;
-  const deathReason = headerText(latest?.reason) ?? headerText(headers['x-first-death-reason']);
+  const deathReason = text(latest?.reason) ?? text(headers['x-first-death-reason']);
   const origin = originOf(headers);
   const rest: Record<string, unknown> = {};
   for (const name of Object.keys(headers).sort()) {
-    if (!annotationHeaders.has(name)) rest[name] = jsonSafe(headers[name]);
+    if (!annotationHeaders.has(name)) rest[name] = headerJson(headers[name], peekJson);
   }
   return {
     position,
     ...defined({
       messageId: p.messageId ? String(p.messageId) : undefined,
-      route: headerText(headers['x-warren-route']),
+      route: text(headers['x-warren-route']),
       error: error ?? (deathReason ? `dead-lettered by the broker: ${deathReason}` : undefined),
       status: headerNumber(headers['x-warren-status']),
       attempts: headerNumber(headers['x-warren-attempts']),
-      failedAt: headerText(headers['x-warren-failed-at']),
+      failedAt: text(headers['x-warren-failed-at']),
       exchange: origin?.exchange,
       routingKey: origin?.routingKey,
       deathReason: error === undefined ? deathReason : undefined,

@@ -1,3 +1,4 @@
+import { headerJson, type JsonRule } from '../amqp/headers.js';
 import type { Delivery } from '../delivery/types.js';
 import type { PluginMessage, PluginOutput } from '../sandbox/isolate.js';
 
@@ -23,27 +24,21 @@ export function toPluginMessage(d: Delivery): PluginMessage {
 }
 
 /**
- * AMQP values may be Buffers and nested tables: a plugin gets strings and plain data. Most values
- * are primitives, copied as they are; only the rest takes the JSON round trip (per message, so cheap).
+ * A plugin gets byte arrays as UTF-8 text, and timestamps and decimals in amqplib's typed form,
+ * which amqplib also encodes: handed back in the output's headers, they leave as the same types.
  */
+const pluginJson: JsonRule = { bytes: 'text', timestamps: 'typed', decimals: 'typed' };
+
+/** AMQP values as plain data. Most are primitives, copied as they are (NaN included). */
 function plain(value: object, skip?: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key in value) {
     if (key === skip) continue;
     const v = (value as Record<string, unknown>)[key];
     if (v === undefined) continue;
-    if (v === null || typeof v !== 'object') out[key] = v;
-    else if (Buffer.isBuffer(v)) out[key] = v.toString('utf8');
-    else if (v instanceof Date) out[key] = v.toISOString();
-    else out[key] = JSON.parse(JSON.stringify(v, bufferAsText));
+    out[key] = v === null || typeof v !== 'object' ? v : headerJson(v, pluginJson);
   }
   return out;
-}
-
-function bufferAsText(_key: string, v: unknown): unknown {
-  return v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer'
-    ? Buffer.from((v as { data: number[] }).data).toString('utf8')
-    : v;
 }
 
 /** A plugin's output body as bytes: strings as they are, anything else as JSON. */

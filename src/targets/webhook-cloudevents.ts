@@ -1,3 +1,4 @@
+import { headerText, isBytes, timestampDate, timestampSeconds } from '../amqp/headers.js';
 import type { Delivery } from '../delivery/types.js';
 import { percentEncode } from './header-value.js';
 
@@ -90,18 +91,27 @@ function isAttributeHeader(name: string): boolean {
  * timestamps as RFC 3339, binary as base64, booleans and integers as their literals.
  */
 export function canonicalText(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `${value}`;
-  if (Buffer.isBuffer(value)) return value.toString('base64');
+  if (isBytes(value)) return value.toString('base64');
+  const text = headerText(value, 'scalars');
+  if (text !== undefined) return text;
   if (value instanceof Date) return rfc3339(value);
-  if (isTimestamp(value)) return rfc3339(new Date(Number(value.value) * 1000));
-  return value === undefined || value === null ? '' : JSON.stringify(value);
+  const seconds = timestampSeconds(value);
+  if (seconds !== undefined) return rfc3339(timestampDate(seconds));
+  return value === undefined || value === null ? '' : jsonText(value);
 }
 
-function isTimestamp(value: unknown): value is { '!': 'timestamp'; value: number } {
-  return typeof value === 'object' && value !== null && (value as { '!'?: unknown })['!'] === 'timestamp';
+function rfc3339(date: Date | undefined): string {
+  return date === undefined || Number.isNaN(date.getTime()) ? '' : date.toISOString().replace('.000Z', 'Z');
 }
 
-function rfc3339(date: Date): string {
-  return Number.isNaN(date.getTime()) ? '' : date.toISOString().replace('.000Z', 'Z');
+/** Not an attribute type: its JSON text. */
+function jsonText(value: unknown): string {
+  try {
+    // undefined when a toJSON a table inherited gives nothing.
+    return JSON.stringify(value) ?? '';
+  } catch {
+    // A table amqplib gave a Buffer as prototype (a key `__proto__`), whose toJSON throws, or
+    // one nested deeper than the stack reaches: no value.
+    return '';
+  }
 }

@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { MessageProperties } from 'amqplib';
+import { headerJson, isBrokerBookkeeping, type JsonRule } from '../amqp/headers.js';
 import type { Delivery } from '../delivery/types.js';
 
 /**
@@ -28,6 +29,10 @@ const propertyKeys = [
   'userId',
   'appId',
 ] as const satisfies ReadonlyArray<keyof MessageProperties>;
+
+/** AMQP values: byte arrays as base64, timestamps as Unix seconds (like the `timestamp` property),
+ * decimals as numbers. */
+const envelopeJson: JsonRule = { bytes: 'base64', timestamps: 'seconds', decimals: 'number' };
 
 const closingBrace = Buffer.from('}');
 
@@ -87,7 +92,7 @@ function envelopeProperties(properties: MessageProperties): Record<string, unkno
   const out: Record<string, unknown> = {};
   for (const key of propertyKeys) {
     const value: unknown = properties[key];
-    if (value !== undefined && value !== null) out[key] = jsonValue(value);
+    if (value !== undefined && value !== null) out[key] = headerJson(value, envelopeJson);
   }
   return out;
 }
@@ -102,7 +107,7 @@ function envelopeHeaders(headers: Record<string, unknown>): Record<string, unkno
   for (const name in headers) {
     if (isLeftOut(name)) continue;
     const value = headers[name];
-    if (value !== undefined) out[name] = jsonValue(value);
+    if (value !== undefined) out[name] = headerJson(value, envelopeJson);
   }
   return out;
 }
@@ -112,32 +117,6 @@ function isLeftOut(name: string): boolean {
     name.startsWith('x-warren-') ||
     name === 'traceparent' ||
     name === 'tracestate' ||
-    name === 'x-death' ||
-    name === 'x-delivery-count' ||
-    name.startsWith('x-first-death-') ||
-    name.startsWith('x-last-death-')
+    isBrokerBookkeeping(name)
   );
-}
-
-/**
- * An AMQP field value as JSON: byte arrays as base64, timestamps as Unix seconds (like the
- * `timestamp` property), decimals as numbers, tables and arrays member by member.
- */
-function jsonValue(value: unknown): unknown {
-  if (typeof value !== 'object' || value === null) {
-    if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : `${value}`;
-    return value;
-  }
-  if (Buffer.isBuffer(value)) return value.toString('base64');
-  if (Array.isArray(value)) return value.map(jsonValue);
-  if (value instanceof Date) return value.toISOString();
-  const typed = value as { '!'?: unknown; value?: unknown };
-  if (typed['!'] === 'timestamp') return Number(typed.value);
-  if (typed['!'] === 'decimal') {
-    const { places, digits } = typed.value as { places: number; digits: number };
-    return digits / 10 ** places;
-  }
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = jsonValue(v);
-  return out;
 }
