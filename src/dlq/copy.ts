@@ -1,4 +1,5 @@
 import type { Message, Options } from 'amqplib';
+import { isBrokerBookkeeping, ownHeaders } from '../amqp/headers.js';
 import { originOf } from './view.js';
 
 /** The AMQP properties a redriven message keeps (message-id and headers are handled apart). */
@@ -16,13 +17,7 @@ const keptProperties = [
 
 /** Headers that describe the failed trip, not the message: dropped so the next trip starts afresh. */
 function isTripBookkeeping(name: string): boolean {
-  return (
-    name.startsWith('x-warren-') ||
-    name === 'x-death' ||
-    name === 'x-delivery-count' ||
-    name.startsWith('x-first-death-') ||
-    name.startsWith('x-last-death-')
-  );
+  return name.startsWith('x-warren-') || isBrokerBookkeeping(name);
 }
 
 /** The headers `redriveCopy` writes itself: what a redriven copy keeps when nothing else can be sent. */
@@ -42,9 +37,10 @@ const droppedHeaders = 'x-warren-dropped-headers';
  * annotations and the broker's dead-letter history are left behind.
  */
 export function redriveCopy(msg: Message): Options.Publish {
-  const source = (msg.properties.headers ?? {}) as Record<string, unknown>;
+  // By own keys: a header named `__proto__` is the table's prototype once amqplib has decoded it.
+  const source = ownHeaders((msg.properties.headers ?? {}) as Record<string, unknown>);
   const headers: Record<string, unknown> = {};
-  for (const name in source) {
+  for (const name of Object.keys(source)) {
     if (!isTripBookkeeping(name) || name === droppedHeaders) headers[name] = source[name];
   }
   const origin = originOf(source);

@@ -176,6 +176,18 @@ describe('the copy a redrive publishes', () => {
     });
   });
 
+  it("peeks and redrives a dead letter whose header `__proto__` amqplib made the table's prototype", () => {
+    // amqplib decodes a field named `__proto__` by assigning it: a byte-array value becomes the
+    // table's prototype, and walking the table with for…in runs into Buffer getters that throw.
+    const headers: Record<string, unknown> = { tenant: 'acme', 'x-warren-error': 'HTTP 404' };
+    Object.setPrototypeOf(headers, Buffer.from('ab'));
+    const msg = message(headers, { messageId: 'm-proto' });
+    expect(describeDeadLetter(msg, 1)).toMatchObject({ error: 'HTTP 404' });
+    const copy = redriveCopy(msg);
+    expect(copy.headers).toEqual({ tenant: 'acme' });
+    expect(Object.getPrototypeOf(copy.headers)).toBe(Object.prototype);
+  });
+
   it('gives a broker dead letter the origin its webhook needs, so the receiver sees the same exchange, key and id', () => {
     const poison = message(poisoned, {}, Buffer.from('{"order":2}'));
     const original = toDelivery(
