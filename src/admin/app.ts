@@ -19,7 +19,7 @@ export interface AdminOptions {
 }
 
 /**
- * The admin HTTP API (DESIGN §7): health, readiness, metrics, the running routes, pause and
+ * The admin HTTP API (README: Admin API and metrics): health, readiness, metrics, the running routes, pause and
  * resume, reload. Mutating endpoints go behind `admin` (the bearer token, or a loopback bind).
  */
 export function createAdminApp(runtime: Runtime, options: AdminOptions = {}): Hono {

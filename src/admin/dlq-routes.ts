@@ -30,7 +30,7 @@ function statusOf(err: unknown): ContentfulStatusCode {
 }
 
 /**
- * `GET /api/dlq/:route?limit=N` (peek) and `POST /api/dlq/:route/redrive?limit=N` (DESIGN §7), as a
+ * `GET /api/dlq/:route?limit=N` (peek) and `POST /api/dlq/:route/redrive?limit=N` (README: Admin API), as a
  * sub-app to mount on the admin app. Both run on Warren's own connections: the peek on a channel of
  * its own, the redrive with confirms on the publishing connection. One redrive per DLQ at a time.
  */

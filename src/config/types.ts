@@ -49,7 +49,7 @@ export interface QueueSpec {
   origin: Origin;
 }
 
-/** How a webhook request carries the message (DESIGN §4). */
+/** How a webhook request carries the message (README: Body modes). */
 export type BodyMode = NonNullable<RawWebhook['body']>;
 
 /**

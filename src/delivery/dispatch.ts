@@ -56,8 +56,9 @@ export function chooseTier(plan: RoutePlan, attempt: number, afterMs?: number): 
 
 /**
  * Runs one delivery through the route's handler and turns the outcome into broker actions in the
- * order DESIGN §3 requires: a copy is confirmed before the original is acked; when the copy
- * cannot be confirmed the original is requeued, never acked. Rejects only on a bug in Warren.
+ * order the delivery semantics require (docs/architecture.md): a copy is confirmed before the
+ * original is acked; when the copy cannot be confirmed the original is requeued, never acked.
+ * Rejects only on a bug in Warren.
  *
  * Written with `then` rather than `await`, and an ack or a drop reported from the ack's callback
  * (acks leave in batches, see AckBatch): per delivery that is one promise besides the handler's.

@@ -1,6 +1,6 @@
 /**
  * What a target decided about one delivery. Only the delivery layer turns an outcome into broker
- * actions (DESIGN §3); targets never ack, nack or publish retry copies themselves.
+ * actions (docs/architecture.md: Delivery semantics); targets never ack, nack or publish retry copies themselves.
  */
 export type Outcome =
   | { kind: 'ack' }

@@ -105,7 +105,7 @@ function defined<T extends object>(fields: T): Partial<T> {
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** What a peek shows of one DLQ message: DESIGN §3's annotations, the origin, a body excerpt. */
+/** What a peek shows of one DLQ message: the dead-letter annotations, the origin, a body excerpt. */
 export function describeDeadLetter(msg: Message, position: number): DeadLetterView {
   const headers = ownHeaders((msg.properties.headers ?? {}) as Record<string, unknown>);
   const p = msg.properties;

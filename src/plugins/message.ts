@@ -4,7 +4,7 @@ import type { PluginMessage, PluginOutput } from '../sandbox/isolate.js';
 
 const jsonType = /^application\/([\w.+-]+\+)?json\b/i;
 
-/** The plain copy a plugin sees (DESIGN §5): `body` parsed when the message is JSON. */
+/** The plain copy a plugin sees: `body` parsed when the message is JSON. */
 export function toPluginMessage(d: Delivery): PluginMessage {
   const contentType = d.properties.contentType as string | undefined;
   const text = d.content.toString('utf8');

@@ -1,5 +1,5 @@
-import type { RouteConsumer } from '../amqp/consumer.js';
 import type { Connections } from '../amqp/session.js';
+import type { RouteConsumer } from '../delivery/consumer.js';
 import type { RouteVersion } from '../delivery/dispatch.js';
 import type { WarrenError } from '../errors.js';
 import { events } from '../telemetry/events.js';

@@ -1,4 +1,4 @@
-import type { RouteConsumer } from '../amqp/consumer.js';
+import type { RouteConsumer } from '../delivery/consumer.js';
 import type { RouteGates } from '../delivery/gates.js';
 import type { WarrenError } from '../errors.js';
 import type { RoutePlan } from '../topology/plan.js';

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import { RouteConsumer } from '../amqp/consumer.js';
 import { ConfirmPublisher } from '../amqp/publisher.js';
 import type { Connections } from '../amqp/session.js';
+import { RouteConsumer } from '../delivery/consumer.js';
 import type { RouteVersion } from '../delivery/dispatch.js';
 import { RouteGates } from '../delivery/gates.js';
 import { retry } from '../delivery/outcome.js';

@@ -14,7 +14,7 @@ export interface TargetDeps {
 
 export type Handler = (delivery: Delivery) => Promise<Outcome>;
 
-/** A target declares its own config schema, examples and factory (DESIGN §1). */
+/** A target declares its own config schema, examples and factory. */
 export interface TargetModule<K extends TargetSpec['kind'] = TargetSpec['kind']> {
   kind: K;
   description: string;

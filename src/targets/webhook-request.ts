@@ -8,7 +8,7 @@ import { envelopeBody } from './webhook-envelope.js';
 import { createSigner, type Signer } from './webhook-sign.js';
 
 /**
- * What a webhook route sends for one delivery (DESIGN §4): headers and body, per `body` mode,
+ * What a webhook route sends for one delivery (README: Webhook contract): headers and body, per `body` mode,
  * signed when the route has `sign`. The webhook target and `warren test` both build requests
  * here, so a test predicts the very bytes a receiver gets.
  */

@@ -3,7 +3,7 @@ import { durationSchema, parseDuration } from '../config/duration.js';
 import type { BodyMode, CircuitPolicy, WebhookTargetSpec } from '../config/types.js';
 import { defaults, limits } from '../config/types.js';
 
-/** The `to.webhook` schema, its examples and its normalisation (DESIGN §2). */
+/** The `to.webhook` schema, its examples and its normalisation. */
 
 /** `to.webhook` as the schema admits it (before defaults). */
 export type RawWebhook = FromSchema<typeof webhookSchema>;

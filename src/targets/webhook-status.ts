@@ -2,7 +2,7 @@ import type { WebhookTargetSpec } from '../config/types.js';
 import { ack, deadLetter, type Outcome, retry } from '../delivery/outcome.js';
 
 /**
- * A route's exceptions to the response table (DESIGN §4): statuses it retries or dead-letters
+ * A route's exceptions to the response table (README: Responses): statuses it retries or dead-letters
  * whatever their default. Validation keeps the two lists apart and within 300–599.
  */
 export interface StatusPolicy {

@@ -1,8 +1,8 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
-import { dispatch, type RouteVersion, type Settler } from '../delivery/dispatch.js';
-import { admitted, held } from '../delivery/gates.js';
-import { AckBatch } from './acks.js';
+import { AckBatch } from '../amqp/acks.js';
+import { dispatch, type RouteVersion, type Settler } from './dispatch.js';
+import { admitted, held } from './gates.js';
 
 /**
  * One route's consumer: its own channel, per-consumer prefetch (never global: on quorum queues
