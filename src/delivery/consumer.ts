@@ -11,7 +11,7 @@ import { admitted, held } from './gates.js';
  * `prefetch`, since the broker sends no more; the rest stay in the queue.
  */
 export class RouteConsumer {
-  #runtime: RouteVersion;
+  #version: RouteVersion;
   readonly #log: Logger;
   readonly #onCancelled: (consumer: RouteConsumer) => void;
   #channel: Channel | undefined;
@@ -24,14 +24,14 @@ export class RouteConsumer {
   readonly #waiting: Array<{ msg: ConsumeMessage; settler: Settler }> = [];
   readonly #idle: Array<() => void> = [];
 
-  constructor(runtime: RouteVersion, log: Logger, onCancelled: (consumer: RouteConsumer) => void) {
-    this.#runtime = runtime;
+  constructor(version: RouteVersion, log: Logger, onCancelled: (consumer: RouteConsumer) => void) {
+    this.#version = version;
     this.#log = log;
     this.#onCancelled = onCancelled;
   }
 
-  get runtime(): RouteVersion {
-    return this.#runtime;
+  get version(): RouteVersion {
+    return this.#version;
   }
 
   /** Deliveries held: running in a handler or waiting for a handler slot. */
@@ -48,12 +48,12 @@ export class RouteConsumer {
     return this.#waiting.length;
   }
 
-  /** Deliveries already in a handler finish with the runtime they started with; waiting ones are
+  /** Deliveries already in a handler finish with the version they started with; waiting ones are
    * started under the new one (its concurrency, rate limit and circuit). */
-  swap(runtime: RouteVersion): void {
-    const before = this.#runtime.gates;
-    this.#runtime = runtime;
-    if (before !== undefined && before !== runtime.gates) before.release(this.#pump);
+  swap(version: RouteVersion): void {
+    const before = this.#version.gates;
+    this.#version = version;
+    if (before !== undefined && before !== version.gates) before.release(this.#pump);
     this.#pump();
   }
 
@@ -75,7 +75,7 @@ export class RouteConsumer {
     let failed = false;
     channel.on('error', (err: Error) => {
       failed = true;
-      this.#log.warn({ event: 'channel_error', route: this.#runtime.plan.name, err: err.message });
+      this.#log.warn({ event: 'channel_error', route: this.#version.plan.name, err: err.message });
     });
     const settler: Settler = {
       get open() {
@@ -96,7 +96,7 @@ export class RouteConsumer {
       for (let i = this.#waiting.length - 1; i >= 0; i--) {
         if (this.#waiting[i]!.settler === settler) this.#waiting.splice(i, 1);
       }
-      if (this.#waiting.length === 0) this.#runtime.gates?.release(this.#pump);
+      if (this.#waiting.length === 0) this.#version.gates?.release(this.#pump);
       acks.discard();
       this.#notifyIdle();
       if (lost) this.#onCancelled(this);
@@ -104,9 +104,9 @@ export class RouteConsumer {
     this.#channel = channel;
     this.#acks = acks;
     this.#settler = settler;
-    await channel.prefetch(this.#runtime.plan.prefetch, false);
+    await channel.prefetch(this.#version.plan.prefetch, false);
     const { consumerTag } = await channel.consume(
-      this.#runtime.plan.queue,
+      this.#version.plan.queue,
       (msg) => this.#onMessage(msg, settler, acks),
       {
         noAck: false,
@@ -123,7 +123,7 @@ export class RouteConsumer {
       return;
     }
     acks.received(msg);
-    const { gates, plan } = this.#runtime;
+    const { gates, plan } = this.#version;
     if (this.#waiting.length === 0 && this.#running < plan.concurrency) {
       // Without gates (a route whose plugins did not load), nothing is asked: a free slot starts it.
       const admission = gates === undefined ? admitted : gates.admit(this.#pump, msg.content.length);
@@ -141,9 +141,9 @@ export class RouteConsumer {
    * the circuit half-opens or closes): throttling and an open circuit never ack, nack or requeue.
    */
   readonly #pump = (): void => {
-    const runtime = this.#runtime;
-    const gates = runtime.gates;
-    while (this.#running < runtime.plan.concurrency && this.#waiting.length > 0) {
+    const version = this.#version;
+    const gates = version.gates;
+    while (this.#running < version.plan.concurrency && this.#waiting.length > 0) {
       const next = this.#waiting[0]!;
       if (!next.settler.open) {
         this.#waiting.shift();
@@ -162,11 +162,11 @@ export class RouteConsumer {
   /** `admission` is `admitted`, or the epoch of the circuit probe this delivery is. */
   #run(msg: ConsumeMessage, settler: Settler, admission: number): void {
     this.#running++;
-    // The gates that admitted it (a reload may swap the runtime meanwhile, never a route's gates).
-    const gates = this.#runtime.gates;
+    // The gates that admitted it (a reload may swap the version meanwhile, never a route's gates).
+    const gates = this.#version.gates;
     let done: Promise<void>;
     try {
-      done = dispatch(this.#runtime, msg, settler, this.#log);
+      done = dispatch(this.#version, msg, settler, this.#log);
     } catch (err) {
       done = Promise.reject(err);
     }
@@ -199,7 +199,7 @@ export class RouteConsumer {
 
   /** A bug in Warren, not an outcome: the delivery stays unacked until its channel closes. */
   readonly #crashed = (err: unknown): void => {
-    this.#log.error({ event: 'dispatch_bug', route: this.#runtime.plan.name, err }, 'dispatch failed');
+    this.#log.error({ event: 'dispatch_bug', route: this.#version.plan.name, err }, 'dispatch failed');
     this.#finished();
   };
 
@@ -223,7 +223,7 @@ export class RouteConsumer {
     for (const { msg, settler } of this.#waiting.splice(0)) {
       if (settler.open) settler.requeue(msg);
     }
-    this.#runtime.gates?.release(this.#pump);
+    this.#version.gates?.release(this.#pump);
     if (this.#running > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([

@@ -228,7 +228,7 @@ export class RouteTable {
     if (!entry) return undefined;
     if (!entry.paused) return { changed: false };
     entry.paused = false;
-    if (!entry.broken) entry.consumer = this.#consumerWith(entry.consumer.runtime);
+    if (!entry.broken) entry.consumer = this.#consumerWith(entry.consumer.version);
     this.#setState(entry, 'waiting');
     const connections = this.#host.current();
     if (connections) await this.start(entry, connections);
