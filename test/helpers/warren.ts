@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
 import pino from 'pino';
-import { afterEach, beforeEach } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { createAdminApp } from '../../src/admin/app.js';
 import type { Config } from '../../src/config/types.js';
 import { loadConfig } from '../../src/config/validate.js';
@@ -196,11 +196,12 @@ type SteadyArgs =
   ConstructorParameters<typeof SteadyPublisher> extends [TestBroker, ...infer Rest] ? Rest : never;
 
 /**
- * Registers the shared set-up and tear-down. After each test, in this order: the deferred
+ * Registers the shared set-up and tear-down. After each test (or, with `'all'`, once after the
+ * describe block, for suites of many cases against one Warren), in this order: the deferred
  * clean-ups, Warren (bounded), proxies, receivers, temporary directories, then every tracked
  * queue and exchange with the broker connection.
  */
-export function useHarness(): Harness {
+export function useHarness(scope: 'each' | 'all' = 'each'): Harness {
   let cleanups: Array<() => unknown> = [];
   let proxies: FaultProxy[] = [];
   let receivers: Receiver[] = [];
@@ -239,7 +240,8 @@ export function useHarness(): Harness {
       cleanups.push(cleanup);
     },
   };
-  beforeEach(async () => {
+  const [before, after] = scope === 'each' ? [beforeEach, afterEach] : [beforeAll, afterAll];
+  before(async () => {
     cleanups = [];
     proxies = [];
     receivers = [];
@@ -248,7 +250,7 @@ export function useHarness(): Harness {
     h.broker = await TestBroker.connect();
     h.receiver = await h.receive();
   });
-  afterEach(async () => {
+  after(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
     await stopWarren(h.warren);
     h.warren = undefined;

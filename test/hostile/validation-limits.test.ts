@@ -7,7 +7,8 @@ import { parseRouteFile } from '../../src/config/load.js';
 import { limits } from '../../src/config/types.js';
 import { formatIssue, type ValidationResult, validateLoaded } from '../../src/config/validate.js';
 import { planTopology } from '../../src/topology/plan.js';
-import { TestBroker, uniqueName } from '../helpers/broker.js';
+import { uniqueName } from '../helpers/broker.js';
+import { useHarness } from '../helpers/warren.js';
 
 /**
  * What the broker or the runtime would refuse later is refused when the route file is validated,
@@ -371,18 +372,12 @@ describe('numbers AMQP carries in 16 bits', () => {
 });
 
 describe('what the broker itself refuses', () => {
-  let broker: TestBroker;
-  beforeAll(async () => {
-    broker = await TestBroker.connect();
-  });
-  afterAll(async () => {
-    await broker.connection.close();
-  });
+  const h = useHarness('all');
 
   async function onThrowawayChannel(
-    work: (ch: Awaited<ReturnType<typeof broker.connection.createChannel>>) => Promise<unknown>,
+    work: (ch: Awaited<ReturnType<typeof h.broker.connection.createChannel>>) => Promise<unknown>,
   ) {
-    const ch = await broker.connection.createChannel();
+    const ch = await h.broker.connection.createChannel();
     ch.on('error', () => {});
     try {
       await work(ch);
