@@ -1,7 +1,6 @@
-import type { ConfirmChannel } from 'amqplib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type TestBroker, uniqueName, waitFor } from '../helpers/broker.js';
-import { accounting } from '../helpers/load.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { uniqueName, waitFor } from '../helpers/broker.js';
+import { accounting, MandatoryPublisher } from '../helpers/load.js';
 import type { Receiver } from '../helpers/receiver.js';
 import {
   nextReload,
@@ -27,71 +26,6 @@ function consumerChanges(warren: RunningWarren, route: string, from: number): un
 const ids = (...receivers: Receiver[]): string[] =>
   receivers.flatMap((r) => r.requests.map((q) => String(q.headers['webhook-id'])));
 
-/** Publishes with `mandatory`: a message no queue is bound for comes back and is recorded. */
-class MandatoryPublisher {
-  readonly published: string[] = [];
-  readonly returned = new Set<string>();
-  #timer: NodeJS.Timeout | undefined;
-  #n = 0;
-  #running: Promise<void> = Promise.resolve();
-
-  private constructor(
-    private readonly channel: ConfirmChannel,
-    private readonly exchange: string,
-    private readonly routingKey: string,
-    private readonly prefix: string,
-  ) {
-    channel.on('return', (msg: { properties: { messageId?: string } }) => {
-      if (msg.properties.messageId) this.returned.add(msg.properties.messageId);
-    });
-  }
-
-  static async open(broker: TestBroker, exchange: string, key: string, prefix: string) {
-    return new MandatoryPublisher(await broker.connection.createConfirmChannel(), exchange, key, prefix);
-  }
-
-  /** Publishes one message and says whether a queue took it. */
-  async probe(id: string): Promise<boolean> {
-    this.#send(id);
-    await this.channel.waitForConfirms();
-    return !this.returned.has(id);
-  }
-
-  start(everyMs = 10): void {
-    this.#timer = setInterval(() => {
-      this.#running = this.#running.then(async () => {
-        this.#send(`${this.prefix}-${++this.#n}`);
-        await this.channel.waitForConfirms();
-      });
-    }, everyMs);
-  }
-
-  /** Published, confirmed and taken by a queue (a return precedes the confirm). */
-  routed(): string[] {
-    return this.published.filter((id) => !this.returned.has(id));
-  }
-
-  async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.#running;
-  }
-
-  async close(): Promise<void> {
-    await this.stop();
-    await this.channel.close().catch(() => {});
-  }
-
-  #send(id: string): void {
-    this.channel.publish(this.exchange, this.routingKey, Buffer.from(JSON.stringify({ id })), {
-      messageId: id,
-      persistent: true,
-      mandatory: true,
-      contentType: 'application/json',
-    });
-    this.published.push(id);
-  }
-}
-
 interface RouteOpts {
   queue: string;
   keys: string[];
@@ -114,7 +48,6 @@ describe('hot reload under load', () => {
   const h = useHarness();
   let first: Receiver;
   let second: Receiver;
-  let mandatory: MandatoryPublisher | undefined;
   let exchange: string;
 
   beforeEach(async () => {
@@ -122,12 +55,7 @@ describe('hot reload under load', () => {
     const slow = () => new Promise<number>((resolve) => setTimeout(() => resolve(200), 3));
     first = await h.receive(slow);
     second = await h.receive(slow);
-    mandatory = undefined;
     exchange = uniqueName('reload.x');
-  });
-
-  afterEach(async () => {
-    await mandatory?.close();
   });
 
   it('(b) adds a route that starts receiving while the existing route is left untouched', async () => {
@@ -186,7 +114,8 @@ describe('hot reload under load', () => {
       { watch: true },
     );
     const kept = h.publisher(exchange, 'order.created', 'k');
-    mandatory = await MandatoryPublisher.open(h.broker, exchange, 'invoice.paid', 'g');
+    const mandatory = await MandatoryPublisher.open(h.broker, exchange, 'invoice.paid', 'g');
+    h.defer(() => mandatory.close());
     kept.start();
     mandatory.start(5);
     await waitFor('traffic on both routes', () => first.requests.length > 20 && second.requests.length > 20);
@@ -199,7 +128,7 @@ describe('hot reload under load', () => {
     const keptAtReload = kept.published.length;
 
     // The removed route's binding is gone: its messages come back unroutable.
-    await waitFor('invoices to be unroutable', () => mandatory!.returned.size > 5);
+    await waitFor('invoices to be unroutable', () => mandatory.returned.size > 5);
     await waitFor('the removed consumer to stop', async () => (await h.broker.consumers(gone.queue)) === 0);
     await waitFor('the old consumer drained', () =>
       h.warren!.logs.some((l) => l.event === 'consumer_drained' && l.route === 'gone'),
@@ -235,7 +164,8 @@ describe('hot reload under load', () => {
         watch: true,
       },
     );
-    mandatory = await MandatoryPublisher.open(h.broker, exchange, 'order.updated', 'probe');
+    const mandatory = await MandatoryPublisher.open(h.broker, exchange, 'order.updated', 'probe');
+    h.defer(() => mandatory.close());
     expect(await mandatory.probe('old-key-before')).toBe(true);
     await waitFor('the old-key message', () => ids(first).includes('old-key-before'));
 
