@@ -3,7 +3,7 @@ import { uniqueName, waitFor } from '../helpers/broker.js';
 import { killCli, spawnWarren } from '../helpers/cli.js';
 import { sample } from '../helpers/metrics.js';
 import type { FaultProxy } from '../helpers/proxy.js';
-import { startWarren, useHarness } from '../helpers/warren.js';
+import { startWarren, trackPlan, useHarness } from '../helpers/warren.js';
 
 const streamRoute = (exchange: string, queue: string, url: string): Record<string, string> => ({
   'routes.yaml': `
@@ -231,6 +231,7 @@ routes:
     to: { webhook: { url: "${h.receiver.url()}" } }
 `,
     });
+    await trackPlan(h.broker, routesDir);
 
     proxy.refuse = true;
     // The real CLI: the hint is about a process that has never been connected.

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { sleep, uniqueName, waitFor } from '../helpers/broker.js';
 import { type CliProcess, killCli, spawnWarren } from '../helpers/cli.js';
-import { useHarness } from '../helpers/warren.js';
+import { trackPlan, useHarness } from '../helpers/warren.js';
 
 /**
  * DESIGN §9: replicas with the same routes.d are competing consumers. Each replica here can do at
@@ -36,6 +36,7 @@ routes:
     retry: { backoff: [1s] }
 `,
     });
+    await trackPlan(h.broker, dir);
     const replicas: CliProcess[] = [];
     for (let i = 0; i < 2; i++) {
       const replica = await spawnWarren({ routes: dir });

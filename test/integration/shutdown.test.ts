@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { uniqueName, waitFor } from '../helpers/broker.js';
 import { killCli, spawnWarren, type WarrenProcess, waitReady } from '../helpers/cli.js';
-import { useHarness } from '../helpers/warren.js';
+import { trackPlan, useHarness } from '../helpers/warren.js';
 
 /** Resolves with the exit, or rejects when the process is still running after `ms`. */
 function exitWithin(
@@ -21,8 +21,8 @@ describe('SIGTERM with deliveries in flight', () => {
   const h = useHarness();
 
   /** Writes one webhook route (every queue it declares is deleted after the test). */
-  function writeRoute(queue: string, extra: string): Promise<string> {
-    return h.routesDir({
+  async function writeRoute(queue: string, extra: string): Promise<string> {
+    const dir = await h.routesDir({
       'routes.yaml': `
 routes:
   slow:
@@ -30,6 +30,8 @@ routes:
 ${extra}
 `,
     });
+    await trackPlan(h.broker, dir);
+    return dir;
   }
 
   /** The real CLI on `routesDir`, once ready; killed after the test if it is still running. */
