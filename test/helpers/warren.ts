@@ -250,13 +250,23 @@ export function useHarness(scope: 'each' | 'all' = 'each'): Harness {
     h.receiver = await h.receive();
   });
   after(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup();
-    await stopWarren(h.warren);
+    // Every step runs even when one fails, so a broken clean-up never leaves queues behind.
+    const failures: unknown[] = [];
+    const step = async (work: () => unknown) => {
+      try {
+        await work();
+      } catch (err) {
+        failures.push(err);
+      }
+    };
+    for (const cleanup of cleanups.reverse()) await step(cleanup);
+    await step(() => stopWarren(h.warren));
     h.warren = undefined;
-    for (const proxy of proxies) await proxy.close();
-    for (const receiver of receivers) await receiver.close();
-    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
-    await h.broker.close();
+    for (const proxy of proxies) await step(() => proxy.close());
+    for (const receiver of receivers) await step(() => receiver.close());
+    for (const dir of dirs) await step(() => rm(dir, { recursive: true, force: true }));
+    await step(() => h.broker.close());
+    if (failures.length > 0) throw failures[0];
   });
   return h;
 }

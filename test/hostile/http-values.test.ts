@@ -236,7 +236,7 @@ describe('header values HTTP cannot carry as they are', () => {
 describe('hostile values and the circuit', () => {
   const h = useHarness('all');
 
-  it('25 hostile messages leave the default circuit of a healthy h.receiver closed; ordinary ones after them are delivered', async () => {
+  it('25 hostile messages leave the default circuit of a healthy receiver closed; ordinary ones after them are delivered', async () => {
     const exchange = uniqueName('starve');
     const queue = uniqueName('starve.q');
     h.warren = await startWarren(
