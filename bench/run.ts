@@ -14,6 +14,7 @@ import { measurePluginRoute, printPlugin } from './plugin.js';
 import { Receiver } from './receiver.js';
 import { measureReload, printReload } from './reload.js';
 import { jsonLine, printTable, type Round, summarize } from './report.js';
+import { measureSandbox, printSandbox } from './sandbox.js';
 import { type BenchContext, drainWithFloor, drainWithWarren, warrenQueueArgs } from './sides.js';
 
 /** Round 1 runs Warren first, round 2 the floor first, and so on: neither side always runs cold. */
@@ -89,6 +90,10 @@ async function main(): Promise<void> {
   const reload = await measureReload(options.amqpUrl);
   printReload(reload);
   console.log(JSON.stringify({ bench: 'warren-plugin-route', messages: pluginMessages, ...plugin }));
+  // The isolate's cost per call, against the same transform called in the host.
+  const sandbox = await measureSandbox();
+  printSandbox(sandbox);
+  console.log(JSON.stringify({ bench: 'warren-sandbox-calls', ...sandbox }));
   console.log(JSON.stringify({ bench: 'warren-reload', figures: reload }));
   const large = await measureLargeBodies(options.amqpUrl); // issue 9 §7: peak RSS, budget on and off
   printLargeBodies(large);

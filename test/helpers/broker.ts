@@ -69,6 +69,34 @@ export class TestBroker {
     }
   }
 
+  /** A queue's consumer count, or undefined when it does not exist (own channel: a 404 closes it). */
+  async consumers(queue: string): Promise<number | undefined> {
+    const ch = await this.connection.createChannel();
+    ch.on('error', () => {});
+    try {
+      return (await ch.checkQueue(queue)).consumerCount;
+    } catch {
+      return undefined;
+    } finally {
+      await ch.close().catch(() => {});
+    }
+  }
+
+  /** Message ids ready in a queue, left in place (read without ack on a channel that then closes). */
+  async peekIds(queue: string): Promise<string[]> {
+    const ch = await this.connection.createChannel();
+    const out: string[] = [];
+    try {
+      for (;;) {
+        const msg = await ch.get(queue, { noAck: false });
+        if (msg === false) return out;
+        out.push(String(msg.properties.messageId));
+      }
+    } finally {
+      await ch.close().catch(() => {});
+    }
+  }
+
   async close(): Promise<void> {
     const ch = await this.connection.createChannel();
     ch.on('error', () => {});
@@ -100,3 +128,5 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

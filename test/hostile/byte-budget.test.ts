@@ -5,7 +5,6 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { uniqueName, waitFor } from '../helpers/broker.js';
-import { FaultProxy } from '../helpers/proxy.js';
 import { startWarren, useHarness } from '../helpers/warren.js';
 
 /**
@@ -185,33 +184,28 @@ describe('in-flight byte budget', () => {
   });
 
   it('keeps the bytes of deliveries cut off by a lost connection counted until they settle, then releases them', async () => {
-    const proxy = await FaultProxy.start();
-    try {
-      const exchange = uniqueName('bytes');
-      const queue = uniqueName('bytes.q');
-      const warren = await startWarren({ 'r.yaml': routes(exchange, queue, url, '3MB') }, h.broker, {
-        url: proxy.url(),
-      });
-      h.warren = warren;
-      const route = () => warren.runtime.describe().routes[0]!;
-      const ids = await publish(exchange, Array(10).fill(1 * MB) as number[]);
-      await waitFor('three requests open', () => receiver.open === 3);
-      proxy.cut(); // their channel is gone; their requests are still running at the receiver
-      await waitFor('every message delivered', () => {
-        const seen = new Set(receiver.seen.map((s) => s.id));
-        return ids.every((id) => seen.has(id));
-      });
-      await waitFor('every delivery settled', async () => {
-        const r = route();
-        return r.state === 'consuming' && r.inFlight === 0 && (await h.broker.depth(queue)) === 0;
-      });
-      // The redeliveries waited for the cut-off deliveries' bytes: never more than 3 MB at once.
-      expect(receiver.maxOpen).toBe(3);
-      expect(receiver.seen.some((s) => s.redelivered === 'true')).toBe(true);
-      expect(route().byteBudget).toEqual({ maxInFlightBytes: 3 * MB, bytes: 0, deliveries: 0 });
-    } finally {
-      await h.warren?.stop();
-      await proxy.close();
-    }
+    const proxy = await h.proxy();
+    const exchange = uniqueName('bytes');
+    const queue = uniqueName('bytes.q');
+    const warren = await startWarren({ 'r.yaml': routes(exchange, queue, url, '3MB') }, h.broker, {
+      url: proxy.url(),
+    });
+    h.warren = warren;
+    const route = () => warren.runtime.describe().routes[0]!;
+    const ids = await publish(exchange, Array(10).fill(1 * MB) as number[]);
+    await waitFor('three requests open', () => receiver.open === 3);
+    proxy.cut(); // their channel is gone; their requests are still running at the receiver
+    await waitFor('every message delivered', () => {
+      const seen = new Set(receiver.seen.map((s) => s.id));
+      return ids.every((id) => seen.has(id));
+    });
+    await waitFor('every delivery settled', async () => {
+      const r = route();
+      return r.state === 'consuming' && r.inFlight === 0 && (await h.broker.depth(queue)) === 0;
+    });
+    // The redeliveries waited for the cut-off deliveries' bytes: never more than 3 MB at once.
+    expect(receiver.maxOpen).toBe(3);
+    expect(receiver.seen.some((s) => s.redelivered === 'true')).toBe(true);
+    expect(route().byteBudget).toEqual({ maxInFlightBytes: 3 * MB, bytes: 0, deliveries: 0 });
   });
 });

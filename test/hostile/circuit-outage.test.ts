@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { retryTierQueue } from '../../src/topology/plan.js';
-import { TestBroker, uniqueName } from '../helpers/broker.js';
-import { Receiver } from '../helpers/receiver.js';
-import { type RunningWarren, startWarren } from '../helpers/warren.js';
+import { sleep, type TestBroker, uniqueName } from '../helpers/broker.js';
+import { startWarren, stopWarren, useHarness } from '../helpers/warren.js';
 
 /**
  * Issue 9 §3, the scenario as measured: 20 s of healthy traffic at 500 msg/s fill the default
@@ -19,8 +18,6 @@ import { type RunningWarren, startWarren } from '../helpers/warren.js';
 const healthyMs = 20_000;
 const outageMs = 40_000;
 const perSecond = 500;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Publishes at `perSecond` on its own confirm channel until `stop()`: each turn sends what the
@@ -75,30 +72,20 @@ interface OutageResult {
 }
 
 describe('the default circuit when the receiver goes down after a warm-up', () => {
-  let broker: TestBroker;
-  const receivers: Receiver[] = [];
-  const warrens: RunningWarren[] = [];
-
-  beforeAll(async () => {
-    broker = await TestBroker.connect();
-  });
-
-  afterAll(async () => {
-    for (const w of warrens) await w.stop();
-    for (const r of receivers) await r.close().catch(() => {});
-    await broker?.close();
-  });
+  const h = useHarness();
 
   async function outage(kind: 'refused' | '503'): Promise<OutageResult> {
     const name = `outage-${kind}`;
     const exchange = uniqueName(`outage.${kind}`);
     const queue = uniqueName(`outage.${kind}.q`);
     const down = { on: false };
-    const receiver = await Receiver.start(() => (down.on ? 503 : 200));
-    receivers.push(receiver);
-    const warren = await startWarren({ 'r.yaml': routeFile(name, exchange, queue, receiver.url()) }, broker);
-    warrens.push(warren);
-    const publisher = await steadyPublisher(broker, exchange);
+    const receiver = await h.receive(() => (down.on ? 503 : 200));
+    const warren = await startWarren(
+      { 'r.yaml': routeFile(name, exchange, queue, receiver.url()) },
+      h.broker,
+    );
+    h.defer(() => stopWarren(warren));
+    const publisher = await steadyPublisher(h.broker, exchange);
     await sleep(healthyMs);
     const published = publisher.sent;
     const delivered = receiver.requests.length;
@@ -115,7 +102,7 @@ describe('the default circuit when the receiver goes down after a warm-up', () =
       published,
       delivered,
       openedAfterMs: opened === undefined ? Number.POSITIVE_INFINITY : Number(opened.time) - outageStart,
-      retryCopies: await broker.depth(retryTierQueue(queue, 600_000)),
+      retryCopies: await h.broker.depth(retryTierQueue(queue, 600_000)),
       transitions: circuit.map((l) => `${String(l.from)}->${String(l.state)}`),
     };
   }

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { GetMessage, Options } from 'amqplib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { stableId } from '../../src/delivery/delivery.js';
 import { percentEncode } from '../../src/targets/header-value.js';
 import { retryTierQueue } from '../../src/topology/plan.js';
-import { TestBroker, uniqueName, waitFor } from '../helpers/broker.js';
-import { type ReceivedRequest, Receiver } from '../helpers/receiver.js';
-import { type RunningWarren, startWarren } from '../helpers/warren.js';
+import { uniqueName, waitFor } from '../helpers/broker.js';
+import type { ReceivedRequest } from '../helpers/receiver.js';
+import { startWarren, useHarness } from '../helpers/warren.js';
 
 /**
  * Issue 9 §2: values legal in AMQP that HTTP cannot carry as they are (non-Latin-1 UTF-8, CR/LF)
@@ -42,9 +42,7 @@ routes:
 `;
 
 describe('header values HTTP cannot carry as they are', () => {
-  let broker: TestBroker;
-  let receiver: Receiver;
-  let warren: RunningWarren;
+  const h = useHarness('all');
   const x = { raw: uniqueName('hostile.raw'), ce: uniqueName('hostile.ce'), env: uniqueName('hostile.env') };
   const q = {
     raw: uniqueName('hostile.raw.q'),
@@ -53,20 +51,12 @@ describe('header values HTTP cannot carry as they are', () => {
   };
 
   beforeAll(async () => {
-    broker = await TestBroker.connect();
-    receiver = await Receiver.start();
-    warren = await startWarren({ 'r.yaml': routes(x, q, (p) => receiver.url(p)) }, broker);
-  });
-
-  afterAll(async () => {
-    await warren?.stop();
-    await receiver?.close();
-    await broker?.close();
+    h.warren = await startWarren({ 'r.yaml': routes(x, q, (p) => h.receiver.url(p)) }, h.broker);
   });
 
   /** Publishes a message whose body names the case, and returns that name. */
   async function publish(exchange: string, key: string, name: string, options: Options.Publish = {}) {
-    await broker.publish(exchange, key, JSON.stringify({ case: name }), options);
+    await h.broker.publish(exchange, key, JSON.stringify({ case: name }), options);
     return name;
   }
 
@@ -80,13 +70,13 @@ describe('header values HTTP cannot carry as they are', () => {
   };
 
   const received = (name: string): Promise<ReceivedRequest> =>
-    waitFor(`the receiver to get ${name}`, () => receiver.requests.find((r) => caseOf(r.body) === name));
+    waitFor(`the receiver to get ${name}`, () => h.receiver.requests.find((r) => caseOf(r.body) === name));
 
   const dlq = new Map<string, GetMessage>();
   /** The dead letter of case `name`, from the route's DLQ (taken as they arrive). */
   async function deadLetter(queue: string, name: string): Promise<GetMessage> {
     return waitFor(`${name} in ${queue}.dlq`, async () => {
-      for (const m of await broker.drain(`${queue}.dlq`)) dlq.set(caseOf(m.content.toString())!, m);
+      for (const m of await h.broker.drain(`${queue}.dlq`)) dlq.set(caseOf(m.content.toString())!, m);
       return dlq.get(name);
     });
   }
@@ -94,12 +84,12 @@ describe('header values HTTP cannot carry as they are', () => {
   /** Every delivery of the route settled, no retry copy made, and the circuit never moved. */
   async function neverRetried(queue: string, route: string) {
     await waitFor('the route to settle', async () => {
-      const r = warren.runtime.describe().routes.find((d) => d.name === route);
-      return (await broker.depth(queue)) === 0 && r?.inFlight === 0;
+      const r = h.warren!.runtime.describe().routes.find((d) => d.name === route);
+      return (await h.broker.depth(queue)) === 0 && r?.inFlight === 0;
     });
-    expect(await broker.depth(retryTierQueue(queue, tierDelay))).toBe(0);
-    expect(warren.logs.filter((l) => l.event === 'delivery' && l.outcome === 'retry')).toEqual([]);
-    expect(warren.logs.filter((l) => l.event === 'circuit')).toEqual([]);
+    expect(await h.broker.depth(retryTierQueue(queue, tierDelay))).toBe(0);
+    expect(h.warren!.logs.filter((l) => l.event === 'delivery' && l.outcome === 'retry')).toEqual([]);
+    expect(h.warren!.logs.filter((l) => l.event === 'circuit')).toEqual([]);
   }
 
   it('percent-encodes a routing key with non-Latin-1 UTF-8 or CR/LF in x-warren-routing-key', async () => {
@@ -236,7 +226,7 @@ describe('header values HTTP cannot carry as they are', () => {
       expect(String(dead.properties.headers?.['x-warren-error'])).toBe(
         `the message's ${what} cannot be an HTTP header value (control characters or non-ASCII)`,
       );
-      expect(receiver.requests.some((r) => r.body.includes(`"${name}"`))).toBe(false);
+      expect(h.receiver.requests.some((r) => r.body.includes(`"${name}"`))).toBe(false);
     }
     await neverRetried(q.raw, 'hostile-raw');
     await neverRetried(q.ce, 'hostile-ce');
@@ -244,25 +234,12 @@ describe('header values HTTP cannot carry as they are', () => {
 });
 
 describe('hostile values and the circuit', () => {
-  let broker: TestBroker;
-  let receiver: Receiver;
-  let warren: RunningWarren;
-
-  beforeAll(async () => {
-    broker = await TestBroker.connect();
-    receiver = await Receiver.start();
-  });
-
-  afterAll(async () => {
-    await warren?.stop();
-    await receiver?.close();
-    await broker?.close();
-  });
+  const h = useHarness('all');
 
   it('25 hostile messages leave the default circuit of a healthy receiver closed; ordinary ones after them are delivered', async () => {
     const exchange = uniqueName('starve');
     const queue = uniqueName('starve.q');
-    warren = await startWarren(
+    h.warren = await startWarren(
       {
         'r.yaml': `
 exchanges: { ${exchange}: { type: topic } }
@@ -270,10 +247,10 @@ routes:
   starve:
     from: { queue: ${queue}, bind: [{ exchange: ${exchange}, key: "#" }] }
     retry: { attempts: 3, backoff: [10m] }
-    to: { webhook: { url: "${receiver.url()}", timeout: 5s } }
+    to: { webhook: { url: "${h.receiver.url()}", timeout: 5s } }
 `,
       },
-      broker,
+      h.broker,
     );
     const hostile: Array<[string, Options.Publish]> = [
       ['ord.заказ', { messageId: 'заказ' }],
@@ -284,24 +261,24 @@ routes:
     ];
     for (let i = 0; i < 25; i++) {
       const [key, options] = hostile[i % hostile.length]!;
-      broker.channel.publish(exchange, key, Buffer.from(`hostile-${i}`), { persistent: true, ...options });
+      h.broker.channel.publish(exchange, key, Buffer.from(`hostile-${i}`), { persistent: true, ...options });
     }
     for (let i = 0; i < 20; i++) {
-      broker.channel.publish(exchange, 'order.created', Buffer.from(`ordinary-${i}`), {
+      h.broker.channel.publish(exchange, 'order.created', Buffer.from(`ordinary-${i}`), {
         persistent: true,
         messageId: `ordinary-${i}`,
       });
     }
-    await broker.channel.waitForConfirms();
+    await h.broker.channel.waitForConfirms();
 
     await waitFor('the ordinary messages', () =>
-      Array.from({ length: 20 }, (_, i) => `ordinary-${i}`).every((id) => receiver.ids().has(id)),
+      Array.from({ length: 20 }, (_, i) => `ordinary-${i}`).every((id) => h.receiver.ids().has(id)),
     );
-    await waitFor('the route to settle', async () => (await broker.depth(queue)) === 0);
-    await waitFor('the dead letters', async () => (await broker.depth(`${queue}.dlq`)) === 10);
-    expect(receiver.requests.filter((r) => r.body.startsWith('hostile-'))).toHaveLength(15);
-    expect(warren.runtime.describe().routes[0]!.circuit).toMatchObject({ state: 'closed', failures: 0 });
-    expect(warren.logs.filter((l) => l.event === 'circuit')).toEqual([]);
-    expect(await broker.depth(retryTierQueue(queue, tierDelay))).toBe(0);
+    await waitFor('the route to settle', async () => (await h.broker.depth(queue)) === 0);
+    await waitFor('the dead letters', async () => (await h.broker.depth(`${queue}.dlq`)) === 10);
+    expect(h.receiver.requests.filter((r) => r.body.startsWith('hostile-'))).toHaveLength(15);
+    expect(h.warren.runtime.describe().routes[0]!.circuit).toMatchObject({ state: 'closed', failures: 0 });
+    expect(h.warren.logs.filter((l) => l.event === 'circuit')).toEqual([]);
+    expect(await h.broker.depth(retryTierQueue(queue, tierDelay))).toBe(0);
   });
 });

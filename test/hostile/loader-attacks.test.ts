@@ -1,16 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { aliasBomb, manyQueues } from '../../bench/loader-files.js';
 import { formatIssue } from '../../src/config/issues.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { ReloadReport } from '../../src/runtime/report.js';
 import { lines, useTempDirs } from '../config/route-dir.js';
-import { TestBroker, uniqueName } from '../helpers/broker.js';
+import { uniqueName } from '../helpers/broker.js';
 import { runCli } from '../helpers/cli.js';
-import { Receiver } from '../helpers/receiver.js';
-import { type RunningWarren, startWarren } from '../helpers/warren.js';
+import { type RunningWarren, startWarren, useHarness } from '../helpers/warren.js';
 
 /** A FIFO nobody writes to: reading it the ordinary way blocks for ever. */
 function mkfifo(path: string): void {
@@ -188,38 +187,27 @@ describe('hostile route files: loadConfig', () => {
 });
 
 describe('hostile route files: a running Warren', () => {
-  let broker: TestBroker;
-  let receiver: Receiver;
-  let warren: RunningWarren | undefined;
+  const h = useHarness();
   const made: string[] = [];
 
-  beforeEach(async () => {
-    broker = await TestBroker.connect();
-    receiver = await Receiver.start();
-    warren = undefined;
-  });
-
   afterEach(async () => {
-    await warren?.stop();
-    await receiver.close();
-    await broker.close();
     await Promise.all(made.splice(0).map((d) => rm(d, { recursive: true, force: true })));
   });
 
   const start = async () => {
     const queue = uniqueName('hostile.q');
-    warren = await startWarren(
+    h.warren = await startWarren(
       {
         'ok.yaml': lines(
           'routes:',
           '  ok:',
           `    from: { queue: ${queue} }`,
-          `    to: { webhook: { url: "${receiver.url()}" } }`,
+          `    to: { webhook: { url: "${h.receiver.url()}" } }`,
         ),
       },
-      broker,
+      h.broker,
     );
-    return warren;
+    return h.warren;
   };
 
   const reload = async (w: RunningWarren): Promise<{ status: number; report: ReloadReport }> => {

@@ -290,7 +290,7 @@ routes:
 
   it('masks an AMQP password holding # @ / % and a space, and every URL of a list, in the log', async () => {
     const password = 'pa#ss@w/rd%2 x';
-    const routes = await writeRoutes({
+    const routes = await h.routesDir({
       'r.yaml': `routes:\n  r:\n    from: { queue: ${uniqueName('hostile-amqp')} }\n    to: { webhook: { url: "http://127.0.0.1:9/" } }\n`,
     });
     const second = 'other-pw-31f7';

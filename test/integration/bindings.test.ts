@@ -1,7 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TestBroker, uniqueName, waitFor } from '../helpers/broker.js';
-import { Receiver } from '../helpers/receiver.js';
-import { type RunningWarren, startWarren } from '../helpers/warren.js';
+import { describe, expect, it } from 'vitest';
+import { uniqueName, waitFor } from '../helpers/broker.js';
+import { startWarren, useHarness } from '../helpers/warren.js';
 
 /**
  * Every route here uses `prefetch: 1`: the next message is only delivered after the previous one
@@ -9,28 +8,14 @@ import { type RunningWarren, startWarren } from '../helpers/warren.js';
  * wrongly let through, published and confirmed before it, would already have arrived too.
  */
 describe('bindings', () => {
-  let broker: TestBroker;
-  let receiver: Receiver;
-  let warren: RunningWarren | undefined;
+  const h = useHarness();
 
-  beforeEach(async () => {
-    broker = await TestBroker.connect();
-    receiver = await Receiver.start();
-    warren = undefined;
-  });
-
-  afterEach(async () => {
-    await warren?.stop();
-    await receiver.close();
-    await broker.close();
-  });
-
-  const bodies = (): string[] => receiver.requests.map((r) => r.body);
+  const bodies = (): string[] => h.receiver.requests.map((r) => r.body);
 
   it('delivers only the messages whose routing key matches a topic binding', async () => {
     const exchange = uniqueName('orders');
     const queue = uniqueName('created');
-    warren = await startWarren(
+    h.warren = await startWarren(
       {
         'routes.yaml': `
 exchanges:
@@ -39,23 +24,23 @@ routes:
   created:
     from: { queue: ${queue}, bind: [{ exchange: ${exchange}, key: "order.created.#" }] }
     prefetch: 1
-    to: { webhook: { url: "${receiver.url()}" } }
+    to: { webhook: { url: "${h.receiver.url()}" } }
 `,
       },
-      broker,
+      h.broker,
     );
-    await broker.publish(exchange, 'order.cancelled.eu', 'cancelled');
-    await broker.publish(exchange, 'order.created', 'created-bare');
-    await broker.publish(exchange, 'order.created.eu.de', 'created-deep');
-    await waitFor('both matching messages', () => receiver.requests.length >= 2);
+    await h.broker.publish(exchange, 'order.cancelled.eu', 'cancelled');
+    await h.broker.publish(exchange, 'order.created', 'created-bare');
+    await h.broker.publish(exchange, 'order.created.eu.de', 'created-deep');
+    await waitFor('both matching messages', () => h.receiver.requests.length >= 2);
     expect(bodies()).toEqual(['created-bare', 'created-deep']);
-    expect(receiver.requests[1]!.headers['x-warren-routing-key']).toBe('order.created.eu.de');
+    expect(h.receiver.requests[1]!.headers['x-warren-routing-key']).toBe('order.created.eu.de');
   });
 
   it('delivers only messages carrying every header of an x-match all binding', async () => {
     const exchange = uniqueName('events');
     const queue = uniqueName('invoices');
-    warren = await startWarren(
+    h.warren = await startWarren(
       {
         'routes.yaml': `
 exchanges:
@@ -66,22 +51,22 @@ routes:
       queue: ${queue}
       bind: [{ exchange: ${exchange}, headers: { x-match: all, kind: invoice, region: eu } }]
     prefetch: 1
-    to: { webhook: { url: "${receiver.url()}" } }
+    to: { webhook: { url: "${h.receiver.url()}" } }
 `,
       },
-      broker,
+      h.broker,
     );
-    await broker.publish(exchange, '', 'us-invoice', { headers: { kind: 'invoice', region: 'us' } });
-    await broker.publish(exchange, '', 'invoice-without-region', { headers: { kind: 'invoice' } });
-    await broker.publish(exchange, '', 'eu-invoice', { headers: { kind: 'invoice', region: 'eu' } });
-    await waitFor('the matching message', () => receiver.requests.length >= 1);
+    await h.broker.publish(exchange, '', 'us-invoice', { headers: { kind: 'invoice', region: 'us' } });
+    await h.broker.publish(exchange, '', 'invoice-without-region', { headers: { kind: 'invoice' } });
+    await h.broker.publish(exchange, '', 'eu-invoice', { headers: { kind: 'invoice', region: 'eu' } });
+    await waitFor('the matching message', () => h.receiver.requests.length >= 1);
     expect(bodies()).toEqual(['eu-invoice']);
   });
 
   it('delivers messages carrying any header of an x-match any binding', async () => {
     const exchange = uniqueName('events');
     const queue = uniqueName('invoices-or-eu');
-    warren = await startWarren(
+    h.warren = await startWarren(
       {
         'routes.yaml': `
 exchanges:
@@ -92,15 +77,15 @@ routes:
       queue: ${queue}
       bind: [{ exchange: ${exchange}, headers: { x-match: any, kind: invoice, region: eu } }]
     prefetch: 1
-    to: { webhook: { url: "${receiver.url()}" } }
+    to: { webhook: { url: "${h.receiver.url()}" } }
 `,
       },
-      broker,
+      h.broker,
     );
-    await broker.publish(exchange, '', 'us-order', { headers: { kind: 'order', region: 'us' } });
-    await broker.publish(exchange, '', 'eu-order', { headers: { kind: 'order', region: 'eu' } });
-    await broker.publish(exchange, '', 'us-invoice', { headers: { kind: 'invoice', region: 'us' } });
-    await waitFor('both matching messages', () => receiver.requests.length >= 2);
+    await h.broker.publish(exchange, '', 'us-order', { headers: { kind: 'order', region: 'us' } });
+    await h.broker.publish(exchange, '', 'eu-order', { headers: { kind: 'order', region: 'eu' } });
+    await h.broker.publish(exchange, '', 'us-invoice', { headers: { kind: 'invoice', region: 'us' } });
+    await waitFor('both matching messages', () => h.receiver.requests.length >= 2);
     expect(bodies()).toEqual(['eu-order', 'us-invoice']);
   });
 
@@ -108,7 +93,7 @@ routes:
     const upstream = uniqueName('a');
     const downstream = uniqueName('b');
     const queue = uniqueName('from-b');
-    warren = await startWarren(
+    h.warren = await startWarren(
       {
         'routes.yaml': `
 exchanges:
@@ -120,16 +105,16 @@ routes:
   from-b:
     from: { queue: ${queue}, bind: [{ exchange: ${downstream}, key: "#" }] }
     prefetch: 1
-    to: { webhook: { url: "${receiver.url()}" } }
+    to: { webhook: { url: "${h.receiver.url()}" } }
 `,
       },
-      broker,
+      h.broker,
     );
-    await broker.publish(upstream, 'y.1', 'not-forwarded-by-a');
-    await broker.publish(upstream, 'x.1', 'forwarded-by-a');
-    await waitFor('the message forwarded from a to b', () => receiver.requests.length >= 1);
+    await h.broker.publish(upstream, 'y.1', 'not-forwarded-by-a');
+    await h.broker.publish(upstream, 'x.1', 'forwarded-by-a');
+    await waitFor('the message forwarded from a to b', () => h.receiver.requests.length >= 1);
     expect(bodies()).toEqual(['forwarded-by-a']);
-    expect(receiver.requests[0]!.headers).toMatchObject({
+    expect(h.receiver.requests[0]!.headers).toMatchObject({
       'x-warren-exchange': upstream,
       'x-warren-routing-key': 'x.1',
     });
@@ -140,7 +125,7 @@ routes:
     const alternate = uniqueName('unrouted');
     const parking = uniqueName('unrouted-q');
     const queue = uniqueName('known');
-    warren = await startWarren(
+    h.warren = await startWarren(
       {
         'routes.yaml': `
 exchanges:
@@ -152,19 +137,19 @@ queues:
 routes:
   known:
     from: { queue: ${queue}, bind: [{ exchange: ${exchange}, key: known }] }
-    to: { webhook: { url: "${receiver.url()}" } }
+    to: { webhook: { url: "${h.receiver.url()}" } }
 `,
       },
-      broker,
+      h.broker,
     );
-    await broker.publish(exchange, 'unknown', 'nobody-binds-this', { messageId: 'lost-1' });
-    await broker.publish(exchange, 'known', 'routed');
-    await waitFor('the routed message', () => receiver.requests.length >= 1);
+    await h.broker.publish(exchange, 'unknown', 'nobody-binds-this', { messageId: 'lost-1' });
+    await h.broker.publish(exchange, 'known', 'routed');
+    await waitFor('the routed message', () => h.receiver.requests.length >= 1);
     await waitFor(
       'the unroutable message in the alternate queue',
-      async () => (await broker.depth(parking)) === 1,
+      async () => (await h.broker.depth(parking)) === 1,
     );
-    const [parked] = await broker.drain(parking);
+    const [parked] = await h.broker.drain(parking);
     expect(parked!.content.toString()).toBe('nobody-binds-this');
     expect(parked!.fields.routingKey).toBe('unknown');
     expect(parked!.properties.messageId).toBe('lost-1');

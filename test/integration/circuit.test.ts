@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { retryTierQueue } from '../../src/topology/plan.js';
-import { uniqueName, waitFor } from '../helpers/broker.js';
+import { sleep, uniqueName, waitFor } from '../helpers/broker.js';
 import { type RunningWarren, startWarren, useHarness } from '../helpers/warren.js';
 
 /**
@@ -10,8 +10,6 @@ import { type RunningWarren, startWarren, useHarness } from '../helpers/warren.j
  * receiver opens it; while open, deliveries wait unacked (up to prefetch) or in the queue, and burn
  * no retry attempts; after the cooldown one probe goes through, and its success lets everything in.
  */
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const routes = (exchange: string, queue: string, url: string, prefetch = 10, cooldown = '2s') => `
 exchanges: { ${exchange}: { type: topic } }

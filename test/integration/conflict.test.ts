@@ -1,7 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TestBroker, uniqueName, waitFor } from '../helpers/broker.js';
-import { Receiver } from '../helpers/receiver.js';
-import { type RunningWarren, startWarren } from '../helpers/warren.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { uniqueName, waitFor } from '../helpers/broker.js';
+import { startWarren, useHarness } from '../helpers/warren.js';
 
 interface RouteView {
   name: string;
@@ -34,38 +33,27 @@ routes:
 }
 
 describe('a 406 topology conflict', () => {
-  let broker: TestBroker;
-  let receiver: Receiver;
-  let warren: RunningWarren | undefined;
+  const h = useHarness();
   let exchange: string;
   let conflicted: string;
   let healthy: string;
 
   beforeEach(async () => {
-    broker = await TestBroker.connect();
-    receiver = await Receiver.start();
     exchange = uniqueName('conflict.x');
     conflicted = uniqueName('conflict.classic');
     healthy = uniqueName('conflict.healthy');
-    broker.track('queue', conflicted, healthy);
-  });
-
-  afterEach(async () => {
-    await warren?.stop();
-    warren = undefined;
-    await receiver.close();
-    await broker.close();
+    h.broker.track('queue', conflicted, healthy);
   });
 
   describe('when the route wants quorum and the queue exists as classic', () => {
     beforeEach(async () => {
       // What an operator or an older consumer left behind: a plain durable classic queue.
-      await broker.channel.assertQueue(conflicted, { durable: true });
-      warren = await startWarren(routeFiles(exchange, conflicted, healthy, receiver.url()), broker);
+      await h.broker.channel.assertQueue(conflicted, { durable: true });
+      h.warren = await startWarren(routeFiles(exchange, conflicted, healthy, h.receiver.url()), h.broker);
     });
 
     it('fails that route with WARREN_E_TOPOLOGY_CONFLICT naming the route, the queue and x-queue-type', () => {
-      const route = warren!.runtime.describe().routes.find((r) => r.name === 'wants-quorum');
+      const route = h.warren!.runtime.describe().routes.find((r) => r.name === 'wants-quorum');
       expect(route?.state).toBe('failed');
       expect(route?.error?.code).toBe('WARREN_E_TOPOLOGY_CONFLICT');
       expect(route?.error?.message).toContain('wants-quorum');
@@ -76,24 +64,24 @@ describe('a 406 topology conflict', () => {
     });
 
     it('leaves the existing queue as it was and does not consume it', async () => {
-      await broker.publish('', conflicted, 'left alone', { messageId: 'left-alone' });
+      await h.broker.publish('', conflicted, 'left alone', { messageId: 'left-alone' });
       // Declaring it again exactly as the test did still succeeds: Warren changed nothing.
-      await broker.channel.assertQueue(conflicted, { durable: true });
-      expect(await broker.depth(conflicted)).toBe(1);
-      expect(receiver.ids().has('left-alone')).toBe(false);
+      await h.broker.channel.assertQueue(conflicted, { durable: true });
+      expect(await h.broker.depth(conflicted)).toBe(1);
+      expect(h.receiver.ids().has('left-alone')).toBe(false);
     });
 
     it('keeps the other route of the same config consuming and delivering', async () => {
-      const route = warren!.runtime.describe().routes.find((r) => r.name === 'healthy');
+      const route = h.warren!.runtime.describe().routes.find((r) => r.name === 'healthy');
       expect(route?.state).toBe('consuming');
-      await broker.publish(exchange, 'healthy', '{"ok":true}', { messageId: 'healthy-1' });
-      await waitFor('the healthy route to deliver', () => receiver.ids().has('healthy-1'));
-      await waitFor('the healthy route to ack', async () => (await broker.depth(healthy)) === 0);
-      expect(receiver.requests.map((r) => r.headers['x-warren-route'])).toEqual(['healthy']);
+      await h.broker.publish(exchange, 'healthy', '{"ok":true}', { messageId: 'healthy-1' });
+      await waitFor('the healthy route to deliver', () => h.receiver.ids().has('healthy-1'));
+      await waitFor('the healthy route to ack', async () => (await h.broker.depth(healthy)) === 0);
+      expect(h.receiver.requests.map((r) => r.headers['x-warren-route'])).toEqual(['healthy']);
     });
 
     it('answers /readyz with 503 naming the failed route', async () => {
-      const res = await warren!.admin.request('/readyz');
+      const res = await h.warren!.admin.request('/readyz');
       expect(res.status).toBe(503);
       const body = (await res.json()) as { ready: boolean; reasons: string[] };
       expect(body.ready).toBe(false);
@@ -104,7 +92,7 @@ describe('a 406 topology conflict', () => {
     });
 
     it('shows the failed route with its error in /api/routes', async () => {
-      const res = await warren!.admin.request('/api/routes');
+      const res = await h.warren!.admin.request('/api/routes');
       expect(res.status).toBe(200);
       const body = (await res.json()) as { routes: RouteView[] };
       const failed = body.routes.find((r) => r.name === 'wants-quorum');
@@ -114,7 +102,7 @@ describe('a 406 topology conflict', () => {
       expect(body.routes.find((r) => r.name === 'healthy')).toMatchObject({ state: 'consuming' });
       expect(body.routes.find((r) => r.name === 'healthy')?.error).toBeUndefined();
 
-      const one = await warren!.admin.request('/api/routes/wants-quorum');
+      const one = await h.warren!.admin.request('/api/routes/wants-quorum');
       expect(one.status).toBe(200);
       expect(((await one.json()) as RouteView).error?.code).toBe('WARREN_E_TOPOLOGY_CONFLICT');
     });
@@ -122,7 +110,7 @@ describe('a 406 topology conflict', () => {
 
   it('names x-delivery-limit when a quorum queue exists with another delivery limit', async () => {
     // Exactly Warren's poison-guard declaration for this route, except the limit.
-    await broker.channel.assertQueue(conflicted, {
+    await h.broker.channel.assertQueue(conflicted, {
       durable: true,
       arguments: {
         'x-queue-type': 'quorum',
@@ -133,8 +121,8 @@ describe('a 406 topology conflict', () => {
         'x-overflow': 'reject-publish',
       },
     });
-    warren = await startWarren(routeFiles(exchange, conflicted, healthy, receiver.url()), broker);
-    const routes = warren.runtime.describe().routes;
+    h.warren = await startWarren(routeFiles(exchange, conflicted, healthy, h.receiver.url()), h.broker);
+    const routes = h.warren.runtime.describe().routes;
     const failed = routes.find((r) => r.name === 'wants-quorum');
     expect(failed?.state).toBe('failed');
     expect(failed?.error?.code).toBe('WARREN_E_TOPOLOGY_CONFLICT');
@@ -142,6 +130,6 @@ describe('a 406 topology conflict', () => {
     expect(failed?.error?.message).toContain(conflicted);
     expect(failed?.error?.message).toContain('x-delivery-limit');
     expect(routes.find((r) => r.name === 'healthy')?.state).toBe('consuming');
-    expect((await warren.admin.request('/readyz')).status).toBe(503);
+    expect((await h.warren.admin.request('/readyz')).status).toBe(503);
   });
 });

@@ -1,135 +1,9 @@
-import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
-import { planTopology } from '../../src/topology/plan.js';
-import { amqpUrl, TestBroker, uniqueName, waitFor } from '../helpers/broker.js';
-import { runCli } from '../helpers/cli.js';
-import { FaultProxy } from '../helpers/proxy.js';
-import { closedPort, Receiver } from '../helpers/receiver.js';
-import { type RunningWarren, startWarren } from '../helpers/warren.js';
-
-const brokerPort = Number(new URL(amqpUrl).port || 5672);
-
-/** Stops Warren for cleanup, but never hangs the hooks: a stop stuck on a broken session is left
- * behind (the test already failed) so the queues are still deleted. */
-async function stopWarren(warren: RunningWarren | undefined): Promise<void> {
-  if (!warren) return;
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    warren.stop().catch(() => {}),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, 10_000);
-    }),
-  ]);
-  clearTimeout(timer);
-}
-
-/** The value of an unlabelled gauge in a Prometheus text exposition. */
-function gauge(text: string, name: string): number | undefined {
-  const line = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-  return line ? Number(line[1]) : undefined;
-}
-
-/**
- * A TCP proxy to the broker that counts every connection attempt and can refuse them (a broker
- * that is not up yet), hold them unanswered mid-handshake, or cut the ones it forwards.
- */
-class ControlledProxy {
-  refuse = false;
-  attempts = 0;
-  readonly held: Socket[] = [];
-  readonly #server: Server;
-  readonly #forwarded = new Set<Socket>();
-  /** Every forwarded connection in the order it arrived: Warren opens its consume connection first. */
-  readonly pairs: Array<{ client: Socket; upstream: Socket }> = [];
-  /** Connections still forwarded before new ones are held; undefined: never hold. */
-  #passBeforeHold: number | undefined;
-
-  private constructor(server: Server) {
-    this.#server = server;
-  }
-
-  static async start(): Promise<ControlledProxy> {
-    let proxy!: ControlledProxy;
-    const server = createServer((client) => {
-      proxy.attempts++;
-      if (proxy.refuse) {
-        client.destroy();
-        return;
-      }
-      if (proxy.#passBeforeHold !== undefined) {
-        if (proxy.#passBeforeHold === 0) {
-          proxy.held.push(client);
-          return;
-        }
-        proxy.#passBeforeHold--;
-      }
-      proxy.#forward(client);
-    });
-    proxy = new ControlledProxy(server);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return proxy;
-  }
-
-  #forward(client: Socket): void {
-    const upstream = connect(brokerPort, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      this.#forwarded.add(s);
-      s.on('close', () => this.#forwarded.delete(s));
-      s.on('error', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
-    this.pairs.push({ client, upstream });
-  }
-
-  /** Stops passing the broker's bytes to the client of one connection: replies never arrive. */
-  freeze(index: number): void {
-    const pair = this.pairs[index]!;
-    pair.upstream.unpipe(pair.client);
-    pair.upstream.pause();
-  }
-
-  get port(): number {
-    const address = this.#server.address();
-    return typeof address === 'object' && address ? address.port : 0;
-  }
-
-  url(): string {
-    return `amqp://guest:guest@127.0.0.1:${this.port}`;
-  }
-
-  /** Forward the next `n` connections, then hold every later one until `release()`. */
-  holdAfter(n: number): void {
-    this.#passBeforeHold = n;
-  }
-
-  /** Forward the held connections (their handshake resumes) and stop holding. */
-  release(): void {
-    this.#passBeforeHold = undefined;
-    for (const client of this.held.splice(0)) this.#forward(client);
-  }
-
-  /** Destroys every forwarded connection now (held ones stay). */
-  cut(): void {
-    for (const s of this.#forwarded) s.destroy();
-    this.#forwarded.clear();
-  }
-
-  async close(): Promise<void> {
-    this.refuse = true;
-    this.cut();
-    for (const s of this.held.splice(0)) s.destroy();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-  }
-}
+import { uniqueName, waitFor } from '../helpers/broker.js';
+import { killCli, spawnWarren } from '../helpers/cli.js';
+import { sample } from '../helpers/metrics.js';
+import type { FaultProxy } from '../helpers/proxy.js';
+import { startWarren, trackPlan, useHarness } from '../helpers/warren.js';
 
 const streamRoute = (exchange: string, queue: string, url: string): Record<string, string> => ({
   'routes.yaml': `
@@ -144,44 +18,27 @@ routes:
 });
 
 describe('losing the broker connection', () => {
-  let broker: TestBroker;
-  let receiver: Receiver;
-  let warren: RunningWarren | undefined;
-
-  beforeEach(async () => {
-    broker = await TestBroker.connect();
-    receiver = await Receiver.start();
-  });
-
-  afterEach(async () => {
-    await stopWarren(warren);
-    warren = undefined;
-    await receiver.close();
-    await broker.close();
-  });
+  const h = useHarness();
 
   describe('mid-stream, through a proxy that cuts it', () => {
     let proxy: FaultProxy;
 
     beforeEach(async () => {
-      proxy = await FaultProxy.start();
-    });
-
-    afterEach(async () => {
-      await stopWarren(warren);
-      await proxy.close();
+      proxy = await h.proxy();
     });
 
     it('delivers every published message at least once across cuts, and reports being down', async () => {
       const exchange = uniqueName('loss.x');
       const queue = uniqueName('loss');
       // A little work per request keeps deliveries in flight when the connection goes.
-      receiver.responder = () => new Promise((resolve) => setTimeout(() => resolve(200), 2));
-      warren = await startWarren(streamRoute(exchange, queue, receiver.url()), broker, { url: proxy.url() });
-      const metricsText = async () => (await warren!.admin.request('/metrics')).text();
-      const readyStatus = async () => (await warren!.admin.request('/readyz')).status;
+      h.receiver.responder = () => new Promise((resolve) => setTimeout(() => resolve(200), 2));
+      h.warren = await startWarren(streamRoute(exchange, queue, h.receiver.url()), h.broker, {
+        url: proxy.url(),
+      });
+      const metricsText = async () => (await h.warren!.admin.request('/metrics')).text();
+      const readyStatus = async () => (await h.warren!.admin.request('/readyz')).status;
       expect(await readyStatus()).toBe(200);
-      expect(gauge(await metricsText(), 'warren_amqp_connected')).toBe(1);
+      expect(sample(await metricsText(), 'warren_amqp_connected')).toBe(1);
 
       const total = 500;
       const published: string[] = [];
@@ -190,7 +47,7 @@ describe('losing the broker connection', () => {
       for (let i = 0; i < total; i++) {
         const id = `${queue}-${i}`;
         // Straight to the broker: publishing never goes through the proxy.
-        await broker.publish(exchange, 'stream', JSON.stringify({ n: i }), { messageId: id });
+        await h.broker.publish(exchange, 'stream', JSON.stringify({ n: i }), { messageId: id });
         published.push(id);
         if (i === 100 || i === 220 || i === 350) {
           // Each cut hits a session that is up and consuming (not one still reconnecting).
@@ -203,13 +60,13 @@ describe('losing the broker connection', () => {
           proxy.refuse = true;
           proxy.cut();
           await waitFor('/readyz to say it is not connected', async () => {
-            const res = await warren!.admin.request('/readyz');
+            const res = await h.warren!.admin.request('/readyz');
             const body = (await res.json()) as { reasons: string[] };
             return res.status === 503 && body.reasons.some((r) => r.includes('not connected'));
           });
           await waitFor(
             'warren_amqp_connected to drop to 0',
-            async () => gauge(await metricsText(), 'warren_amqp_connected') === 0,
+            async () => sample(await metricsText(), 'warren_amqp_connected') === 0,
           );
           proxy.refuse = false;
           await waitFor(
@@ -218,7 +75,7 @@ describe('losing the broker connection', () => {
           );
           await waitFor(
             'warren_amqp_connected back at 1',
-            async () => gauge(await metricsText(), 'warren_amqp_connected') === 1,
+            async () => sample(await metricsText(), 'warren_amqp_connected') === 1,
           );
         }
       }
@@ -226,45 +83,46 @@ describe('losing the broker connection', () => {
       await waitFor(
         'every published message id at the receiver',
         () => {
-          const ids = receiver.ids();
+          const ids = h.receiver.ids();
           return published.every((id) => ids.has(id));
         },
         30_000,
       );
       await waitFor(
         'the queue drained and acked',
-        async () => (await broker.depth(queue)) === 0 && warren!.runtime.describe().routes[0]!.inFlight === 0,
+        async () =>
+          (await h.broker.depth(queue)) === 0 && h.warren!.runtime.describe().routes[0]!.inFlight === 0,
       );
       // Each cut dropped a live session: a new consume and publish connection after each one.
       expect(proxy.connections - connectionsAtStart).toBeGreaterThanOrEqual(2 * cuts);
-      expect(await broker.depth(`${queue}.dlq`)).toBe(0);
+      expect(await h.broker.depth(`${queue}.dlq`)).toBe(0);
       expect(await readyStatus()).toBe(200);
-      expect(gauge(await metricsText(), 'warren_amqp_connected')).toBe(1);
+      expect(sample(await metricsText(), 'warren_amqp_connected')).toBe(1);
     });
   });
 
   describe('while reconnecting', () => {
-    let proxy: ControlledProxy;
+    let proxy: FaultProxy;
     const uncaught: Error[] = [];
     const onUncaught = (err: Error) => uncaught.push(err);
 
     beforeEach(async () => {
-      proxy = await ControlledProxy.start();
+      proxy = await h.proxy();
       uncaught.length = 0;
       process.on('uncaughtException', onUncaught);
     });
 
     afterEach(async () => {
       process.off('uncaughtException', onUncaught);
-      await stopWarren(warren);
-      await proxy.close();
     });
 
     it('survives the consume connection dropping while the publish connection still opens', async () => {
       const exchange = uniqueName('halfopen.x');
       const queue = uniqueName('halfopen');
-      warren = await startWarren(streamRoute(exchange, queue, receiver.url()), broker, { url: proxy.url() });
-      expect((await warren.admin.request('/readyz')).status).toBe(200);
+      h.warren = await startWarren(streamRoute(exchange, queue, h.receiver.url()), h.broker, {
+        url: proxy.url(),
+      });
+      expect((await h.warren.admin.request('/readyz')).status).toBe(200);
 
       // Reconnect: the consume connection goes through, the publish connection hangs mid-handshake.
       proxy.holdAfter(1);
@@ -278,29 +136,25 @@ describe('losing the broker connection', () => {
 
       await waitFor(
         'warren ready again',
-        async () => (await warren!.admin.request('/readyz')).status === 200,
+        async () => (await h.warren!.admin.request('/readyz')).status === 200,
       );
-      await broker.publish(exchange, 'stream', 'after the half-open session', {
+      await h.broker.publish(exchange, 'stream', 'after the half-open session', {
         messageId: `${queue}-after`,
       });
-      await waitFor('a delivery after reconnecting', () => receiver.ids().has(`${queue}-after`));
+      await waitFor('a delivery after reconnecting', () => h.receiver.ids().has(`${queue}-after`));
       expect(uncaught.map((e) => e.message)).toEqual([]);
     });
   });
 });
 
 describe('a delivery that finishes while its connection is closing', () => {
-  let broker: TestBroker;
-  let receiver: Receiver;
-  let proxy: ControlledProxy;
-  let warren: RunningWarren | undefined;
+  const h = useHarness();
+  let proxy: FaultProxy;
   const unhandled: unknown[] = [];
   const onUnhandled = (reason: unknown) => unhandled.push(reason);
 
   beforeEach(async () => {
-    broker = await TestBroker.connect();
-    receiver = await Receiver.start();
-    proxy = await ControlledProxy.start();
+    proxy = await h.proxy();
     unhandled.length = 0;
     process.on('unhandledRejection', onUnhandled);
     process.on('uncaughtException', onUnhandled);
@@ -309,11 +163,6 @@ describe('a delivery that finishes while its connection is closing', () => {
   afterEach(async () => {
     process.off('unhandledRejection', onUnhandled);
     process.off('uncaughtException', onUnhandled);
-    await stopWarren(warren);
-    warren = undefined;
-    await proxy.close();
-    await receiver.close();
-    await broker.close();
   });
 
   it('is abandoned to the broker (never a crash) and delivered again after reconnecting', async () => {
@@ -328,19 +177,21 @@ describe('a delivery that finishes while its connection is closing', () => {
     const redelivery = new Promise<number>((resolve) => {
       answerRedelivery = resolve;
     });
-    receiver.responder = (_req, n) => (n === 0 ? first : redelivery);
-    warren = await startWarren(streamRoute(exchange, queue, receiver.url()), broker, { url: proxy.url() });
+    h.receiver.responder = (_req, n) => (n === 0 ? first : redelivery);
+    h.warren = await startWarren(streamRoute(exchange, queue, h.receiver.url()), h.broker, {
+      url: proxy.url(),
+    });
     expect(proxy.pairs).toHaveLength(2);
-    const deliveries = () => warren!.logs.filter((l) => l.event === 'delivery' && l.id === id);
+    const deliveries = () => h.warren!.logs.filter((l) => l.event === 'delivery' && l.id === id);
 
-    await broker.publish(exchange, 'stream', 'in flight while closing', { messageId: id });
-    await waitFor('the request at the receiver', () => receiver.requests.length === 1);
+    await h.broker.publish(exchange, 'stream', 'in flight while closing', { messageId: id });
+    await waitFor('the request at the receiver', () => h.receiver.requests.length === 1);
     // The publish connection dies; the session closes the consume connection too, whose close-ok
     // never arrives: its channel still counts as open, but the connection is closing.
     proxy.freeze(0);
     proxy.pairs[1]!.client.destroy();
     await waitFor('warren to notice the lost connection', () =>
-      warren!.logs.some((l) => l.event === 'amqp_disconnected'),
+      h.warren!.logs.some((l) => l.event === 'amqp_disconnected'),
     );
     answerFirst(200);
     await waitFor(
@@ -351,79 +202,47 @@ describe('a delivery that finishes while its connection is closing', () => {
     expect(deliveries()[0]!.outcome).toBe('abandoned');
 
     // The broker requeued it when the old connection went; the new session delivers it again.
-    await waitFor('the redelivery', () => receiver.requests.length === 2);
-    expect(receiver.requests[1]!.headers['webhook-id']).toBe(id);
-    expect(receiver.requests[1]!.headers['x-warren-redelivered']).toBe('true');
+    await waitFor('the redelivery', () => h.receiver.requests.length === 2);
+    expect(h.receiver.requests[1]!.headers['webhook-id']).toBe(id);
+    expect(h.receiver.requests[1]!.headers['x-warren-redelivered']).toBe('true');
     answerRedelivery(200);
     await waitFor('the redelivery settled', () => deliveries().length === 2);
     expect(deliveries()[1]!.outcome).toBe('ack');
-    await waitFor('the queue empty', async () => (await broker.depth(queue)) === 0);
+    await waitFor('the queue empty', async () => (await h.broker.depth(queue)) === 0);
     expect(unhandled.map(String)).toEqual([]);
   });
 });
 
 describe('starting with no broker reachable', () => {
-  let broker: TestBroker;
-  let receiver: Receiver;
-  let proxy: ControlledProxy;
-  let child: ChildProcess | undefined;
-  let routesDir: string | undefined;
+  const h = useHarness();
+  let proxy: FaultProxy;
 
   beforeEach(async () => {
-    broker = await TestBroker.connect();
-    receiver = await Receiver.start();
-    proxy = await ControlledProxy.start();
-  });
-
-  afterEach(async () => {
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child!.once('exit', resolve));
-      child.kill('SIGKILL');
-      await exited;
-    }
-    child = undefined;
-    if (routesDir) await rm(routesDir, { recursive: true, force: true });
-    routesDir = undefined;
-    await proxy.close();
-    await receiver.close();
-    await broker.close();
+    proxy = await h.proxy();
   });
 
   it('says once which URL it tries and how to start RabbitMQ, retries, then connects', async () => {
     const queue = uniqueName('unreachable');
-    routesDir = await mkdtemp(join(tmpdir(), 'warren-routes-'));
-    await writeFile(
-      join(routesDir, 'routes.yaml'),
-      `
+    const routesDir = await h.routesDir({
+      'routes.yaml': `
 routes:
   late:
     from: { queue: ${queue} }
-    to: { webhook: { url: "${receiver.url()}" } }
+    to: { webhook: { url: "${h.receiver.url()}" } }
 `,
-    );
-    const loaded = await loadConfig(routesDir, process.env);
-    if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
-    broker.track('queue', ...planTopology(loaded.config).routes.flatMap((r) => r.queues.map((q) => q.name)));
+    });
+    await trackPlan(h.broker, routesDir);
 
     proxy.refuse = true;
-    const adminPort = await closedPort();
     // The real CLI: the hint is about a process that has never been connected.
-    const cli = runCli(
-      [
-        'run',
-        '--routes',
-        routesDir,
-        '--amqp',
-        proxy.url(),
-        '--admin-port',
-        String(adminPort),
-        '--drain-timeout',
-        '5s',
-      ],
-      { WARREN_LOG_LEVEL: 'info' },
-    );
-    child = cli.child;
-    const { lines, exited } = cli;
+    const cli = await spawnWarren({
+      routes: routesDir,
+      amqp: proxy.url(),
+      drainTimeout: '5s',
+      env: { WARREN_LOG_LEVEL: 'info' },
+    });
+    h.defer(() => killCli(cli));
+    const { lines, exited, adminPort } = cli;
 
     // Several refused attempts (the first connect, then the backoff retries) …
     await waitFor(
@@ -448,8 +267,8 @@ routes:
       async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).status === 200,
     );
     expect(lines.filter((l) => l.event === 'amqp_unreachable')).toHaveLength(1);
-    await broker.publish('', queue, 'hello', { messageId: 'after-start' });
-    await waitFor('the first delivery', () => receiver.ids().has('after-start'));
+    await h.broker.publish('', queue, 'hello', { messageId: 'after-start' });
+    await waitFor('the first delivery', () => h.receiver.ids().has('after-start'));
 
     cli.child.kill('SIGTERM');
     expect((await exited).code).toBe(0);

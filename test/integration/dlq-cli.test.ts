@@ -1,20 +1,8 @@
-import { once } from 'node:events';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { uniqueName, waitFor } from '../helpers/broker.js';
-import { runCli } from '../helpers/cli.js';
+import { runCliToEnd } from '../helpers/cli.js';
 import { closedPort } from '../helpers/receiver.js';
 import { startWarren, useHarness } from '../helpers/warren.js';
-
-/** The real `warren` binary (dist/, built by `npm test`'s pretest), run to its end. */
-async function warren(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const run = runCli(args, env);
-  const { code } = await run.exited;
-  for (const stream of [run.child.stdout!, run.child.stderr!]) {
-    if (!stream.readableEnded) await once(stream, 'end');
-  }
-  const text = run.lines.map((l) => (typeof l.unparsed === 'string' ? l.unparsed : JSON.stringify(l)));
-  return { code, lines: run.lines, text, stderr: run.stderr() };
-}
 
 const secret = 'dlq-secret-7f3a9c';
 
@@ -75,7 +63,7 @@ routes:
   it('lists the DLQ as JSON and as a table, leaving the messages where they were', async () => {
     const { queue, dlq, ids, routes, env } = await deadLettered(3);
 
-    const json = await warren(['dlq', 'ls', 'orders', ...routes, '--format', 'json'], env);
+    const json = await runCliToEnd(['dlq', 'ls', 'orders', ...routes, '--format', 'json'], env);
     expect(json.stderr).toBe('');
     expect(json.code).toBe(0);
     expect(json.lines).toHaveLength(1);
@@ -96,7 +84,7 @@ routes:
     expect(JSON.stringify(json.lines)).not.toContain(secret);
     expect(await h.broker.depth(dlq)).toBe(3);
 
-    const table = await warren(['dlq', 'ls', 'orders', ...routes, '--limit', '2'], env);
+    const table = await runCliToEnd(['dlq', 'ls', 'orders', ...routes, '--limit', '2'], env);
     expect(table.code).toBe(0);
     // (runCli drops the blank line between the heading and the table)
     expect(table.text[0]).toBe(
@@ -116,7 +104,7 @@ routes:
     const { queue, dlq, ids, routes, env } = await deadLettered(3);
     failing = false;
 
-    const first = await warren(
+    const first = await runCliToEnd(
       ['dlq', 'redrive', 'orders', ...routes, '--limit', '1', '--format', 'json'],
       env,
     );
@@ -126,7 +114,7 @@ routes:
     await waitFor('the first message delivered', () => delivered.length === 1);
     expect(delivered).toEqual([ids[0]]);
 
-    const rest = await warren(['dlq', 'redrive', 'orders', ...routes], env);
+    const rest = await runCliToEnd(['dlq', 'redrive', 'orders', ...routes], env);
     expect(rest.code).toBe(0);
     expect(rest.text).toEqual([`moved 2 of 2 messages from ${dlq} to ${queue} (route orders)`]);
     await waitFor('every message delivered', () => delivered.length >= 3);
@@ -139,12 +127,12 @@ routes:
   it('exits 1 for an unknown route or an unreachable broker, and 2 for a usage error', async () => {
     const { routes, env } = await deadLettered(1);
 
-    const unknown = await warren(['dlq', 'ls', 'nope', ...routes], env);
+    const unknown = await runCliToEnd(['dlq', 'ls', 'nope', ...routes], env);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toBe(`warren: no route named nope in ${h.warren!.dir} (routes: orders)\n`);
 
     const port = await closedPort();
-    const down = await warren(
+    const down = await runCliToEnd(
       ['dlq', 'redrive', 'orders', ...routes, '--amqp', `amqp://guest:pw@127.0.0.1:${port}`],
       env,
     );
@@ -159,7 +147,7 @@ routes:
       ['dlq', 'peek', 'orders'],
       ['dlq', 'ls', 'orders', '--limit', '1001'],
     ]) {
-      const usage = await warren([...args, ...routes], env);
+      const usage = await runCliToEnd([...args, ...routes], env);
       expect(usage.code, args.join(' ')).toBe(2);
       expect(usage.stderr).toContain('Usage: warren dlq ls ROUTE');
     }

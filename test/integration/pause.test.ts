@@ -1,8 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type TestBroker, uniqueName, waitFor } from '../helpers/broker.js';
-import { FaultProxy } from '../helpers/proxy.js';
+import { sleep, type TestBroker, uniqueName, waitFor } from '../helpers/broker.js';
 import { type RunningWarren, startWarren, useHarness } from '../helpers/warren.js';
 
 /**
@@ -12,7 +11,6 @@ import { type RunningWarren, startWarren, useHarness } from '../helpers/warren.j
  */
 
 const token = 'pause-test-token';
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const routes = (exchange: string, queue: string, url: string, extra = '', prefetch = 10) => `
 exchanges: { ${exchange}: { type: topic } }
@@ -28,15 +26,6 @@ ${extra}
 /** POSTs with the admin token, another authorization header, or (null) none. */
 function post(warren: RunningWarren, path: string, auth: string | null = `Bearer ${token}`) {
   return warren.admin.request(path, { method: 'POST', headers: auth ? { authorization: auth } : {} });
-}
-
-async function consumers(broker: TestBroker, queue: string): Promise<number> {
-  const ch = await broker.connection.createChannel();
-  try {
-    return (await ch.checkQueue(queue)).consumerCount;
-  } finally {
-    await ch.close().catch(() => {});
-  }
 }
 
 function publish(broker: TestBroker, exchange: string, from: number, to: number): Promise<void> {
@@ -71,7 +60,7 @@ describe('pause and resume', () => {
     const delivered = h.receiver.requests.length;
     expect(warren.logs.filter((l) => l.event === 'delivery' && l.outcome === 'ack')).toHaveLength(delivered);
     expect(route()).toMatchObject({ state: 'paused', paused: true, inFlight: 0 });
-    expect(await consumers(h.broker, queue)).toBe(0);
+    expect(await h.broker.consumers(queue)).toBe(0);
     await waitFor(
       'the undelivered messages back in the queue',
       async () => (await h.broker.depth(queue)) === 20 - delivered,
@@ -100,7 +89,7 @@ describe('pause and resume', () => {
     await sleep(500);
     expect(h.receiver.requests).toHaveLength(delivered);
     expect(await h.broker.depth(queue)).toBe(25 - delivered);
-    expect(await consumers(h.broker, queue)).toBe(0);
+    expect(await h.broker.consumers(queue)).toBe(0);
 
     // Idempotent.
     const again = await post(warren, '/api/routes/slow/pause');
@@ -111,7 +100,7 @@ describe('pause and resume', () => {
     expect(await resumed.json()).toEqual({ name: 'slow', state: 'consuming', changed: true });
     await waitFor('every message delivered', () => h.receiver.ids().size === 25);
     expect(h.receiver.requests).toHaveLength(25);
-    expect(await consumers(h.broker, queue)).toBe(1);
+    expect(await h.broker.consumers(queue)).toBe(1);
     const twice = await post(warren, '/api/routes/slow/resume');
     expect(await twice.json()).toMatchObject({ changed: false, state: 'consuming' });
     expect(
@@ -122,43 +111,38 @@ describe('pause and resume', () => {
   it('stays paused across a lost connection, and resumes on the new one', async () => {
     const exchange = uniqueName('pause');
     const queue = uniqueName('pause.q');
-    const proxy = await FaultProxy.start();
-    try {
-      const warren = await startWarren({ 'r.yaml': routes(exchange, queue, h.receiver.url()) }, h.broker, {
-        adminToken: token,
-        url: proxy.url(),
-      });
-      h.warren = warren;
-      const route = () => warren.runtime.describe().routes[0]!;
-      expect((await post(warren, '/api/routes/slow/pause')).status).toBe(200);
-      const connections = proxy.connections;
-      const from = warren.logs.length;
-      proxy.cut();
-      await waitFor('a new connection', () => proxy.connections > connections);
-      // On the new connection the route is declared again (declaring → paused), not consumed.
-      await waitFor('the route declared again, still paused', () =>
-        warren.logs.slice(from).some((l) => l.event === 'route_state' && l.state === 'paused'),
-      );
-      expect(
-        warren.logs
-          .slice(from)
-          .filter((l) => l.event === 'route_state')
-          .map((l) => l.state),
-      ).toEqual(['declaring', 'paused']);
-      expect(route().state).toBe('paused');
-      expect((await warren.admin.request('/readyz')).status).toBe(200);
-      await publish(h.broker, exchange, 1, 5);
-      await sleep(500);
-      expect(h.receiver.requests).toHaveLength(0);
-      expect(await consumers(h.broker, queue)).toBe(0);
+    const proxy = await h.proxy();
+    const warren = await startWarren({ 'r.yaml': routes(exchange, queue, h.receiver.url()) }, h.broker, {
+      adminToken: token,
+      url: proxy.url(),
+    });
+    h.warren = warren;
+    const route = () => warren.runtime.describe().routes[0]!;
+    expect((await post(warren, '/api/routes/slow/pause')).status).toBe(200);
+    const connections = proxy.connections;
+    const from = warren.logs.length;
+    proxy.cut();
+    await waitFor('a new connection', () => proxy.connections > connections);
+    // On the new connection the route is declared again (declaring → paused), not consumed.
+    await waitFor('the route declared again, still paused', () =>
+      warren.logs.slice(from).some((l) => l.event === 'route_state' && l.state === 'paused'),
+    );
+    expect(
+      warren.logs
+        .slice(from)
+        .filter((l) => l.event === 'route_state')
+        .map((l) => l.state),
+    ).toEqual(['declaring', 'paused']);
+    expect(route().state).toBe('paused');
+    expect((await warren.admin.request('/readyz')).status).toBe(200);
+    await publish(h.broker, exchange, 1, 5);
+    await sleep(500);
+    expect(h.receiver.requests).toHaveLength(0);
+    expect(await h.broker.consumers(queue)).toBe(0);
 
-      expect((await post(warren, '/api/routes/slow/resume')).status).toBe(200);
-      await waitFor('every message delivered', () => h.receiver.ids().size === 5);
-      expect(route().state).toBe('consuming');
-    } finally {
-      await h.warren?.stop();
-      await proxy.close();
-    }
+    expect((await post(warren, '/api/routes/slow/resume')).status).toBe(200);
+    await waitFor('every message delivered', () => h.receiver.ids().size === 5);
+    expect(route().state).toBe('consuming');
   }, 30_000);
 
   it('needs the admin token, and answers 404 for an unknown route', async () => {

@@ -3,7 +3,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { uniqueName, waitFor } from '../helpers/broker.js';
+import { sleep, uniqueName, waitFor } from '../helpers/broker.js';
+import { sample } from '../helpers/metrics.js';
 import { startWarren, useHarness } from '../helpers/warren.js';
 
 /**
@@ -30,14 +31,6 @@ async function brokerCounts(queue: string): Promise<{ ready: number; unacked: nu
   }
   return undefined;
 }
-
-/** The value of one Prometheus sample (name and exact label set), or undefined when absent. */
-function sample(text: string, name: string, route: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{route="${route}"} `));
-  return line === undefined ? undefined : Number(line.split(' ')[1]);
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const routes = (exchange: string, queue: string, url: string, rateLimit: string) => `
 exchanges: { ${exchange}: { type: topic } }
@@ -111,7 +104,7 @@ describe('rate limit', () => {
     expect(route().rateLimit).toMatchObject({ rate: 50, perMs: 1_000, burst: 10 });
     const metrics = await (await warren.admin.request('/metrics')).text();
     // Throttled nearly all the time since the backlog arrived (~4.5 s).
-    expect(sample(metrics, 'warren_throttled_seconds_total', 'limited')).toBeGreaterThan(3);
+    expect(sample(metrics, 'warren_throttled_seconds_total', { route: 'limited' })).toBeGreaterThan(3);
 
     // The limit goes on reload: the running consumer takes it at once (a handler swap) and the
     // backlog drains in full.

@@ -1,32 +1,20 @@
-import { rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { ConfirmChannel } from 'amqplib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ReloadReport } from '../../src/runtime/report.js';
-import { TestBroker, uniqueName, waitFor } from '../helpers/broker.js';
-import { accounting, SteadyPublisher } from '../helpers/load.js';
-import { Receiver } from '../helpers/receiver.js';
-import { type RunningWarren, startWarren } from '../helpers/warren.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { uniqueName, waitFor } from '../helpers/broker.js';
+import { accounting, MandatoryPublisher } from '../helpers/load.js';
+import type { Receiver } from '../helpers/receiver.js';
+import {
+  nextReload,
+  type RunningWarren,
+  replaceFile,
+  startWarren,
+  trackPlan,
+  useHarness,
+} from '../helpers/warren.js';
 
 /**
  * Hot reload under load (DESIGN §6, issue 3): a steady publisher runs while a route file changes;
  * receivers record `webhook-id`s. Files are replaced by rename, so a watcher never reads half a file.
  */
-
-/** Replaces a route file atomically (the hidden temporary file is ignored by Warren). */
-async function replaceFile(dir: string, name: string, text: string): Promise<void> {
-  const tmp = join(dir, `.${name}.tmp`);
-  await writeFile(tmp, text);
-  await rename(tmp, join(dir, name));
-}
-
-/** Waits for the reload after `previous` (the report object changes with every reload). */
-function nextReload(warren: RunningWarren, previous: ReloadReport | undefined): Promise<ReloadReport> {
-  return waitFor('a reload', () => {
-    const last = warren.runtime.lastReload;
-    return last !== previous ? last : undefined;
-  });
-}
 
 /** Log lines since line `from` that a consumer (re)start or stop of `route` writes. */
 function consumerChanges(warren: RunningWarren, route: string, from: number): unknown[] {
@@ -37,89 +25,6 @@ function consumerChanges(warren: RunningWarren, route: string, from: number): un
 
 const ids = (...receivers: Receiver[]): string[] =>
   receivers.flatMap((r) => r.requests.map((q) => String(q.headers['webhook-id'])));
-
-/** Every queue the running plan declares is deleted after the test. */
-function trackPlan(broker: TestBroker, warren: RunningWarren): void {
-  broker.track('queue', ...warren.runtime.plan.routes.flatMap((r) => r.queues.map((q) => q.name)));
-}
-
-/** The queue's consumer count, or undefined when it does not exist (own channel: a 404 closes it). */
-async function consumers(broker: TestBroker, queue: string): Promise<number | undefined> {
-  const ch = await broker.connection.createChannel();
-  ch.on('error', () => {});
-  try {
-    return (await ch.checkQueue(queue)).consumerCount;
-  } catch {
-    return undefined;
-  } finally {
-    await ch.close().catch(() => {});
-  }
-}
-
-/** Publishes with `mandatory`: a message no queue is bound for comes back and is recorded. */
-class MandatoryPublisher {
-  readonly published: string[] = [];
-  readonly returned = new Set<string>();
-  #timer: NodeJS.Timeout | undefined;
-  #n = 0;
-  #running: Promise<void> = Promise.resolve();
-
-  private constructor(
-    private readonly channel: ConfirmChannel,
-    private readonly exchange: string,
-    private readonly routingKey: string,
-    private readonly prefix: string,
-  ) {
-    channel.on('return', (msg: { properties: { messageId?: string } }) => {
-      if (msg.properties.messageId) this.returned.add(msg.properties.messageId);
-    });
-  }
-
-  static async open(broker: TestBroker, exchange: string, key: string, prefix: string) {
-    return new MandatoryPublisher(await broker.connection.createConfirmChannel(), exchange, key, prefix);
-  }
-
-  /** Publishes one message and says whether a queue took it. */
-  async probe(id: string): Promise<boolean> {
-    this.#send(id);
-    await this.channel.waitForConfirms();
-    return !this.returned.has(id);
-  }
-
-  start(everyMs = 10): void {
-    this.#timer = setInterval(() => {
-      this.#running = this.#running.then(async () => {
-        this.#send(`${this.prefix}-${++this.#n}`);
-        await this.channel.waitForConfirms();
-      });
-    }, everyMs);
-  }
-
-  /** Published, confirmed and taken by a queue (a return precedes the confirm). */
-  routed(): string[] {
-    return this.published.filter((id) => !this.returned.has(id));
-  }
-
-  async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.#running;
-  }
-
-  async close(): Promise<void> {
-    await this.stop();
-    await this.channel.close().catch(() => {});
-  }
-
-  #send(id: string): void {
-    this.channel.publish(this.exchange, this.routingKey, Buffer.from(JSON.stringify({ id })), {
-      messageId: id,
-      persistent: true,
-      mandatory: true,
-      contentType: 'application/json',
-    });
-    this.published.push(id);
-  }
-}
 
 interface RouteOpts {
   queue: string;
@@ -140,60 +45,42 @@ const file = (exchange: string, routes: string[]): string =>
   `exchanges: { ${exchange}: { type: topic } }\nroutes:${routes.join('')}\n`;
 
 describe('hot reload under load', () => {
-  let broker: TestBroker;
+  const h = useHarness();
   let first: Receiver;
   let second: Receiver;
-  let warren: RunningWarren | undefined;
-  let mandatory: MandatoryPublisher | undefined;
   let exchange: string;
-  /** Publishers to stop even when a test fails half-way. */
-  let publishers: SteadyPublisher[];
-  const steady = (...args: ConstructorParameters<typeof SteadyPublisher>): SteadyPublisher => {
-    const publisher = new SteadyPublisher(...args);
-    publishers.push(publisher);
-    return publisher;
-  };
 
   beforeEach(async () => {
-    broker = await TestBroker.connect();
     // A little latency keeps deliveries in flight while the reload happens.
     const slow = () => new Promise<number>((resolve) => setTimeout(() => resolve(200), 3));
-    first = await Receiver.start(slow);
-    second = await Receiver.start(slow);
-    warren = undefined;
-    mandatory = undefined;
-    publishers = [];
+    first = await h.receive(slow);
+    second = await h.receive(slow);
     exchange = uniqueName('reload.x');
-  });
-
-  afterEach(async () => {
-    for (const publisher of publishers) await publisher.stop();
-    await mandatory?.close();
-    await warren?.stop();
-    await first.close();
-    await second.close();
-    await broker.close();
   });
 
   it('(b) adds a route that starts receiving while the existing route is left untouched', async () => {
     const orders = { queue: uniqueName('reload.add.a'), keys: ['order.#'], url: first.url() };
     const audit = { queue: uniqueName('reload.add.b'), keys: ['order.#'], url: second.url() };
-    warren = await startWarren({ 'r.yaml': file(exchange, [route('orders', exchange, orders)]) }, broker, {
-      watch: true,
-    });
-    const publisher = steady(broker, exchange, 'order.created', 'b');
+    h.warren = await startWarren(
+      { 'r.yaml': file(exchange, [route('orders', exchange, orders)]) },
+      h.broker,
+      {
+        watch: true,
+      },
+    );
+    const publisher = h.publisher(exchange, 'order.created', 'b');
     publisher.start();
     await waitFor('traffic on the first route', () => first.requests.length > 20);
 
-    const logFrom = warren.logs.length;
-    const previous = warren.runtime.lastReload;
+    const logFrom = h.warren.logs.length;
+    const previous = h.warren.runtime.lastReload;
     await replaceFile(
-      warren.dir,
+      h.warren.dir,
       'r.yaml',
       file(exchange, [route('orders', exchange, orders), route('audit', exchange, audit)]),
     );
-    const report = await nextReload(warren, previous);
-    trackPlan(broker, warren);
+    const report = await nextReload(h.warren, previous);
+    await trackPlan(h.broker, h.warren.dir);
     // Every message published from now on finds the new queue bound.
     const afterReload = publisher.published.length;
     await waitFor('traffic on the added route', () => second.requests.length > 20);
@@ -206,10 +93,10 @@ describe('hot reload under load', () => {
     });
     expect(accounting(publisher.published, ids(first)).duplicates).toBe(0);
     // The untouched consumer was never restarted: no state change, no redelivery.
-    expect(consumerChanges(warren, 'orders', logFrom)).toEqual([]);
-    expect(consumerChanges(warren, 'audit', logFrom).length).toBeGreaterThan(0);
+    expect(consumerChanges(h.warren, 'orders', logFrom)).toEqual([]);
+    expect(consumerChanges(h.warren, 'audit', logFrom).length).toBeGreaterThan(0);
     expect(first.requests.filter((r) => r.headers['x-warren-redelivered'] !== 'false')).toEqual([]);
-    expect(await consumers(broker, orders.queue)).toBe(1);
+    expect(await h.broker.consumers(orders.queue)).toBe(1);
 
     const sinceReload = publisher.published.slice(afterReload);
     await waitFor('the added route got everything published after it', () => {
@@ -221,29 +108,30 @@ describe('hot reload under load', () => {
   it('(c) removes a route: its consumer stops, its queue and messages stay, the other route goes on', async () => {
     const keep = { queue: uniqueName('reload.rm.keep'), keys: ['order.#'], url: first.url() };
     const gone = { queue: uniqueName('reload.rm.gone'), keys: ['invoice.#'], url: second.url() };
-    warren = await startWarren(
+    h.warren = await startWarren(
       { 'r.yaml': file(exchange, [route('keep', exchange, keep), route('gone', exchange, gone)]) },
-      broker,
+      h.broker,
       { watch: true },
     );
-    const kept = steady(broker, exchange, 'order.created', 'k');
-    mandatory = await MandatoryPublisher.open(broker, exchange, 'invoice.paid', 'g');
+    const kept = h.publisher(exchange, 'order.created', 'k');
+    const mandatory = await MandatoryPublisher.open(h.broker, exchange, 'invoice.paid', 'g');
+    h.defer(() => mandatory.close());
     kept.start();
     mandatory.start(5);
     await waitFor('traffic on both routes', () => first.requests.length > 20 && second.requests.length > 20);
 
-    const previous = warren.runtime.lastReload;
-    await replaceFile(warren.dir, 'r.yaml', file(exchange, [route('keep', exchange, keep)]));
-    const report = await nextReload(warren, previous);
+    const previous = h.warren.runtime.lastReload;
+    await replaceFile(h.warren.dir, 'r.yaml', file(exchange, [route('keep', exchange, keep)]));
+    const report = await nextReload(h.warren, previous);
     expect(report).toMatchObject({ trigger: 'watch', result: 'applied' });
     expect(report.routes).toEqual([{ route: 'gone', change: 'removed', ok: true }]);
     const keptAtReload = kept.published.length;
 
     // The removed route's binding is gone: its messages come back unroutable.
-    await waitFor('invoices to be unroutable', () => mandatory!.returned.size > 5);
-    await waitFor('the removed consumer to stop', async () => (await consumers(broker, gone.queue)) === 0);
+    await waitFor('invoices to be unroutable', () => mandatory.returned.size > 5);
+    await waitFor('the removed consumer to stop', async () => (await h.broker.consumers(gone.queue)) === 0);
     await waitFor('the old consumer drained', () =>
-      warren!.logs.some((l) => l.event === 'consumer_drained' && l.route === 'gone'),
+      h.warren!.logs.some((l) => l.event === 'consumer_drained' && l.route === 'gone'),
     );
     await waitFor('the remaining route to keep delivering', () => {
       return ids(first).filter((id) => kept.published.indexOf(id) >= keptAtReload).length > 20;
@@ -252,8 +140,8 @@ describe('hot reload under load', () => {
     await mandatory.stop();
 
     // A reload never deletes a queue: whatever was not delivered waits in it.
-    expect(await consumers(broker, gone.queue)).toBe(0);
-    const stillQueued = (await broker.drain(gone.queue)).map((m) => String(m.properties.messageId));
+    expect(await h.broker.consumers(gone.queue)).toBe(0);
+    const stillQueued = (await h.broker.drain(gone.queue)).map((m) => String(m.properties.messageId));
     const routed = mandatory.routed();
     expect(accounting(routed, ids(second), stillQueued).lost).toEqual([]);
     expect(accounting(routed, ids(second)).duplicates).toBe(0);
@@ -263,32 +151,37 @@ describe('hot reload under load', () => {
       return accounting(kept.published, ids(first)).lost.length === 0;
     });
     expect(accounting(kept.published, ids(first)).duplicates).toBe(0);
-    expect(await consumers(broker, keep.queue)).toBe(1);
+    expect(await h.broker.consumers(keep.queue)).toBe(1);
   });
 
   it('(d) changes bindings: the new binding delivers, the removed one is unbound, nothing lost', async () => {
     const before = { queue: uniqueName('reload.bind'), keys: ['order.#'], url: first.url() };
     const after = { ...before, keys: ['order.created.#', 'invoice.#'] };
-    warren = await startWarren({ 'r.yaml': file(exchange, [route('orders', exchange, before)]) }, broker, {
-      watch: true,
-    });
-    mandatory = await MandatoryPublisher.open(broker, exchange, 'order.updated', 'probe');
+    h.warren = await startWarren(
+      { 'r.yaml': file(exchange, [route('orders', exchange, before)]) },
+      h.broker,
+      {
+        watch: true,
+      },
+    );
+    const mandatory = await MandatoryPublisher.open(h.broker, exchange, 'order.updated', 'probe');
+    h.defer(() => mandatory.close());
     expect(await mandatory.probe('old-key-before')).toBe(true);
     await waitFor('the old-key message', () => ids(first).includes('old-key-before'));
 
-    const publisher = steady(broker, exchange, 'order.created.eu', 'd');
+    const publisher = h.publisher(exchange, 'order.created.eu', 'd');
     publisher.start();
     await waitFor('traffic', () => first.requests.length > 20);
-    const previous = warren.runtime.lastReload;
-    await replaceFile(warren.dir, 'r.yaml', file(exchange, [route('orders', exchange, after)]));
-    const report = await nextReload(warren, previous);
+    const previous = h.warren.runtime.lastReload;
+    await replaceFile(h.warren.dir, 'r.yaml', file(exchange, [route('orders', exchange, after)]));
+    const report = await nextReload(h.warren, previous);
     expect(report).toMatchObject({ trigger: 'watch', result: 'applied' });
     expect(report.routes).toEqual([{ route: 'orders', change: 'source', ok: true }]);
     const atReload = publisher.published.length;
 
     // Only the old binding matched `order.updated`: no queue takes it any more.
     expect(await mandatory.probe('old-key-after')).toBe(false);
-    await broker.publish(exchange, 'invoice.paid', '{}', { messageId: 'new-binding' });
+    await h.broker.publish(exchange, 'invoice.paid', '{}', { messageId: 'new-binding' });
     await waitFor('the message for the new binding', () => ids(first).includes('new-binding'));
     await waitFor('traffic after the reload', () => {
       return ids(first).filter((id) => publisher.published.indexOf(id) >= atReload).length > 20;
@@ -300,7 +193,7 @@ describe('hot reload under load', () => {
     });
     expect(accounting(publisher.published, ids(first)).duplicates).toBe(0);
     expect(ids(first)).not.toContain('old-key-after');
-    await waitFor('only the new consumer left', async () => (await consumers(broker, before.queue)) === 1);
+    await waitFor('only the new consumer left', async () => (await h.broker.consumers(before.queue)) === 1);
   });
 
   it('swaps a retry change in place: the new delay tier is declared and used, the consumer kept', async () => {
@@ -310,33 +203,33 @@ describe('hot reload under load', () => {
     // The probe fails once: it comes back only through a delay tier.
     first.responder = (req) =>
       req.headers['webhook-id'] === 'probe' && req.headers['x-warren-attempt'] === '1' ? 503 : 200;
-    warren = await startWarren(
+    h.warren = await startWarren(
       { 'r.yaml': file(exchange, [route('orders', exchange, spec('1h'))]) },
-      broker,
+      h.broker,
       {
         watch: true,
       },
     );
-    const oldTiers = warren.runtime.describe().routes[0]!.retryQueues;
+    const oldTiers = h.warren.runtime.describe().routes[0]!.retryQueues;
     const newTier = `warren.retry.${queue}.200ms`;
-    broker.track('queue', newTier);
-    expect(await consumers(broker, newTier)).toBeUndefined();
+    h.broker.track('queue', newTier);
+    expect(await h.broker.consumers(newTier)).toBeUndefined();
 
-    const publisher = steady(broker, exchange, 'order.created', 'r');
+    const publisher = h.publisher(exchange, 'order.created', 'r');
     publisher.start();
     await waitFor('traffic', () => first.requests.length > 20);
-    const logFrom = warren.logs.length;
-    const previous = warren.runtime.lastReload;
-    await replaceFile(warren.dir, 'r.yaml', file(exchange, [route('orders', exchange, spec('200ms'))]));
-    const report = await nextReload(warren, previous);
+    const logFrom = h.warren.logs.length;
+    const previous = h.warren.runtime.lastReload;
+    await replaceFile(h.warren.dir, 'r.yaml', file(exchange, [route('orders', exchange, spec('200ms'))]));
+    const report = await nextReload(h.warren, previous);
     expect(report).toMatchObject({ trigger: 'watch', result: 'applied' });
     expect(report.routes).toEqual([{ route: 'orders', change: 'handler', ok: true }]);
     expect(oldTiers).toEqual([`warren.retry.${queue}.1h`]);
-    expect(warren.runtime.describe().routes[0]!.retryQueues).toEqual([newTier]);
-    expect(await consumers(broker, newTier)).toBe(0);
+    expect(h.warren.runtime.describe().routes[0]!.retryQueues).toEqual([newTier]);
+    expect(await h.broker.consumers(newTier)).toBe(0);
 
     // Under the old policy the probe would wait an hour in the 1h tier.
-    await broker.publish(exchange, 'order.created', '{}', { messageId: 'probe' });
+    await h.broker.publish(exchange, 'order.created', '{}', { messageId: 'probe' });
     await waitFor('the probe retried through the new tier', () =>
       first.requests.some(
         (r) => r.headers['webhook-id'] === 'probe' && r.headers['x-warren-attempt'] === '2',
@@ -350,9 +243,9 @@ describe('hot reload under load', () => {
       () => accounting(publisher.published, steadyIds()).lost.length === 0,
     );
     expect(accounting(publisher.published, steadyIds()).duplicates).toBe(0);
-    expect(consumerChanges(warren, 'orders', logFrom)).toEqual([]);
+    expect(consumerChanges(h.warren, 'orders', logFrom)).toEqual([]);
     expect(first.requests.filter((r) => r.headers['x-warren-redelivered'] !== 'false')).toEqual([]);
-    expect(await consumers(broker, queue)).toBe(1);
+    expect(await h.broker.consumers(queue)).toBe(1);
   });
 
   it('changes prefetch: a new consumer first, the old one drained, nothing lost or twice', async () => {
@@ -363,20 +256,24 @@ describe('hot reload under load', () => {
       url: first.url(),
       extra: `\n    prefetch: ${prefetch}`,
     });
-    warren = await startWarren({ 'r.yaml': file(exchange, [route('orders', exchange, spec(4))]) }, broker, {
-      watch: true,
-    });
-    const publisher = steady(broker, exchange, 'order.created', 'p', { perTick: 4 });
+    h.warren = await startWarren(
+      { 'r.yaml': file(exchange, [route('orders', exchange, spec(4))]) },
+      h.broker,
+      {
+        watch: true,
+      },
+    );
+    const publisher = h.publisher(exchange, 'order.created', 'p', { perTick: 4 });
     publisher.start();
     await waitFor('traffic', () => first.requests.length > 20);
-    const previous = warren.runtime.lastReload;
-    await replaceFile(warren.dir, 'r.yaml', file(exchange, [route('orders', exchange, spec(50))]));
-    const report = await nextReload(warren, previous);
+    const previous = h.warren.runtime.lastReload;
+    await replaceFile(h.warren.dir, 'r.yaml', file(exchange, [route('orders', exchange, spec(50))]));
+    const report = await nextReload(h.warren, previous);
     expect(report).toMatchObject({ trigger: 'watch', result: 'applied' });
     expect(report.routes).toEqual([{ route: 'orders', change: 'source', ok: true }]);
-    expect(warren.runtime.describe().routes[0]!.prefetch).toBe(50);
+    expect(h.warren.runtime.describe().routes[0]!.prefetch).toBe(50);
     const drained = await waitFor('the old consumer drained', () =>
-      warren!.logs.find((l) => l.event === 'consumer_drained' && l.route === 'orders'),
+      h.warren!.logs.find((l) => l.event === 'consumer_drained' && l.route === 'orders'),
     );
     expect(drained.unfinished).toBe(0);
     const atReload = publisher.published.length;
@@ -390,6 +287,6 @@ describe('hot reload under load', () => {
       () => accounting(publisher.published, ids(first)).lost.length === 0,
     );
     expect(accounting(publisher.published, ids(first)).duplicates).toBe(0);
-    expect(await consumers(broker, queue)).toBe(1);
+    expect(await h.broker.consumers(queue)).toBe(1);
   });
 });

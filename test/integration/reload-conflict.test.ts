@@ -1,13 +1,14 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Hono } from 'hono';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { planTopology, type RoutePlan, retryTierQueue } from '../../src/topology/plan.js';
-import { TestBroker, uniqueName, waitFor } from '../helpers/broker.js';
-import { accounting, SteadyPublisher } from '../helpers/load.js';
-import { Receiver } from '../helpers/receiver.js';
-import { type RunningWarren, startWarren } from '../helpers/warren.js';
+import { uniqueName, waitFor } from '../helpers/broker.js';
+import { accounting, type SteadyPublisher } from '../helpers/load.js';
+import { sample } from '../helpers/metrics.js';
+import type { Receiver } from '../helpers/receiver.js';
+import { startWarren, useHarness } from '../helpers/warren.js';
 
 interface RouteView {
   name: string;
@@ -41,16 +42,9 @@ routes:
 const ids = (...receivers: Receiver[]) =>
   receivers.flatMap((r) => r.requests.map((req) => String(req.headers['webhook-id'])));
 
-/** One sample of a Prometheus text exposition, matched by name and (a subset of) labels; 0 if absent. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number {
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})?\s+(\S+)/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const got = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    if (Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(m[3]);
-  }
-  return 0;
-}
+/** A counter's value, 0 before its first increment. */
+const count = (text: string, name: string, labels: Record<string, string> = {}): number =>
+  sample(text, name, labels) ?? 0;
 
 async function metrics(admin: Hono): Promise<string> {
   const res = await admin.request('/metrics');
@@ -75,35 +69,23 @@ async function planOf(dir: string, route: string): Promise<RoutePlan> {
 }
 
 describe('a reload that conflicts (406) on one route, under load', () => {
-  let broker: TestBroker;
+  const h = useHarness();
   let keeperReceiver: Receiver;
   let otherFirst: Receiver;
   let otherSecond: Receiver;
-  let warren: RunningWarren | undefined;
   let publishers: SteadyPublisher[];
   let x: string;
 
   beforeEach(async () => {
-    broker = await TestBroker.connect();
-    keeperReceiver = await Receiver.start();
-    otherFirst = await Receiver.start();
-    otherSecond = await Receiver.start();
+    keeperReceiver = await h.receive();
+    otherFirst = await h.receive();
+    otherSecond = await h.receive();
     x = uniqueName('conflict.reload.x');
     publishers = [];
   });
 
-  afterEach(async () => {
-    for (const p of publishers) await p.stop();
-    await warren?.stop();
-    warren = undefined;
-    await keeperReceiver.close();
-    await otherFirst.close();
-    await otherSecond.close();
-    await broker.close();
-  });
-
   const publish = (key: string) => {
-    const p = new SteadyPublisher(broker, x, key, uniqueName(key), { everyMs: 10, perTick: 1 });
+    const p = h.publisher(x, key, uniqueName(key), { everyMs: 10, perTick: 1 });
     p.start();
     publishers.push(p);
     return p;
@@ -114,29 +96,29 @@ describe('a reload that conflicts (406) on one route, under load', () => {
     const classic = uniqueName('conflict.reload.classic');
     const otherQueue = uniqueName('conflict.reload.other');
     // Left behind by someone else: a classic queue where the route's new version wants a quorum one.
-    await broker.channel.assertQueue(classic, { durable: true });
-    broker.track('queue', classic);
+    await h.broker.channel.assertQueue(classic, { durable: true });
+    h.broker.track('queue', classic);
 
-    warren = await startWarren(
+    h.warren = await startWarren(
       { 'r.yaml': routes(x, oldQueue, keeperReceiver.url(), otherQueue, otherFirst.url()) },
-      broker,
+      h.broker,
     );
     const keep = publish('keep.1');
     const other = publish('other.1');
     await waitFor('traffic to keeper', () => keeperReceiver.requests.length > 20);
     await waitFor('traffic to other', () => otherFirst.requests.length > 20);
-    const oldKeeper = (await routeViews(warren.admin)).get('keeper')!;
-    const before = await metrics(warren.admin);
+    const oldKeeper = (await routeViews(h.warren.admin)).get('keeper')!;
+    const before = await metrics(h.warren.admin);
 
     // keeper moves to the classic queue (a 406 for a quorum declaration); other moves to a new URL.
     await writeFile(
-      join(warren.dir, 'r.yaml'),
+      join(h.warren.dir, 'r.yaml'),
       routes(x, classic, keeperReceiver.url(), otherQueue, otherSecond.url()),
     );
-    const newKeeper = await planOf(warren.dir, 'keeper');
-    broker.track('queue', ...newKeeper.queues.map((q) => q.name));
+    const newKeeper = await planOf(h.warren.dir, 'keeper');
+    h.broker.track('queue', ...newKeeper.queues.map((q) => q.name));
     const newKeeperFingerprint = newKeeper.fingerprint;
-    const first = await postReload(warren.admin);
+    const first = await postReload(h.warren.admin);
     expect(first.status).toBe(422);
     expect(first.report).toMatchObject({ trigger: 'api', result: 'partial' });
     expect(first.report.version).not.toBe(first.report.previousVersion);
@@ -157,37 +139,37 @@ describe('a reload that conflicts (406) on one route, under load', () => {
       () => keeperReceiver.requests.length > sent + 20,
     );
     await waitFor('other on its new URL', () => otherSecond.requests.length > 20);
-    const views = await routeViews(warren.admin);
+    const views = await routeViews(h.warren.admin);
     const keeper = views.get('keeper')!;
     expect(keeper).toMatchObject({ state: 'consuming', queue: oldQueue, fingerprint: oldKeeper.fingerprint });
     expect(keeper.pending?.fingerprint).toBe(newKeeperFingerprint);
     expect(keeper.pending?.error.code).toBe('WARREN_E_TOPOLOGY_CONFLICT');
     expect(views.get('other')).toMatchObject({ state: 'consuming', target: { url: otherSecond.url() } });
     expect(views.get('other')?.pending).toBeUndefined();
-    expect(warren.runtime.describe().lastReload).toMatchObject({
+    expect(h.warren.runtime.describe().lastReload).toMatchObject({
       result: 'partial',
       version: first.report.version,
     });
     // Nothing was bound to the refused queue: it still holds nothing and is still classic.
-    expect(await broker.depth(classic)).toBe(0);
+    expect(await h.broker.depth(classic)).toBe(0);
 
-    const after = await metrics(warren.admin);
-    expect(sample(after, 'warren_reload_total', { result: 'partial' })).toBe(
-      sample(before, 'warren_reload_total', { result: 'partial' }) + 1,
+    const after = await metrics(h.warren.admin);
+    expect(count(after, 'warren_reload_total', { result: 'partial' })).toBe(
+      count(before, 'warren_reload_total', { result: 'partial' }) + 1,
     );
-    expect(sample(after, 'warren_reload_duration_seconds_count')).toBe(
-      sample(before, 'warren_reload_duration_seconds_count') + 1,
+    expect(count(after, 'warren_reload_duration_seconds_count')).toBe(
+      count(before, 'warren_reload_duration_seconds_count') + 1,
     );
-    expect(sample(after, 'warren_config_info', { version: first.report.version })).toBe(1);
-    expect(sample(after, 'warren_config_info', { version: first.report.previousVersion })).toBe(0);
+    expect(count(after, 'warren_config_info', { version: first.report.version })).toBe(1);
+    expect(count(after, 'warren_config_info', { version: first.report.previousVersion })).toBe(0);
 
     // The conflict goes away; the next reload (no file changed) moves keeper to its new version.
-    await broker.channel.deleteQueue(classic);
-    const second = await postReload(warren.admin);
+    await h.broker.channel.deleteQueue(classic);
+    const second = await postReload(h.warren.admin);
     expect(second.status).toBe(200);
     expect(second.report).toMatchObject({ result: 'applied', version: first.report.version });
     expect(second.report.routes).toEqual([{ route: 'keeper', change: 'source', ok: true }]);
-    const moved = (await routeViews(warren.admin)).get('keeper')!;
+    const moved = (await routeViews(h.warren.admin)).get('keeper')!;
     expect(moved).toMatchObject({ state: 'consuming', queue: classic, fingerprint: newKeeperFingerprint });
     expect(moved.pending).toBeUndefined();
     const movedAt = keeperReceiver.requests.length;
@@ -195,14 +177,14 @@ describe('a reload that conflicts (406) on one route, under load', () => {
       'keeper delivering from its new queue',
       () => keeperReceiver.requests.length > movedAt + 20,
     );
-    expect(sample(await metrics(warren.admin), 'warren_reload_total', { result: 'applied' })).toBe(
-      sample(after, 'warren_reload_total', { result: 'applied' }) + 1,
+    expect(count(await metrics(h.warren.admin), 'warren_reload_total', { result: 'applied' })).toBe(
+      count(after, 'warren_reload_total', { result: 'applied' }) + 1,
     );
 
     for (const p of publishers) await p.stop();
     // keeper changed its source: anything left in the old queue is kept there, never dropped.
     await waitFor('every keeper id delivered or kept in the old queue', async () => {
-      const left = (await broker.depth(oldQueue)) === 0 ? [] : await peekIds(broker, oldQueue);
+      const left = (await h.broker.depth(oldQueue)) === 0 ? [] : await h.broker.peekIds(oldQueue);
       return accounting(keep.published, ids(keeperReceiver), left).lost.length === 0;
     });
     // other changed only its handler: each id exactly once.
@@ -225,17 +207,17 @@ routes:
 ${retry}
 `;
     // The new version's delay tier exists already as a classic queue with another TTL.
-    await broker.channel.assertQueue(tier, { durable: true, arguments: { 'x-message-ttl': 1 } });
-    broker.track('queue', tier);
-    warren = await startWarren({ 'r.yaml': file(otherFirst.url(), '') }, broker);
+    await h.broker.channel.assertQueue(tier, { durable: true, arguments: { 'x-message-ttl': 1 } });
+    h.broker.track('queue', tier);
+    h.warren = await startWarren({ 'r.yaml': file(otherFirst.url(), '') }, h.broker);
     const pub = publish('order.created');
     await waitFor('traffic on the first URL', () => otherFirst.requests.length > 20);
 
     await writeFile(
-      join(warren.dir, 'r.yaml'),
+      join(h.warren.dir, 'r.yaml'),
       file(otherSecond.url(), '    retry: { attempts: 3, backoff: [7s] }'),
     );
-    const refused = await postReload(warren.admin);
+    const refused = await postReload(h.warren.admin);
     expect(refused.status).toBe(422);
     expect(refused.report.result).toBe('partial');
     expect(refused.report.routes).toEqual([
@@ -249,16 +231,16 @@ ${retry}
     const sent = otherFirst.requests.length;
     await waitFor('the old handler still delivering', () => otherFirst.requests.length > sent + 20);
     expect(otherSecond.requests).toHaveLength(0);
-    const view = (await routeViews(warren.admin)).get('orders')!;
+    const view = (await routeViews(h.warren.admin)).get('orders')!;
     expect(view).toMatchObject({ state: 'consuming', target: { url: otherFirst.url() } });
     expect(view.pending?.error.code).toBe('WARREN_E_TOPOLOGY_CONFLICT');
 
-    await broker.channel.deleteQueue(tier);
-    const applied = await postReload(warren.admin);
+    await h.broker.channel.deleteQueue(tier);
+    const applied = await postReload(h.warren.admin);
     expect(applied.status).toBe(200);
     expect(applied.report.routes).toEqual([{ route: 'orders', change: 'handler', ok: true }]);
     await waitFor('traffic on the second URL', () => otherSecond.requests.length > 20);
-    expect((await routeViews(warren.admin)).get('orders')?.pending).toBeUndefined();
+    expect((await routeViews(h.warren.admin)).get('orders')?.pending).toBeUndefined();
 
     await pub.stop();
     await waitFor(
@@ -268,18 +250,3 @@ ${retry}
     expect(accounting(pub.published, ids(otherFirst, otherSecond)).duplicates).toBe(0);
   });
 });
-
-/** Message ids ready in a queue, left in place (read without ack on a channel that then closes). */
-async function peekIds(broker: TestBroker, queue: string): Promise<string[]> {
-  const ch = await broker.connection.createChannel();
-  const out: string[] = [];
-  try {
-    for (;;) {
-      const msg = await ch.get(queue, { noAck: false });
-      if (msg === false) return out;
-      out.push(String(msg.properties.messageId));
-    }
-  } finally {
-    await ch.close().catch(() => {});
-  }
-}

@@ -1,26 +1,10 @@
-import { rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { ReloadReport } from '../../src/runtime/report.js';
 import type { RouteDescription } from '../../src/runtime/runtime.js';
-import { TestBroker, uniqueName, waitFor } from '../helpers/broker.js';
-import { accounting, SteadyPublisher } from '../helpers/load.js';
-import { Receiver } from '../helpers/receiver.js';
-import { type RunningWarren, startWarren } from '../helpers/warren.js';
-
-/** Replaces a route file atomically (the hidden temporary file is ignored by Warren). */
-async function replaceFile(dir: string, name: string, text: string): Promise<void> {
-  const tmp = join(dir, `.${name}.tmp`);
-  await writeFile(tmp, text);
-  await rename(tmp, join(dir, name));
-}
-
-function nextReload(warren: RunningWarren, previous: ReloadReport | undefined): Promise<ReloadReport> {
-  return waitFor('a reload', () => {
-    const last = warren.runtime.lastReload;
-    return last !== previous ? last : undefined;
-  });
-}
+import { uniqueName, waitFor } from '../helpers/broker.js';
+import { accounting } from '../helpers/load.js';
+import type { Receiver } from '../helpers/receiver.js';
+import { nextReload, replaceFile, startWarren, useHarness } from '../helpers/warren.js';
 
 /** 1-based line of the first line of `text` containing `needle`. */
 function lineOf(text: string, needle: string): number {
@@ -36,36 +20,23 @@ interface RoutesView {
 }
 
 describe('hot reload of an invalid configuration', () => {
-  let broker: TestBroker;
+  const h = useHarness();
   let first: Receiver;
   let second: Receiver;
-  let warren: RunningWarren | undefined;
-  let publisher: SteadyPublisher | undefined;
 
   beforeEach(async () => {
-    broker = await TestBroker.connect();
-    first = await Receiver.start();
-    second = await Receiver.start();
-    warren = undefined;
-    publisher = undefined;
-  });
-
-  afterEach(async () => {
-    await publisher?.stop();
-    await warren?.stop();
-    await first.close();
-    await second.close();
-    await broker.close();
+    first = await h.receive();
+    second = await h.receive();
   });
 
   const invalidReloads = async (): Promise<number> => {
-    const text = await (await warren!.admin.request('/metrics')).text();
+    const text = await (await h.warren!.admin.request('/metrics')).text();
     const match = /^warren_reload_total\{result="invalid"\} (\d+(?:\.\d+)?)$/m.exec(text);
     return match ? Number(match[1]) : 0;
   };
 
   const apiRoutes = async (): Promise<RoutesView> => {
-    const res = await warren!.admin.request('/api/routes');
+    const res = await h.warren!.admin.request('/api/routes');
     expect(res.status).toBe(200);
     return (await res.json()) as RoutesView;
   };
@@ -79,9 +50,8 @@ routes:
     from: { queue: ${queue}, bind: [{ exchange: ${exchange}, key: "order.#" }] }
     to: { webhook: { url: "${url}" } }${extra}
 `;
-    warren = await startWarren({ 'r.yaml': routes(first.url()) }, broker, { watch: true });
-    const load = new SteadyPublisher(broker, exchange, 'order.created', 'e');
-    publisher = load;
+    h.warren = await startWarren({ 'r.yaml': routes(first.url()) }, h.broker, { watch: true });
+    const load = h.publisher(exchange, 'order.created', 'e');
     load.start();
     await waitFor('traffic', () => first.requests.length > 20);
     const running = await apiRoutes();
@@ -89,9 +59,9 @@ routes:
 
     // 1. A misspelt key, in a version that would move the route to the second receiver.
     const misspelt = routes(second.url(), '\n    prefech: 5');
-    let previous = warren.runtime.lastReload;
-    await replaceFile(warren.dir, 'r.yaml', misspelt);
-    let report = await nextReload(warren, previous);
+    let previous = h.warren.runtime.lastReload;
+    await replaceFile(h.warren.dir, 'r.yaml', misspelt);
+    let report = await nextReload(h.warren, previous);
     expect(report.result).toBe('invalid');
     expect(report.issues!.join('\n')).toMatch(new RegExp(`r\\.yaml:${lineOf(misspelt, 'prefech')}:\\d+ `));
     expect(await invalidReloads()).toBeGreaterThanOrEqual(invalidBefore + 1);
@@ -107,9 +77,9 @@ routes:
 
     // 2. A YAML syntax error.
     const broken = routes(second.url()).replace('bind: [{', 'bind: [{{');
-    previous = warren.runtime.lastReload;
-    await replaceFile(warren.dir, 'r.yaml', broken);
-    report = await nextReload(warren, previous);
+    previous = h.warren.runtime.lastReload;
+    await replaceFile(h.warren.dir, 'r.yaml', broken);
+    report = await nextReload(h.warren, previous);
     expect(report.result).toBe('invalid');
     expect(report.issues!.join('\n')).toMatch(new RegExp(`r\\.yaml:${lineOf(broken, 'bind: [{{')}:\\d+ `));
     expect(await invalidReloads()).toBeGreaterThanOrEqual(invalidBefore + 2);
@@ -121,9 +91,9 @@ routes:
     expect(second.requests).toEqual([]);
 
     // 3. The fix: the new version is applied.
-    previous = warren.runtime.lastReload;
-    await replaceFile(warren.dir, 'r.yaml', routes(second.url()));
-    report = await nextReload(warren, previous);
+    previous = h.warren.runtime.lastReload;
+    await replaceFile(h.warren.dir, 'r.yaml', routes(second.url()));
+    report = await nextReload(h.warren, previous);
     expect(report).toMatchObject({ trigger: 'watch', result: 'applied', previousVersion: running.version });
     expect(report.routes).toEqual([{ route: 'orders', change: 'handler', ok: true }]);
     await waitFor('traffic on the second receiver', () => second.requests.length > 20);

@@ -1,16 +1,12 @@
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
-import { planTopology } from '../../src/topology/plan.js';
-import { amqpUrl, TestBroker, uniqueName, waitFor } from '../helpers/broker.js';
-import { runCli } from '../helpers/cli.js';
-import { accounting, SteadyPublisher } from '../helpers/load.js';
-import { closedPort, Receiver } from '../helpers/receiver.js';
-import { type RunningWarren, startWarren } from '../helpers/warren.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { uniqueName, waitFor } from '../helpers/broker.js';
+import { killCli, spawnWarren, type WarrenProcess, waitReady } from '../helpers/cli.js';
+import { accounting, type SteadyPublisher } from '../helpers/load.js';
+import type { Receiver } from '../helpers/receiver.js';
+import { startWarren, trackPlan, useHarness } from '../helpers/warren.js';
 
 /** One webhook route on a topic exchange, plus a route on the same exchange that never changes. */
 const routes = (exchange: string, queue: string, url: string) => `
@@ -40,19 +36,6 @@ async function settleAccounts(publisher: SteadyPublisher, ...receivers: Receiver
   return accounting(publisher.published, receivedIds(...receivers)).duplicates;
 }
 
-/** Every queue a routes directory declares, tracked for deletion when the broker closes. */
-async function trackPlan(broker: TestBroker, dir: string): Promise<void> {
-  const loaded = await loadConfig(dir, process.env);
-  if (!loaded.ok) throw new Error(`invalid test routes: ${JSON.stringify(loaded.issues)}`);
-  const plan = planTopology(loaded.config);
-  broker.track('exchange', ...plan.exchanges.map((x) => x.name));
-  broker.track(
-    'queue',
-    ...plan.queues.map((q) => q.name),
-    ...plan.routes.flatMap((r) => r.queues.map((q) => q.name)),
-  );
-}
-
 /**
  * Projects files into `dir` the way the kubelet updates a ConfigMap volume: the files go into a new
  * `..<timestamp>` directory, a `..data_tmp` symlink to it is renamed over `..data` (atomic), the
@@ -73,118 +56,75 @@ async function projectConfigMap(dir: string, stamp: string, files: Record<string
   if (previous) await rm(join(dir, previous), { recursive: true, force: true });
 }
 
-/** The real CLI (`warren run`) as a child process, with its JSON log lines parsed. */
-interface WarrenProcess {
-  child: ChildProcess;
-  adminPort: number;
-  lines: Array<Record<string, unknown>>;
-  stderr(): string;
-  exited: Promise<unknown>;
-  admin(path: string, init?: RequestInit, host?: string): Promise<Response>;
-}
-
-async function spawnWarren(routesDir: string, pluginsDir: string, env: NodeJS.ProcessEnv = {}) {
-  const adminPort = await closedPort();
-  const args = ['run', '--routes', routesDir, '--plugins', pluginsDir, '--admin-port', String(adminPort)];
-  const cli = runCli([...args, '--drain-timeout', '2s'], {
-    AMQP_URL: amqpUrl,
-    WARREN_LOG_LEVEL: 'debug',
-    ...env,
-  });
-  const proc: WarrenProcess = {
-    ...cli,
-    adminPort,
-    admin: (path, init, host = '127.0.0.1') => fetch(`http://${host}:${adminPort}${path}`, init),
-  };
-  await waitFor(`warren to be ready (stderr: ${cli.stderr()})`, async () => {
-    if (cli.child.exitCode !== null) throw new Error(`warren exited ${cli.child.exitCode}: ${cli.stderr()}`);
-    return (await proc.admin('/readyz')).status === 200;
-  });
-  return proc;
-}
-
 const reloadLines = (proc: WarrenProcess) => proc.lines.filter((l) => l.event === 'reload');
 
 describe('reload triggers under load', () => {
-  let broker: TestBroker;
+  const h = useHarness();
   let first: Receiver;
   let second: Receiver;
   let exchange: string;
   let queue: string;
-  let publisher: SteadyPublisher | undefined;
-  let warren: RunningWarren | undefined;
-  let proc: WarrenProcess | undefined;
   let root: string;
   let routesDir: string;
   let pluginsDir: string;
 
   beforeEach(async () => {
-    broker = await TestBroker.connect();
-    first = await Receiver.start();
-    second = await Receiver.start();
+    first = await h.receive();
+    second = await h.receive();
     exchange = uniqueName('trig.x');
     queue = uniqueName('trig.q');
-    root = await mkdtemp(join(tmpdir(), 'warren-trig-'));
+    root = await h.tempDir();
     routesDir = join(root, 'routes.d');
     pluginsDir = join(root, 'plugins');
     await mkdir(routesDir);
     await mkdir(pluginsDir);
   });
 
-  afterEach(async () => {
-    await publisher?.stop();
-    publisher = undefined;
-    await warren?.stop();
-    warren = undefined;
-    const child = proc?.child;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await proc!.exited;
-    }
-    proc = undefined;
-    await rm(root, { recursive: true, force: true });
-    await first.close();
-    await second.close();
-    await broker.close();
-  });
-
   const startPublisher = () => {
-    publisher = new SteadyPublisher(broker, exchange, 'order.created', uniqueName('id'));
+    const publisher = h.publisher(exchange, 'order.created', uniqueName('id'));
     publisher.start();
     return publisher;
   };
 
+  /** The real CLI on routes.d and plugins, once ready; killed after the test if it still runs. */
+  const startCli = async (env: NodeJS.ProcessEnv = {}): Promise<WarrenProcess> => {
+    const proc = await spawnWarren({ routes: routesDir, plugins: pluginsDir, drainTimeout: '2s', env });
+    h.defer(() => killCli(proc));
+    await waitReady(proc);
+    return proc;
+  };
+
   describe('(f) a ConfigMap-style ..data symlink swap', () => {
     it('applies the projected files, then the swapped ones, with nothing lost and nothing twice', async () => {
-      warren = await startWarren({}, broker, { watch: true });
-      const dir = warren.dir;
-      expect(warren.runtime.describe().routes).toEqual([]);
+      h.warren = await startWarren({}, h.broker, { watch: true });
+      const dir = h.warren.dir;
+      expect(h.warren.runtime.describe().routes).toEqual([]);
 
       // The kubelet's first projection: ..2026_11_29_1/r.yaml, ..data → it, r.yaml → ..data/r.yaml.
       await projectConfigMap(dir, '2026_11_29_1', { 'r.yaml': routes(exchange, queue, first.url()) });
-      await trackPlan(broker, dir);
+      await trackPlan(h.broker, dir);
       // The route consumes before the reload that started it has finished and been reported.
       await waitFor(
         'the projected route consuming, its reload reported',
         () =>
-          warren!.runtime.describe().routes.find((r) => r.name === 'orders' && r.state === 'consuming') &&
-          warren!.runtime.lastReload?.trigger === 'watch',
+          h.warren!.runtime.describe().routes.find((r) => r.name === 'orders' && r.state === 'consuming') &&
+          h.warren!.runtime.lastReload?.trigger === 'watch',
       );
-      expect(warren.runtime.lastReload).toMatchObject({ trigger: 'watch', result: 'applied' });
+      expect(h.warren.runtime.lastReload).toMatchObject({ trigger: 'watch', result: 'applied' });
 
       const pub = startPublisher();
       await waitFor('traffic on the first receiver', () => first.requests.length > 20);
-      const before = warren.runtime.describe();
+      const before = h.warren.runtime.describe();
 
       await projectConfigMap(dir, '2026_11_29_2', { 'r.yaml': routes(exchange, queue, second.url()) });
       await waitFor('traffic on the second receiver', () => second.requests.length > 20);
 
       expect(await settleAccounts(pub, first, second)).toBe(0);
-      const last = warren.runtime.lastReload!;
+      const last = h.warren.runtime.lastReload!;
       expect(last).toMatchObject({ trigger: 'watch', result: 'applied', previousVersion: before.version });
       expect(last.version).not.toBe(before.version);
       expect(last.routes).toEqual([{ route: 'orders', change: 'handler', ok: true }]);
-      const after = warren.runtime.describe();
+      const after = h.warren.runtime.describe();
       expect(after.version).toBe(last.version);
       expect(after.routes.find((r) => r.name === 'orders')?.target).toMatchObject({ url: second.url() });
       // The ConfigMap internals are never read as route files, and the old projection is gone.
@@ -196,15 +136,15 @@ describe('reload triggers under load', () => {
     it('applies an edited route file (the watcher may race it) with nothing lost and nothing twice', async () => {
       const file = join(routesDir, 'r.yaml');
       await writeFile(file, routes(exchange, queue, first.url()));
-      await trackPlan(broker, routesDir);
-      proc = await spawnWarren(routesDir, pluginsDir);
+      await trackPlan(h.broker, routesDir);
+      const proc = await startCli();
       const pub = startPublisher();
       await waitFor('traffic on the first receiver', () => first.requests.length > 20);
 
       await writeFile(file, routes(exchange, queue, second.url()));
       proc.child.kill('SIGHUP');
       await waitFor('a reload logged with trigger SIGHUP', () =>
-        reloadLines(proc!).find((l) => l.trigger === 'SIGHUP'),
+        reloadLines(proc).find((l) => l.trigger === 'SIGHUP'),
       );
       await waitFor('traffic on the second receiver', () => second.requests.length > 20);
       expect(proc.child.exitCode).toBeNull();
@@ -222,8 +162,8 @@ describe('reload triggers under load', () => {
       const urlFile = join(root, 'webhook-url');
       await writeFile(urlFile, `${first.url()}\n`);
       await writeFile(join(routesDir, 'r.yaml'), routes(exchange, queue, `\${file:${urlFile}}`));
-      await trackPlan(broker, routesDir);
-      proc = await spawnWarren(routesDir, pluginsDir);
+      await trackPlan(h.broker, routesDir);
+      const proc = await startCli();
       const pub = startPublisher();
       await waitFor('traffic on the first receiver', () => first.requests.length > 20);
 
@@ -231,7 +171,7 @@ describe('reload triggers under load', () => {
       await writeFile(urlFile, `${second.url()}\n`);
       proc.child.kill('SIGHUP');
       const line = await waitFor('an applied SIGHUP reload', () =>
-        reloadLines(proc!).find((l) => l.trigger === 'SIGHUP' && l.result === 'applied'),
+        reloadLines(proc).find((l) => l.trigger === 'SIGHUP' && l.result === 'applied'),
       );
       expect(line.routes).toEqual(['orders:handler']);
       await waitFor('traffic on the second receiver', () => second.requests.length > 20);
@@ -243,13 +183,13 @@ describe('reload triggers under load', () => {
 
   describe('(h) POST /api/reload', () => {
     it('without a token configured, an in-process request reloads and returns the per-route report', async () => {
-      warren = await startWarren({ 'r.yaml': routes(exchange, queue, first.url()) }, broker);
+      h.warren = await startWarren({ 'r.yaml': routes(exchange, queue, first.url()) }, h.broker);
       const pub = startPublisher();
       await waitFor('traffic on the first receiver', () => first.requests.length > 20);
-      const before = warren.runtime.describe().version;
+      const before = h.warren.runtime.describe().version;
 
-      await writeFile(join(warren.dir, 'r.yaml'), routes(exchange, queue, second.url()));
-      const res = await warren.admin.request('/api/reload', { method: 'POST' });
+      await writeFile(join(h.warren.dir, 'r.yaml'), routes(exchange, queue, second.url()));
+      const res = await h.warren.admin.request('/api/reload', { method: 'POST' });
       expect(res.status).toBe(200);
       const report = (await res.json()) as Record<string, unknown>;
       expect(report).toMatchObject({ trigger: 'api', result: 'applied', previousVersion: before });
@@ -258,12 +198,12 @@ describe('reload triggers under load', () => {
       expect(report.routes).toEqual([{ route: 'orders', change: 'handler', ok: true }]);
       await waitFor('traffic on the second receiver', () => second.requests.length > 20);
 
-      const again = await warren.admin.request('/api/reload', { method: 'POST' });
+      const again = await h.warren.admin.request('/api/reload', { method: 'POST' });
       expect(again.status).toBe(200);
       expect(await again.json()).toMatchObject({ trigger: 'api', result: 'unchanged', routes: [] });
 
       expect(await settleAccounts(pub, first, second)).toBe(0);
-      const routesView = (await (await warren.admin.request('/api/routes')).json()) as {
+      const routesView = (await (await h.warren.admin.request('/api/routes')).json()) as {
         version: string;
         lastReload: { trigger: string; result: string };
       };
@@ -273,12 +213,12 @@ describe('reload triggers under load', () => {
 
     it('with an admin token: 401 without or with a wrong bearer token (nothing reloaded), 200 with it', async () => {
       const token = randomBytes(16).toString('hex');
-      warren = await startWarren({ 'r.yaml': routes(exchange, queue, first.url()) }, broker, {
+      h.warren = await startWarren({ 'r.yaml': routes(exchange, queue, first.url()) }, h.broker, {
         adminToken: token,
       });
       const pub = startPublisher();
       await waitFor('traffic on the first receiver', () => first.requests.length > 20);
-      await writeFile(join(warren.dir, 'r.yaml'), routes(exchange, queue, second.url()));
+      await writeFile(join(h.warren.dir, 'r.yaml'), routes(exchange, queue, second.url()));
 
       const refused: Array<Record<string, string>> = [
         {},
@@ -289,13 +229,13 @@ describe('reload triggers under load', () => {
         { authorization: `Basic ${token}` },
       ];
       for (const headers of refused) {
-        const res = await warren.admin.request('/api/reload', { method: 'POST', headers });
+        const res = await h.warren.admin.request('/api/reload', { method: 'POST', headers });
         expect(res.status, JSON.stringify(headers)).toBe(401);
         expect(await res.json()).toHaveProperty('error');
       }
-      expect(warren.runtime.lastReload?.trigger).toBe('start');
+      expect(h.warren.runtime.lastReload?.trigger).toBe('start');
 
-      const res = await warren.admin.request('/api/reload', {
+      const res = await h.warren.admin.request('/api/reload', {
         method: 'POST',
         headers: { authorization: `Bearer ${token}` },
       });
@@ -315,8 +255,8 @@ describe('reload triggers under load', () => {
       const urlFile = join(root, 'webhook-url');
       await writeFile(urlFile, first.url());
       await writeFile(join(routesDir, 'r.yaml'), routes(exchange, queue, `\${file:${urlFile}}`));
-      await trackPlan(broker, routesDir);
-      proc = await spawnWarren(routesDir, pluginsDir, { WARREN_ADMIN_TOKEN: token });
+      await trackPlan(h.broker, routesDir);
+      const proc = await startCli({ WARREN_ADMIN_TOKEN: token });
       const pub = startPublisher();
       await waitFor('traffic on the first receiver', () => first.requests.length > 20);
       await writeFile(urlFile, second.url());
@@ -344,7 +284,7 @@ describe('reload triggers under load', () => {
       await waitFor('traffic on the second receiver', () => second.requests.length > 20);
       expect(await settleAccounts(pub, first, second)).toBe(0);
       // Log lines arrive through a pipe: possibly after the HTTP answer.
-      await waitFor('the api reload logged', () => reloadLines(proc!).some((l) => l.trigger === 'api'));
+      await waitFor('the api reload logged', () => reloadLines(proc).some((l) => l.trigger === 'api'));
       expect(reloadLines(proc).filter((l) => l.trigger === 'api')).toHaveLength(1);
     });
   });

@@ -1,8 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { amqpUrl, TestBroker, uniqueName, waitFor } from '../helpers/broker.js';
-import { type CliProcess, runCli } from '../helpers/cli.js';
-import { closedPort, Receiver } from '../helpers/receiver.js';
-import { writeRoutes } from '../helpers/warren.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { sleep, uniqueName, waitFor } from '../helpers/broker.js';
+import { type CliProcess, killCli, spawnWarren } from '../helpers/cli.js';
+import { trackPlan, useHarness } from '../helpers/warren.js';
 
 /**
  * DESIGN §9: replicas with the same routes.d are competing consumers. Each replica here can do at
@@ -13,33 +12,19 @@ const messages = 300;
 const perReplicaCeiling = 40; // deliveries/s: concurrency 2 / 50 ms
 
 describe('two replicas on the same routes.d', () => {
-  let broker: TestBroker;
-  let receiver: Receiver;
-  const replicas: CliProcess[] = [];
+  const h = useHarness();
 
-  beforeEach(async () => {
-    broker = await TestBroker.connect();
-    receiver = await Receiver.start(async () => {
-      await new Promise((resolve) => setTimeout(resolve, 50));
+  beforeEach(() => {
+    h.receiver.responder = async () => {
+      await sleep(50);
       return 200;
-    });
-  });
-
-  afterEach(async () => {
-    for (const r of replicas.splice(0)) {
-      r.child.kill('SIGTERM');
-      await r.exited;
-    }
-    await receiver.close();
-    await broker.close();
+    };
   });
 
   it('shares the deliveries as competing consumers: every message once, faster than one replica can', async () => {
     const exchange = uniqueName('replica-x');
     const queue = uniqueName('replica-q');
-    broker.track('exchange', exchange);
-    broker.track('queue', queue, `${queue}.dlq`, `warren.retry.${queue}.1s`);
-    const dir = await writeRoutes({
+    const dir = await h.routesDir({
       'routes.yaml': `
 exchanges:
   ${exchange}: { type: topic }
@@ -47,18 +32,16 @@ routes:
   shared:
     from: { queue: ${queue}, bind: [{ exchange: ${exchange}, key: "#" }] }
     prefetch: 2
-    to: { webhook: { url: "${receiver.url('/shared')}" } }
+    to: { webhook: { url: "${h.receiver.url('/shared')}" } }
     retry: { backoff: [1s] }
 `,
     });
+    await trackPlan(h.broker, dir);
+    const replicas: CliProcess[] = [];
     for (let i = 0; i < 2; i++) {
-      const port = await closedPort();
-      replicas.push(
-        runCli(['run', '--routes', dir, '--admin-port', String(port)], {
-          AMQP_URL: amqpUrl,
-          WARREN_LOG_LEVEL: 'debug',
-        }),
-      );
+      const replica = await spawnWarren({ routes: dir });
+      h.defer(() => killCli(replica));
+      replicas.push(replica);
     }
     for (const [i, r] of replicas.entries()) {
       await waitFor(`replica ${i} consuming`, () =>
@@ -68,7 +51,7 @@ routes:
 
     const started = performance.now();
     for (let i = 0; i < messages; i++) {
-      await broker.publish(exchange, 'k', `{"n":${i}}`, { messageId: `m-${i}` });
+      await h.broker.publish(exchange, 'k', `{"n":${i}}`, { messageId: `m-${i}` });
     }
     const delivered = (r: CliProcess) => r.lines.filter((l) => l.event === 'delivery' && l.outcome === 'ack');
     await waitFor(
@@ -79,13 +62,13 @@ routes:
     const seconds = (performance.now() - started) / 1000;
 
     // Every message reached the receiver exactly once.
-    expect(receiver.requests.length).toBe(messages);
-    expect(receiver.ids().size).toBe(messages);
+    expect(h.receiver.requests.length).toBe(messages);
+    expect(h.receiver.ids().size).toBe(messages);
     // Both replicas took a real share.
     const shares = replicas.map((r) => delivered(r).length);
     expect(Math.min(...shares)).toBeGreaterThan(messages / 5);
     // Together they beat what one replica can do at most (a single one needs ≥ 7.5 s here).
     expect(messages / seconds).toBeGreaterThan(perReplicaCeiling * 1.2);
-    expect(await broker.depth(queue)).toBe(0);
+    expect(await h.broker.depth(queue)).toBe(0);
   });
 });

@@ -1,27 +1,19 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TestBroker, uniqueName, waitFor } from '../helpers/broker.js';
-import { type RunningWarren, startWarren } from '../helpers/warren.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { uniqueName, waitFor } from '../helpers/broker.js';
+import { startWarren, useHarness } from '../helpers/warren.js';
 
 describe('republish', () => {
-  let broker: TestBroker;
-  let warren: RunningWarren | undefined;
+  const h = useHarness();
   let source: string;
   let target: string;
   let audit: string;
   let queue: string;
 
   beforeEach(async () => {
-    broker = await TestBroker.connect();
-    warren = undefined;
     source = uniqueName('orders');
     target = uniqueName('archive');
     audit = uniqueName('audit');
     queue = uniqueName('audit-copy');
-  });
-
-  afterEach(async () => {
-    await warren?.stop();
-    await broker.close();
   });
 
   /** Orders → `audit-copy` route → archive exchange as `audit.<key>`; the audit queue only takes `auditKey`. */
@@ -44,21 +36,21 @@ routes:
 `;
 
   const deliveries = (outcome: string): Array<Record<string, unknown>> =>
-    (warren?.logs ?? []).filter((l) => l.event === 'delivery' && l.outcome === outcome);
+    (h.warren?.logs ?? []).filter((l) => l.event === 'delivery' && l.outcome === outcome);
 
   const settled = async (): Promise<boolean> =>
-    (await broker.depth(queue)) === 0 && warren!.runtime.describe().routes.every((r) => r.inFlight === 0);
+    (await h.broker.depth(queue)) === 0 && h.warren!.runtime.describe().routes.every((r) => r.inFlight === 0);
 
   it('republishes the message with the rendered routing key, added headers and persistence', async () => {
-    warren = await startWarren({ 'routes.yaml': routes('audit.#') }, broker);
-    await broker.publish(source, 'order.created', '{"id":7}', {
+    h.warren = await startWarren({ 'routes.yaml': routes('audit.#') }, h.broker);
+    await h.broker.publish(source, 'order.created', '{"id":7}', {
       persistent: false,
       contentType: 'application/json',
       messageId: 'order-7',
       headers: { region: 'eu' },
     });
-    await waitFor('the copy in the audit queue', async () => (await broker.depth(audit)) === 1);
-    const [copy] = await broker.drain(audit);
+    await waitFor('the copy in the audit queue', async () => (await h.broker.depth(audit)) === 1);
+    const [copy] = await h.broker.drain(audit);
     expect(copy!.fields.exchange).toBe(target);
     expect(copy!.fields.routingKey).toBe('audit.order.created');
     expect(copy!.content.toString()).toBe('{"id":7}');
@@ -69,15 +61,15 @@ routes:
     });
     expect(copy!.properties.headers).toMatchObject({ region: 'eu', 'x-copied-by': 'warren' });
     await waitFor('the source delivery to be acked', async () => deliveries('ack').length === 1 && settled());
-    expect(await broker.depth(`${queue}.dlq`)).toBe(0);
+    expect(await h.broker.depth(`${queue}.dlq`)).toBe(0);
   });
 
   it('retries an unroutable republish, dead-letters it as unroutable, and keeps publishing afterwards', async () => {
-    warren = await startWarren({ 'routes.yaml': routes('audit.ok.#') }, broker);
-    await broker.publish(source, 'lost.1', 'nobody-binds-audit.lost', { messageId: 'lost-1' });
-    await waitFor('the unroutable copy in the DLQ', async () => (await broker.depth(`${queue}.dlq`)) === 1);
+    h.warren = await startWarren({ 'routes.yaml': routes('audit.ok.#') }, h.broker);
+    await h.broker.publish(source, 'lost.1', 'nobody-binds-audit.lost', { messageId: 'lost-1' });
+    await waitFor('the unroutable copy in the DLQ', async () => (await h.broker.depth(`${queue}.dlq`)) === 1);
     await waitFor('the source delivery to be settled', settled);
-    const [dead] = await broker.drain(`${queue}.dlq`);
+    const [dead] = await h.broker.drain(`${queue}.dlq`);
     expect(dead!.content.toString()).toBe('nobody-binds-audit.lost');
     expect(dead!.properties.headers).toMatchObject({
       'x-warren-route': 'audit-copy',
@@ -88,17 +80,17 @@ routes:
     expect(String(dead!.properties.headers!['x-warren-error'])).toMatch(/unroutable/);
     expect(deliveries('retry')).toEqual([expect.objectContaining({ id: 'lost-1', attempt: 1 })]);
     expect(String(deliveries('retry')[0]!.reason)).toMatch(/unroutable/);
-    expect(await broker.depth(audit)).toBe(0);
+    expect(await h.broker.depth(audit)).toBe(0);
 
-    await broker.publish(source, 'ok.2', 'routable', { messageId: 'ok-2' });
-    await waitFor('the routable copy in the audit queue', async () => (await broker.depth(audit)) === 1);
-    const [copy] = await broker.drain(audit);
+    await h.broker.publish(source, 'ok.2', 'routable', { messageId: 'ok-2' });
+    await waitFor('the routable copy in the audit queue', async () => (await h.broker.depth(audit)) === 1);
+    const [copy] = await h.broker.drain(audit);
     expect(copy!.fields.routingKey).toBe('audit.ok.2');
     expect(copy!.content.toString()).toBe('routable');
     await waitFor(
       'the routable delivery to be acked',
       async () => deliveries('ack').length === 1 && settled(),
     );
-    expect(await broker.depth(`${queue}.dlq`)).toBe(0);
+    expect(await h.broker.depth(`${queue}.dlq`)).toBe(0);
   });
 });

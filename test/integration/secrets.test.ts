@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { uniqueName, waitFor } from '../helpers/broker.js';
 import { runCli } from '../helpers/cli.js';
-import { startWarren, useHarness, writeRoutes } from '../helpers/warren.js';
+import { startWarren, useHarness } from '../helpers/warren.js';
 
 /**
  * Secrets — interpolated values, signing keys, auth headers — never appear in an API response or a
@@ -97,7 +97,7 @@ describe('secrets', () => {
   });
 
   it('never shows up in `warren plan` or `warren validate`', async () => {
-    const dir = await writeRoutes({ 'routes.yaml': routeFile('x', 'q', 'http://127.0.0.1:9/hook') });
+    const dir = await h.routesDir({ 'routes.yaml': routeFile('x', 'q', 'http://127.0.0.1:9/hook') });
     for (const args of [
       ['plan', dir],
       ['plan', dir, '--format', 'json'],
@@ -109,7 +109,7 @@ describe('secrets', () => {
       expectNoSecret(args.join(' '), JSON.stringify(cli.lines) + cli.stderr());
     }
     // An invalid value that came from a secret is not echoed in the error either.
-    const bad = await writeRoutes({
+    const bad = await h.routesDir({
       'routes.yaml': `
 routes:
   r:

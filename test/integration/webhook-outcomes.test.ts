@@ -1,8 +1,9 @@
 import type { GetMessage } from 'amqplib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TestBroker, uniqueName, waitFor } from '../helpers/broker.js';
-import { closedPort, Receiver } from '../helpers/receiver.js';
-import { type RunningWarren, startWarren } from '../helpers/warren.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { uniqueName, waitFor } from '../helpers/broker.js';
+import { sample } from '../helpers/metrics.js';
+import { closedPort } from '../helpers/receiver.js';
+import { startWarren, useHarness } from '../helpers/warren.js';
 
 interface RouteOptions {
   route: string;
@@ -30,74 +31,52 @@ const fastRetry = (attempts: number): string => `    retry: { attempts: ${attemp
 
 type LogLine = Record<string, unknown>;
 
-/** Values of one Prometheus sample whose labels include all of `labels`; undefined when absent. */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][\w:]*)\{([^}]*)\} (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const pairs = new Map([...match[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([k, v]) => pairs.get(k) === v)) return Number(match[3]);
-  }
-  return undefined;
-}
-
 describe('webhook outcomes', () => {
-  let broker: TestBroker;
-  let receiver: Receiver;
-  let warren: RunningWarren | undefined;
+  const h = useHarness();
   let exchange: string;
   let queue: string;
 
   beforeEach(async () => {
-    broker = await TestBroker.connect();
-    receiver = await Receiver.start();
-    warren = undefined;
     exchange = uniqueName('events');
     queue = uniqueName('hooks');
   });
 
-  afterEach(async () => {
-    await warren?.stop();
-    await receiver.close();
-    await broker.close();
-  });
-
   const deliveries = (outcome?: string): LogLine[] =>
-    (warren?.logs ?? []).filter((l) => l.event === 'delivery' && (!outcome || l.outcome === outcome));
+    (h.warren?.logs ?? []).filter((l) => l.event === 'delivery' && (!outcome || l.outcome === outcome));
 
   /** Source queue empty and nothing held by the route: every delivery was settled. */
   const settled = async (): Promise<boolean> =>
-    (await broker.depth(queue)) === 0 && warren!.runtime.describe().routes.every((r) => r.inFlight === 0);
+    (await h.broker.depth(queue)) === 0 && h.warren!.runtime.describe().routes.every((r) => r.inFlight === 0);
 
   /** The one message dead-lettered, taken once the source delivery was settled (so no copy follows). */
   const dlqMessage = async (): Promise<GetMessage> => {
-    await waitFor('a message in the DLQ', async () => (await broker.depth(`${queue}.dlq`)) >= 1);
+    await waitFor('a message in the DLQ', async () => (await h.broker.depth(`${queue}.dlq`)) >= 1);
     await waitFor('the source queue to be settled', settled);
-    const messages = await broker.drain(`${queue}.dlq`);
+    const messages = await h.broker.drain(`${queue}.dlq`);
     expect(messages).toHaveLength(1);
     return messages[0]!;
   };
 
   it('retries a 500 through the delay tier with the next attempt number, then acks the 200', async () => {
-    receiver.responder = (_req, n) => (n === 0 ? 500 : 200);
-    warren = await startWarren(
+    h.receiver.responder = (_req, n) => (n === 0 ? 500 : 200);
+    h.warren = await startWarren(
       {
         'routes.yaml': webhookRoute({
           route: 'flaky',
           exchange,
           queue,
-          url: receiver.url(),
+          url: h.receiver.url(),
           extra: fastRetry(3),
         }),
       },
-      broker,
+      h.broker,
     );
     const tier = `warren.retry.${queue}.200ms`;
-    expect(await broker.depth(tier)).toBe(0);
-    await broker.publish(exchange, 'order.created', '{"id":1}', { messageId: 'order-1' });
-    await waitFor('the retried request', () => receiver.requests.length >= 2);
+    expect(await h.broker.depth(tier)).toBe(0);
+    await h.broker.publish(exchange, 'order.created', '{"id":1}', { messageId: 'order-1' });
+    await waitFor('the retried request', () => h.receiver.requests.length >= 2);
     await waitFor('the ack of the second attempt', () => deliveries('ack').length === 1);
-    const [first, second] = receiver.requests;
+    const [first, second] = h.receiver.requests;
     expect(first!.headers['x-warren-attempt']).toBe('1');
     expect(second!.headers['x-warren-attempt']).toBe('2');
     expect(second!.headers['webhook-id']).toBe('order-1');
@@ -106,30 +85,30 @@ describe('webhook outcomes', () => {
     expect(second!.body).toBe('{"id":1}');
     expect(deliveries('retry')).toHaveLength(1);
     await waitFor('the source queue to be settled', settled);
-    expect(await broker.depth(tier)).toBe(0);
-    expect(await broker.depth(`${queue}.dlq`)).toBe(0);
-    expect(receiver.requests).toHaveLength(2);
+    expect(await h.broker.depth(tier)).toBe(0);
+    expect(await h.broker.depth(`${queue}.dlq`)).toBe(0);
+    expect(h.receiver.requests).toHaveLength(2);
   });
 
   it('dead-letters a 404 once, with the status, a body excerpt and the origin attached', async () => {
-    receiver.responder = (_req, _n, res) => {
+    h.receiver.responder = (_req, _n, res) => {
       res.statusCode = 404;
       res.end('no such customer: c-77');
       return 'handled';
     };
-    warren = await startWarren(
+    h.warren = await startWarren(
       {
         'routes.yaml': webhookRoute({
           route: 'gone',
           exchange,
           queue,
-          url: receiver.url(),
+          url: h.receiver.url(),
           extra: fastRetry(3),
         }),
       },
-      broker,
+      h.broker,
     );
-    await broker.publish(exchange, 'customer.deleted', 'c-77', {
+    await h.broker.publish(exchange, 'customer.deleted', 'c-77', {
       messageId: 'c-77',
       contentType: 'text/plain',
     });
@@ -146,17 +125,17 @@ describe('webhook outcomes', () => {
     expect(dead.content.toString()).toBe('c-77');
     expect(dead.properties.messageId).toBe('c-77');
     expect(dead.properties.contentType).toBe('text/plain');
-    expect(receiver.requests).toHaveLength(1);
+    expect(h.receiver.requests).toHaveLength(1);
     expect(deliveries('retry')).toHaveLength(0);
   });
 
   it('dead-letters after every attempt failed to connect to a receiver that is down', async () => {
     const url = `http://127.0.0.1:${await closedPort()}/hook`;
-    warren = await startWarren(
+    h.warren = await startWarren(
       { 'routes.yaml': webhookRoute({ route: 'down', exchange, queue, url, extra: fastRetry(3) }) },
-      broker,
+      h.broker,
     );
-    await broker.publish(exchange, 'order.created', 'to-nowhere', { messageId: 'down-1' });
+    await h.broker.publish(exchange, 'order.created', 'to-nowhere', { messageId: 'down-1' });
     const dead = await dlqMessage();
     const headers = dead.properties.headers!;
     expect(headers['x-warren-attempts']).toBe(3);
@@ -167,35 +146,35 @@ describe('webhook outcomes', () => {
   });
 
   it('retries a 429 that asks to wait with Retry-After', async () => {
-    receiver.responder = (_req, n, res) => {
+    h.receiver.responder = (_req, n, res) => {
       if (n > 0) return 200;
       res.setHeader('retry-after', '1');
       return 429;
     };
-    warren = await startWarren(
+    h.warren = await startWarren(
       {
         'routes.yaml': webhookRoute({
           route: 'slow-down',
           exchange,
           queue,
-          url: receiver.url(),
+          url: h.receiver.url(),
           extra: fastRetry(3),
         }),
       },
-      broker,
+      h.broker,
     );
-    await broker.publish(exchange, 'order.created', 'throttled', { messageId: 'throttled-1' });
-    await waitFor('the retried request', () => receiver.requests.length >= 2);
-    expect(receiver.requests[1]!.headers['x-warren-attempt']).toBe('2');
+    await h.broker.publish(exchange, 'order.created', 'throttled', { messageId: 'throttled-1' });
+    await waitFor('the retried request', () => h.receiver.requests.length >= 2);
+    expect(h.receiver.requests[1]!.headers['x-warren-attempt']).toBe('2');
     expect(deliveries('retry')[0]).toMatchObject({ status: 429 });
     await waitFor('the ack of the second attempt', () => deliveries('ack').length === 1);
     await waitFor('the source queue to be settled', settled);
-    expect(await broker.depth(`${queue}.dlq`)).toBe(0);
+    expect(await h.broker.depth(`${queue}.dlq`)).toBe(0);
   });
 
   it('retries a request the receiver does not answer within the timeout', async () => {
-    receiver.responder = (_req, n) => (n === 0 ? 'handled' : 200); // the first request never gets an answer
-    warren = await startWarren(
+    h.receiver.responder = (_req, n) => (n === 0 ? 'handled' : 200); // the first request never gets an answer
+    h.warren = await startWarren(
       {
         'routes.yaml': `
 exchanges:
@@ -203,74 +182,74 @@ exchanges:
 routes:
   stalled:
     from: { queue: ${queue}, bind: [{ exchange: ${exchange}, key: "#" }] }
-    to: { webhook: { url: "${receiver.url()}", timeout: 300ms } }
+    to: { webhook: { url: "${h.receiver.url()}", timeout: 300ms } }
 ${fastRetry(3)}
 `,
       },
-      broker,
+      h.broker,
     );
-    await broker.publish(exchange, 'order.created', 'stalled', { messageId: 'stalled-1' });
-    await waitFor('the retried request', () => receiver.requests.length >= 2);
-    expect(receiver.requests[1]!.headers['x-warren-attempt']).toBe('2');
+    await h.broker.publish(exchange, 'order.created', 'stalled', { messageId: 'stalled-1' });
+    await waitFor('the retried request', () => h.receiver.requests.length >= 2);
+    expect(h.receiver.requests[1]!.headers['x-warren-attempt']).toBe('2');
     expect(String(deliveries('retry')[0]?.reason)).toMatch(/timeout/);
     await waitFor('the ack of the second attempt', () => deliveries('ack').length === 1);
     await waitFor('the source queue to be settled', settled);
   });
 
   it('dead-letters a 301 without following the redirect', async () => {
-    receiver.responder = (_req, _n, res) => {
-      res.setHeader('location', receiver.url('/moved-here'));
+    h.receiver.responder = (_req, _n, res) => {
+      res.setHeader('location', h.receiver.url('/moved-here'));
       return 301;
     };
-    warren = await startWarren(
+    h.warren = await startWarren(
       {
         'routes.yaml': webhookRoute({
           route: 'moved',
           exchange,
           queue,
-          url: receiver.url(),
+          url: h.receiver.url(),
           extra: fastRetry(3),
         }),
       },
-      broker,
+      h.broker,
     );
-    await broker.publish(exchange, 'order.created', 'moved', { messageId: 'moved-1' });
+    await h.broker.publish(exchange, 'order.created', 'moved', { messageId: 'moved-1' });
     const dead = await dlqMessage();
     expect(dead.properties.headers!['x-warren-status']).toBe(301);
     expect(dead.properties.headers!['x-warren-attempts']).toBe(1);
-    expect(receiver.requests.map((r) => r.path)).toEqual(['/hook']);
+    expect(h.receiver.requests.map((r) => r.path)).toEqual(['/hook']);
   });
 
   it('sends the same derived webhook-id on every attempt of a message without a message-id', async () => {
-    receiver.responder = (_req, n) => (n < 2 ? 503 : 200);
-    warren = await startWarren(
+    h.receiver.responder = (_req, n) => (n < 2 ? 503 : 200);
+    h.warren = await startWarren(
       {
         'routes.yaml': webhookRoute({
           route: 'anonymous',
           exchange,
           queue,
-          url: receiver.url(),
+          url: h.receiver.url(),
           extra: fastRetry(3),
         }),
       },
-      broker,
+      h.broker,
     );
-    await broker.publish(exchange, 'order.created', 'no-id');
-    await waitFor('three attempts', () => receiver.requests.length >= 3);
-    const ids = receiver.requests.map((r) => r.headers['webhook-id']);
+    await h.broker.publish(exchange, 'order.created', 'no-id');
+    await waitFor('three attempts', () => h.receiver.requests.length >= 3);
+    const ids = h.receiver.requests.map((r) => r.headers['webhook-id']);
     expect(ids[0]).toEqual(expect.any(String));
     expect(ids[0]).not.toBe('');
     expect(ids).toEqual([ids[0], ids[0], ids[0]]);
-    expect(receiver.requests.map((r) => r.headers['x-warren-attempt'])).toEqual(['1', '2', '3']);
+    expect(h.receiver.requests.map((r) => r.headers['x-warren-attempt'])).toEqual(['1', '2', '3']);
     await waitFor('the ack of the third attempt', () => deliveries('ack').length === 1);
   });
 
   it('applies the default retry policy and declares the DLQ for a route without `retry`', async () => {
-    warren = await startWarren(
-      { 'routes.yaml': webhookRoute({ route: 'defaults', exchange, queue, url: receiver.url() }) },
-      broker,
+    h.warren = await startWarren(
+      { 'routes.yaml': webhookRoute({ route: 'defaults', exchange, queue, url: h.receiver.url() }) },
+      h.broker,
     );
-    const res = await warren.admin.request('/api/routes');
+    const res = await h.warren.admin.request('/api/routes');
     expect(res.status).toBe(200);
     const body = (await res.json()) as {
       routes: Array<{
@@ -283,31 +262,31 @@ ${fastRetry(3)}
     const route = body.routes.find((r) => r.name === 'defaults');
     expect(route?.retry.attempts).toBe(5);
     expect(route?.deadLetterQueue).toBe(`${queue}.dlq`);
-    expect(await broker.depth(`${queue}.dlq`)).toBe(0);
+    expect(await h.broker.depth(`${queue}.dlq`)).toBe(0);
     expect(route?.retryQueues.length).toBeGreaterThan(0);
     for (const tier of route!.retryQueues) {
       expect(tier.startsWith(`warren.retry.${queue}.`)).toBe(true);
-      expect(await broker.depth(tier)).toBe(0);
+      expect(await h.broker.depth(tier)).toBe(0);
     }
   });
 
   it('counts each delivery outcome per route in /metrics', async () => {
     const route = uniqueName('metered').replaceAll('.', '-');
-    receiver.responder = (req) => {
+    h.receiver.responder = (req) => {
       if (req.body === 'gone') return 404;
       if (req.body === 'flaky' && req.headers['x-warren-attempt'] === '1') return 503;
       return 200;
     };
-    warren = await startWarren(
-      { 'routes.yaml': webhookRoute({ route, exchange, queue, url: receiver.url(), extra: fastRetry(3) }) },
-      broker,
+    h.warren = await startWarren(
+      { 'routes.yaml': webhookRoute({ route, exchange, queue, url: h.receiver.url(), extra: fastRetry(3) }) },
+      h.broker,
     );
-    await broker.publish(exchange, 'a', 'fine', { messageId: 'm-fine' });
-    await broker.publish(exchange, 'a', 'gone', { messageId: 'm-gone' });
-    await broker.publish(exchange, 'a', 'flaky', { messageId: 'm-flaky' });
-    await waitFor('all four requests', () => receiver.requests.length >= 4);
+    await h.broker.publish(exchange, 'a', 'fine', { messageId: 'm-fine' });
+    await h.broker.publish(exchange, 'a', 'gone', { messageId: 'm-gone' });
+    await h.broker.publish(exchange, 'a', 'flaky', { messageId: 'm-flaky' });
+    await waitFor('all four requests', () => h.receiver.requests.length >= 4);
     await waitFor('every delivery settled', async () => deliveries().length === 4 && (await settled()));
-    const res = await warren.admin.request('/metrics');
+    const res = await h.warren.admin.request('/metrics');
     expect(res.status).toBe(200);
     const text = await res.text();
     expect(sample(text, 'warren_messages_total', { route, outcome: 'ack' })).toBe(2);
