@@ -6,7 +6,8 @@
  * `node --no-node-snapshot dist/bench/sandbox.js` runs this piece alone.
  */
 import { pathToFileURL } from 'node:url';
-import { type PluginContextData, type PluginMessage, PluginSandbox } from '../src/sandbox/isolate.js';
+import { PluginSandbox } from '../src/sandbox/isolate.js';
+import type { PluginContextData, PluginMessage } from '../src/sandbox/types.js';
 
 const source =
   'export default (msg) => ({ body: { id: msg.body.id, count: msg.body.lines.length }, routingKey: "r" })';

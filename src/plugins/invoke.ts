@@ -1,6 +1,7 @@
 import type { PluginRef } from '../config/types.js';
 import type { Delivery } from '../delivery/types.js';
-import type { PluginRun, PluginSandbox } from '../sandbox/isolate.js';
+import type { PluginSandbox } from '../sandbox/isolate.js';
+import type { PluginRun } from '../sandbox/types.js';
 import { pluginEvents } from '../telemetry/plugin-events.js';
 import { toPluginMessage } from './message.js';
 

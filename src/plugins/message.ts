@@ -1,6 +1,6 @@
 import { headerJson, type JsonRule } from '../amqp/headers.js';
 import type { Delivery } from '../delivery/types.js';
-import type { PluginMessage, PluginOutput } from '../sandbox/isolate.js';
+import type { PluginMessage, PluginOutput } from '../sandbox/types.js';
 
 const jsonType = /^application\/([\w.+-]+\+)?json\b/i;
 

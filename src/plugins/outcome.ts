@@ -1,5 +1,5 @@
 import { deadLetter, drop, type Outcome, retry } from '../delivery/outcome.js';
-import type { PluginRun } from '../sandbox/isolate.js';
+import type { PluginRun } from '../sandbox/types.js';
 
 /** A plugin fault as a delivery outcome: errors and timeouts retry; a memory breach dead-letters,
  * since the same message would exhaust the rebuilt isolate again. */

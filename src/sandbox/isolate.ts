@@ -2,8 +2,6 @@ import { type Built, build } from './build.js';
 import { errorRun, isTimeout, reasonOf, toPluginRun } from './result.js';
 import type { PluginContextData, PluginMessage, PluginRun, SandboxOptions } from './types.js';
 
-export type { PluginContextData, PluginMessage, PluginOutput, PluginRun, SandboxOptions } from './types.js';
-
 /**
  * After our deadline, how long to wait for isolated-vm's own timeout to stop a busy isolate before
  * disposing it. Without work in flight a promise that has not settled never will (the isolate has

@@ -33,7 +33,7 @@ routes:
     await start({ now: false });
     const admin = h.warren!.admin;
     const posts = admin.routes.filter((r) => r.method === 'POST').map((r) => r.path);
-    // Every mutating endpoint DESIGN §7 and issue 5 name is there (a new one is checked as well).
+    // Every mutating endpoint the README and issue 5 name is there (a new one is checked as well).
     expect(posts).toEqual(
       expect.arrayContaining([
         '/api/reload',

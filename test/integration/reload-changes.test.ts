@@ -12,7 +12,7 @@ import {
 } from '../helpers/warren.js';
 
 /**
- * Hot reload under load (DESIGN §6, issue 3): a steady publisher runs while a route file changes;
+ * Hot reload under load (README: Hot reload; issue 3): a steady publisher runs while a route file changes;
  * receivers record `webhook-id`s. Files are replaced by rename, so a watcher never reads half a file.
  */
 

@@ -4,7 +4,7 @@ import { type CliProcess, killCli, spawnWarren } from '../helpers/cli.js';
 import { trackPlan, useHarness } from '../helpers/warren.js';
 
 /**
- * DESIGN §9: replicas with the same routes.d are competing consumers. Each replica here can do at
+ * Replicas with the same routes.d are competing consumers. Each replica here can do at
  * most 40 deliveries a second (2 at a time against a receiver that answers after 50 ms), so the
  * two together finishing faster than one could is the work really being shared.
  */

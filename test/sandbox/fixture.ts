@@ -1,10 +1,6 @@
 import { afterEach } from 'vitest';
-import {
-  type PluginContextData,
-  type PluginMessage,
-  PluginSandbox,
-  type SandboxOptions,
-} from '../../src/sandbox/isolate.js';
+import { PluginSandbox } from '../../src/sandbox/isolate.js';
+import type { PluginContextData, PluginMessage, SandboxOptions } from '../../src/sandbox/types.js';
 
 export const FILE = 'plugins/test.js';
 
