@@ -4,16 +4,13 @@ import { redact } from '../config/redact.js';
 import type { PruneCandidates } from '../runtime/runtime.js';
 import { type Plan, planTopology } from '../topology/plan.js';
 import { formatPlan } from '../topology/print.js';
+import type { Settings } from './main.js';
 
-export interface PlanSettings {
-  routes: string;
-  plugins: string;
-  format: 'text' | 'json';
-  maxFileBytes: number;
-  /** `--prune`: also ask the Warren at `adminUrl` what it declared that the files no longer use. */
-  prune: boolean;
-  adminUrl: string;
-}
+/** `prune`: also ask the Warren at `adminUrl` what it declared that the files no longer use. */
+export type PlanSettings = Pick<
+  Settings,
+  'routes' | 'plugins' | 'format' | 'maxFileBytes' | 'prune' | 'adminUrl'
+>;
 
 /**
  * `warren plan [DIR] [--prune]`: what `run` would declare, bind and consume, secrets redacted.

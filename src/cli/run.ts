@@ -8,16 +8,12 @@ import type { WarrenError } from '../errors.js';
 import { Reloader } from '../runtime/reloader.js';
 import { Runtime } from '../runtime/runtime.js';
 import { createLogger } from '../telemetry/log.js';
+import type { Settings } from './main.js';
 
-export interface RunSettings {
-  routes: string;
-  plugins: string;
-  amqp: string;
-  adminPort: number;
-  adminHost: string;
-  drainTimeoutMs: number;
-  maxFileBytes: number;
-}
+export type RunSettings = Pick<
+  Settings,
+  'routes' | 'plugins' | 'amqp' | 'adminPort' | 'adminHost' | 'drainTimeoutMs' | 'maxFileBytes'
+>;
 
 /**
  * `warren run`: consumes the routes and delivers, reloading on file changes, SIGHUP and the admin

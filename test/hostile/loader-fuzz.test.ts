@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseRouteFile } from '../../src/config/documents.js';
 import { validateLoaded } from '../../src/config/load.js';
 import { repoRoot } from '../config/route-dir.js';
+import { editedTexts, renderYaml, yamlTrees } from '../helpers/yaml-fuzz.js';
 
 /**
  * Property-based fuzzing of the loader (parse, alias and key checks) and the validator (schema,
@@ -159,37 +160,14 @@ const scalar = fc.oneof(
 
 const key = fc.oneof(fc.constantFrom(...schemaKeys), fc.string({ maxLength: 8 }), scalar);
 
-type Tree = string | { map: Array<[string, Tree]> } | { seq: Tree[] } | { anchor: string; tree: Tree };
+const tree = yamlTrees(scalar, key);
 
-const { tree } = fc.letrec<{ tree: Tree }>((tie) => ({
-  tree: fc.oneof(
-    { depthSize: 'small', withCrossShrink: true },
-    scalar,
-    fc.record({ map: fc.array(fc.tuple(key, tie('tree')), { maxLength: 5 }) }),
-    fc.record({ seq: fc.array(tie('tree'), { maxLength: 4 }) }),
-    fc.record({ anchor: fc.constantFrom('a', 'b', 'c'), tree: tie('tree') }),
-  ),
-}));
-
-/** Block style for maps, flow style for sequences (and block for some), never escaping anything. */
-function render(node: Tree, indent: number, flow: boolean): string {
-  const pad = ' '.repeat(indent);
-  if (typeof node === 'string') return node;
-  if ('anchor' in node) return `&${node.anchor} ${render(node.tree, indent, true)}`;
-  if ('seq' in node) return `[${node.seq.map((n) => render(n, indent, true)).join(', ')}]`;
-  if (flow || node.map.length === 0) {
-    return `{ ${node.map.map(([k, v]) => `${k}: ${render(v, indent, true)}`).join(', ')} }`;
-  }
-  return node.map.map(([k, v]) => `\n${pad}${k}: ${render(v, indent + 2, false)}`).join('');
-}
-
-const document = tree.map((t) => render(t, 0, false).replace(/^\n/, ''));
+const document = tree.map((t) => renderYaml(t).replace(/^\n/, ''));
 
 /** Edits of a real route file: delete, insert and duplicate at random places. */
-const edit = fc.record({
-  at: fc.nat(),
-  remove: fc.nat({ max: 6 }),
-  insert: fc.oneof(
+const mutated = editedTexts(
+  examples,
+  fc.oneof(
     fc.constantFrom(
       '\n',
       ': ',
@@ -215,17 +193,7 @@ const edit = fc.record({
     scalar,
     key.map((k) => `\n  ${k}: `),
   ),
-});
-const mutated = fc
-  .tuple(fc.constantFrom(...examples), fc.array(edit, { minLength: 1, maxLength: 6 }))
-  .map(([text, edits]) => {
-    let out = text;
-    for (const e of edits) {
-      const at = e.at % (out.length + 1);
-      out = out.slice(0, at) + e.insert + out.slice(at + e.remove);
-    }
-    return out;
-  });
+);
 
 const deep = fc
   .tuple(fc.integer({ min: 1, max: 300 }), fc.constantFrom('[', '{a: ', '- ', 'k:\n'))
