@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Options } from 'amqplib';
-import { typedKind } from './headers.js';
+import { isBytes, ownHeaders, typedKind } from './headers.js';
 
 /**
  * The one place that knows what amqplib (0.10) can encode. amqplib decodes some values it cannot
@@ -57,7 +57,7 @@ function typed(type: string, value: unknown): object {
 function retype(v: unknown): unknown {
   // -0 too: amqplib would send it as the integer 0.
   if (typeof v === 'number') return v >= minLong && !Object.is(v, -0) ? v : typed('double', v);
-  if (typeof v !== 'object' || v === null || Buffer.isBuffer(v) || typedByWarren.has(v)) return v;
+  if (typeof v !== 'object' || v === null || isBytes(v) || typedByWarren.has(v)) return v;
   if (Array.isArray(v)) {
     let out: unknown[] | undefined;
     for (let i = 0; i < v.length; i++) {
@@ -68,7 +68,9 @@ function retype(v: unknown): unknown {
     }
     return out ?? v;
   }
-  const table = v as Record<string, unknown>;
+  // By own keys: a nested key `__proto__` is the table's prototype once amqplib decoded it (a new
+  // plain object then, so the copy sends the table's own fields and amqplib never sees the Buffer).
+  const table = ownHeaders(v as Record<string, unknown>);
   const inner = retypeTable(table);
   // A nested table with a key `!` would be taken for amqplib's typed-value trapdoor: wrap it as
   // an explicit table, which encodes its keys (`!` included) as they are.
@@ -78,7 +80,7 @@ function retype(v: unknown): unknown {
 
 function retypeTable(table: Record<string, unknown>): Record<string, unknown> {
   let out: Record<string, unknown> | undefined;
-  for (const name in table) {
+  for (const name of Object.keys(table)) {
     const value = table[name];
     const r = retype(value);
     if (r === value) continue;

@@ -85,6 +85,13 @@ describe('a header named __proto__', () => {
     );
     await publish(queue);
     await waitFor('both dead-lettered', async () => (await h.broker.depth(`${queue}.dlq`)) === 2);
+    const dead = await h.broker.channel.get(`${queue}.dlq`);
+    if (!dead) throw new Error('the dead-letter queue is empty');
+    expect(dead.properties.messageId).toBe('proto');
+    // The nested table travels with its own fields: nothing had to be dropped to send it.
+    expect(headersOf(dead)).toMatchObject({ 'x-keep': 'yes', 'x-meta': { b: 1 } });
+    expect(headersOf(dead)['x-warren-dropped-headers']).toBeUndefined();
+    h.broker.channel.nack(dead, false, true);
     await h.warren.stop();
     h.warren = undefined;
 
