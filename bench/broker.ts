@@ -123,7 +123,7 @@ export class BenchBroker {
   }
 }
 
-/** A 512-byte JSON body (the size the floors in RABBITMQ.md were measured with). */
+/** A 512-byte JSON body (the size the throughput floors were measured with). */
 export function messageBody(size = 512): Buffer {
   const head = '{"event":"order.created","padding":"';
   const tail = '"}';

@@ -1,14 +1,12 @@
 import { createServer, type Server } from 'node:net';
 import pino from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createAdminApp } from '../../src/admin/app.js';
 import { resolveSettings } from '../../src/cli/main.js';
-import { loadConfig } from '../../src/config/load.js';
 import { Runtime } from '../../src/runtime/runtime.js';
-import { planTopology } from '../../src/topology/plan.js';
-import { amqpUrl, TestBroker, uniqueName, waitFor } from '../helpers/broker.js';
-import { type CliProcess, runCli } from '../helpers/cli.js';
-import { writeRoutes } from '../helpers/warren.js';
+import { amqpUrl, uniqueName, waitFor } from '../helpers/broker.js';
+import { type CliProcess, killCli, runCli } from '../helpers/cli.js';
+import { trackPlan, useHarness } from '../helpers/warren.js';
 
 /**
  * The admin port and the command line, attacked (issue 9 §6): a taken port, a network bind with
@@ -58,15 +56,14 @@ async function outcome(cli: CliProcess, ms = 20_000): Promise<{ code: number | n
 }
 
 describe('the admin port and the command line', () => {
-  let broker: TestBroker;
+  const h = useHarness();
   let warren: CliProcess | undefined;
   let routesDir: string;
   let route: string;
 
   beforeEach(async () => {
-    broker = await TestBroker.connect();
     route = 'guarded';
-    routesDir = await writeRoutes({
+    routesDir = await h.routesDir({
       'r.yaml': `
 routes:
   ${route}:
@@ -74,18 +71,9 @@ routes:
     to: { webhook: { url: "http://127.0.0.1:9/" } }
 `,
     });
-    const loaded = await loadConfig(routesDir, process.env);
-    if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
-    broker.track('queue', ...planTopology(loaded.config).routes.flatMap((r) => r.queues.map((q) => q.name)));
-  });
-
-  afterEach(async () => {
-    if (warren && warren.child.exitCode === null && warren.child.signalCode === null) {
-      warren.child.kill('SIGTERM');
-      await warren.exited;
-    }
+    await trackPlan(h.broker, routesDir);
     warren = undefined;
-    await broker.close();
+    h.defer(() => killCli(warren));
   });
 
   /** `warren run` on a free port; resolves with the port once it says it started and is ready. */

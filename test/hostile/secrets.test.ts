@@ -6,7 +6,7 @@ import { connectOptions, parseAmqpUrl, redactUrl } from '../../src/amqp/url.js';
 import { scrub } from '../../src/config/redact.js';
 import { amqpUrl, uniqueName, waitFor } from '../helpers/broker.js';
 import { type CliProcess, runCli } from '../helpers/cli.js';
-import { startWarren, useHarness, writeRoutes } from '../helpers/warren.js';
+import { startWarren, useHarness } from '../helpers/warren.js';
 
 /**
  * Secrets never appear in any output (issue 9 §5): not in CLI text or JSON, the admin API, the
@@ -110,6 +110,7 @@ describe('the one text scrubber and the one URL printer', () => {
 });
 
 describe('secrets used as names, in config errors', () => {
+  const h = useHarness();
   const env = {
     QUEUE_SUFFIX: hostile('queue'),
     PLUGIN_NAME: hostile('plugin'),
@@ -150,8 +151,8 @@ routes:
   it('names the place, never the value, in validate and plan, as text and JSON, and in the run log', {
     timeout: 180_000,
   }, async () => {
-    const build = await writeRoutes({ 'a.yaml': buildErrors, 'b.yaml': duplicate });
-    const schema = await writeRoutes({ 'a.yaml': schemaErrors });
+    const build = await h.routesDir({ 'a.yaml': buildErrors, 'b.yaml': duplicate });
+    const schema = await h.routesDir({ 'a.yaml': schemaErrors });
     // What each output must still say (only the value is blanked), whatever the format.
     const expected: Record<string, string[]> = {
       [build]: [

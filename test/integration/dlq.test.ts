@@ -1,7 +1,7 @@
 import amqp, { type ChannelModel } from 'amqplib';
 import type { Hono } from 'hono';
 import { Registry } from 'prom-client';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { requireAdmin } from '../../src/admin/auth.js';
 import { createDlqRoutes } from '../../src/admin/dlq-routes.js';
 import { queueDepthsOn, registerDlqGauge } from '../../src/dlq/gauge.js';
@@ -22,8 +22,10 @@ describe('dead-letter queue tools', () => {
   let delivered: Array<{ id: string; attempt: string; exchange: string; routingKey: string }>;
 
   beforeEach(async () => {
+    // The tools' own two connections, as `warren dlq` opens them (not Warren's, not the harness's).
     consume = await amqp.connect(amqpUrl);
     publish = await amqp.connect(amqpUrl);
+    h.defer(() => Promise.allSettled([consume.close(), publish.close()]));
     failing = true;
     delivered = [];
     h.receiver.responder = (req) => {
@@ -36,11 +38,6 @@ describe('dead-letter queue tools', () => {
       });
       return 200;
     };
-  });
-
-  afterEach(async () => {
-    await consume.close().catch(() => {});
-    await publish.close().catch(() => {});
   });
 
   /** The DLQ sub-app as the admin app mounts it, on the running Warren's routes. */
