@@ -3,7 +3,7 @@ import { metrics } from './metrics.js';
 /** Labelled children, cached: prom-client hashes a label object on every call. */
 const durations = new Map<string, ReturnType<typeof metrics.pluginDuration.labels>>();
 
-/** Plugin calls: the metric and, for faults, the caller's log line come from here. */
+/** Plugin calls: their duration and fault metrics (the fault itself is logged with the delivery it failed). */
 export const pluginEvents = {
   called(plugin: string, seconds: number, kind: string): void {
     let duration = durations.get(plugin);
