@@ -22,7 +22,7 @@ import { type Output, processOutput } from './output.js';
 
 export const dlqUsage = `Usage: warren dlq ls ROUTE [--limit N] [--format text|json]
        warren dlq redrive ROUTE [--limit N] [--format text|json]
-  with --routes DIR, --plugins DIR, --amqp URL as for warren run
+  with --routes DIR, --plugins DIR, --amqp URL (and WARREN_AMQP_CA, _CERT, _KEY for amqps://) as for warren run
   ls       show the first N messages (default ${peekDefaultLimit}, at most ${peekMaxLimit}) of the route's DLQ, leaving them there
   redrive  move the DLQ's messages (all ready now, or the first N) back to the route's source queue
 `;
