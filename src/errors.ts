@@ -15,6 +15,8 @@ export const errorCodes = {
   WARREN_E_NOT_CONNECTED: 'The operation needs a broker connection and none is open.',
   WARREN_E_USAGE: 'The command line was not understood.',
   WARREN_E_ADMIN_LISTEN: 'The admin HTTP server could not bind its host and port.',
+  WARREN_E_TLS_FILE:
+    'A file named by WARREN_AMQP_CA, WARREN_AMQP_CERT or WARREN_AMQP_KEY cannot be read, or a certificate lacks its key.',
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

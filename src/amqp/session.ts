@@ -2,7 +2,13 @@ import { EventEmitter } from 'node:events';
 import amqp, { type ChannelModel, type Options } from 'amqplib';
 import type { Logger } from 'pino';
 import { events } from '../telemetry/events.js';
-import { connectOptions, parseAmqpUrls } from './url.js';
+import {
+  connectOptions,
+  parseAmqpUrls,
+  type TlsFiles,
+  type TlsSocketOptions,
+  tlsSocketOptions,
+} from './url.js';
 
 export interface BackoffOptions {
   initialMs: number;
@@ -39,6 +45,8 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
   readonly #url: string;
   /** The first broker of the list: failover between several is not implemented yet. */
   readonly #target: Options.Connect;
+  /** For `amqps://`: the CA, client certificate and key (`WARREN_AMQP_*`), read once at start. */
+  readonly #tls: TlsSocketOptions;
   readonly #log: Logger;
   readonly #backoff: BackoffOptions;
   #current: Connections | undefined;
@@ -50,10 +58,12 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
   /** Said once per outage: which URL fails and, before the first success, how to start a broker. */
   #saidUnreachable = false;
 
-  constructor(url: string, log: Logger, backoff: BackoffOptions = defaultBackoff) {
+  constructor(url: string, log: Logger, backoff: BackoffOptions = defaultBackoff, tls: TlsFiles = {}) {
     super();
     this.#url = url;
-    this.#target = connectOptions(parseAmqpUrls(url)[0]!);
+    const first = parseAmqpUrls(url)[0]!;
+    this.#target = connectOptions(first);
+    this.#tls = tlsSocketOptions(first, tls);
     this.#log = log;
     this.#backoff = backoff;
   }
@@ -92,7 +102,10 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
     let consumeLost: Error | undefined;
     try {
       const url = this.#target;
-      consume = await amqp.connect(url, { clientProperties: { connection_name: 'warren-consume' } });
+      consume = await amqp.connect(url, {
+        ...this.#tls,
+        clientProperties: { connection_name: 'warren-consume' },
+      });
       // Until #watch takes over, a drop of this connection while the second one opens must neither
       // crash the process (an 'error' event without a listener throws) nor go unnoticed.
       consume.on('error', () => {});
@@ -100,6 +113,7 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
         consumeLost = err ?? new Error('connection closed while opening the publishing connection');
       });
       const publish = await amqp.connect(url, {
+        ...this.#tls,
         clientProperties: { connection_name: 'warren-publish' },
       });
       if (this.#stopped || consumeLost) {

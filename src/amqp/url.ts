@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { rootCertificates } from 'node:tls';
 import type { Options } from 'amqplib';
 import { WarrenError } from '../errors.js';
 
@@ -167,4 +168,74 @@ export function connectOptions(url: AmqpUrl): Options.Connect {
   const channelMax = url.query.get('channelMax');
   if (channelMax !== null) (options as { channelMax?: number }).channelMax = Number(channelMax);
   return options;
+}
+
+/** The contents of `WARREN_AMQP_CA`, `WARREN_AMQP_CERT` and `WARREN_AMQP_KEY`, read once at start. */
+export interface TlsFiles {
+  /** PEM; trusted besides the system CAs, not instead of them. */
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+/**
+ * The second argument of `amqp.connect` for TLS (amqplib passes it to `tls.connect`; it sets
+ * `servername` from the host itself). Nothing for `amqp://`: a certificate meant for TLS never
+ * changes a plain connection. The system CAs stay trusted: a given CA is added to them, so an
+ * operator who names a private CA does not lose the public ones.
+ */
+export function tlsSocketOptions(url: AmqpUrl, files: TlsFiles): TlsSocketOptions {
+  if (url.protocol !== 'amqps') return {};
+  const options: TlsSocketOptions = {};
+  if (files.ca) options.ca = [...rootCertificates, files.ca.toString('utf8')];
+  if (files.cert) options.cert = files.cert;
+  if (files.key) options.key = files.key;
+  return options;
+}
+
+export interface TlsSocketOptions {
+  ca?: Array<string | Buffer>;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+/** Node's codes for a chain that ends in no CA Warren trusts. */
+const untrusted = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+]);
+
+/**
+ * What a failed TLS connection to `host:port` means, in one line, or undefined when the error is
+ * not about TLS. OpenSSL's own words are kept (they are what a search finds); the hint says which
+ * variable fixes it. Written for the log line of an unreachable broker and for `warren dlq`.
+ */
+export function describeTlsFailure(err: unknown, url: AmqpUrl): string | undefined {
+  if (url.protocol !== 'amqps' || !(err instanceof Error)) return undefined;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return undefined;
+  const host = url.hostname.includes(':') ? `[${url.hostname}]` : url.hostname;
+  const where = `${host}:${url.port ?? 5671}`;
+  // OpenSSL's errors carry their short reason apart from a message of addresses and source lines.
+  const reason = (err as { reason?: unknown }).reason;
+  const said = typeof reason === 'string' && reason !== '' ? reason : err.message.split('\n')[0]!.trim();
+  if (untrusted.has(code)) return `TLS: certificate of ${where} not trusted: ${said} (set WARREN_AMQP_CA)`;
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID')
+    return `TLS: certificate of ${where} not valid now: ${said}`;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    return `TLS: certificate of ${where} is not for this host: ${said} (connect by a name the certificate lists)`;
+  if (code.endsWith('ALERT_CERTIFICATE_REQUIRED'))
+    return `TLS: ${where} requires a client certificate: ${said} (set WARREN_AMQP_CERT and WARREN_AMQP_KEY)`;
+  if (/ALERT_(BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|HANDSHAKE_FAILURE)$/.test(code))
+    return `TLS: ${where} refused the handshake: ${said} (a client certificate its CA did not sign, or none where it requires one? see WARREN_AMQP_CERT)`;
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER')
+    return `TLS: ${where} does not speak TLS: ${said} (is it a plain amqp:// port?)`;
+  if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || code.startsWith('CERT_'))
+    return `TLS: handshake with ${where} failed: ${said}`;
+  return undefined;
 }

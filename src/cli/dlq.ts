@@ -1,5 +1,13 @@
 import amqp, { type ChannelModel } from 'amqplib';
-import { connectOptions, parseAmqpUrls, redactUrl } from '../amqp/url.js';
+import { readTlsFiles } from '../amqp/tls.js';
+import {
+  connectOptions,
+  describeTlsFailure,
+  parseAmqpUrls,
+  redactUrl,
+  type TlsFiles,
+  tlsSocketOptions,
+} from '../amqp/url.js';
 import { formatIssue } from '../config/issues.js';
 import { loadConfig } from '../config/load.js';
 import { redact, scrub } from '../config/redact.js';
@@ -14,7 +22,7 @@ import { type Output, processOutput } from './output.js';
 
 export const dlqUsage = `Usage: warren dlq ls ROUTE [--limit N] [--format text|json]
        warren dlq redrive ROUTE [--limit N] [--format text|json]
-  with --routes DIR, --plugins DIR, --amqp URL as for warren run
+  with --routes DIR, --plugins DIR, --amqp URL (and WARREN_AMQP_CA, _CERT, _KEY for amqps://) as for warren run
   ls       show the first N messages (default ${peekDefaultLimit}, at most ${peekMaxLimit}) of the route's DLQ, leaving them there
   redrive  move the DLQ's messages (all ready now, or the first N) back to the route's source queue
 `;
@@ -29,13 +37,19 @@ export interface DlqSettings {
 }
 
 /** Both connections of the tools, or a clear error naming the URL (password hidden). */
-async function connect(url: string): Promise<RedriveConnections & { close(): Promise<void> }> {
+async function connect(url: string, tls: TlsFiles): Promise<RedriveConnections & { close(): Promise<void> }> {
   // The command line checked the URL; the first of a list is used.
-  const target = connectOptions(parseAmqpUrls(url)[0]!);
+  const first = parseAmqpUrls(url)[0]!;
+  const target = connectOptions(first);
+  const socket = tlsSocketOptions(first, tls);
   const open = async (name: string): Promise<ChannelModel> => {
     try {
       const model = await within(
-        amqp.connect(target, { timeout: brokerTimeoutMs, clientProperties: { connection_name: name } }),
+        amqp.connect(target, {
+          ...socket,
+          timeout: brokerTimeoutMs,
+          clientProperties: { connection_name: name },
+        }),
         `connecting to ${redactUrl(url)}`,
       );
       model.on('error', () => {}); // 'close' follows; the operation in progress fails on its own
@@ -50,6 +64,14 @@ async function connect(url: string): Promise<RedriveConnections & { close(): Pro
           {
             cause: err,
           },
+        );
+      }
+      const tlsFailure = describeTlsFailure(root, first);
+      if (tlsFailure) {
+        throw new WarrenError(
+          'WARREN_E_NOT_CONNECTED',
+          `cannot reach RabbitMQ at ${redactUrl(url)}: ${tlsFailure}`,
+          { cause: err },
         );
       }
       throw new WarrenError(
@@ -108,6 +130,14 @@ export async function dlqCommand(
     return usage((err as Error).message);
   }
 
+  let tls: TlsFiles;
+  try {
+    tls = readTlsFiles(env);
+  } catch (err) {
+    if (!isWarrenError(err)) throw err;
+    out.stderr(`warren: ${err.message}\n`);
+    return 1;
+  }
   const loaded = await loadConfig(settings.routes, env, settings.plugins);
   if (!loaded.ok) {
     for (const issue of loaded.issues) out.stderr(`${formatIssue(issue)}\n`);
@@ -134,7 +164,7 @@ export async function dlqCommand(
 
   let connections: Awaited<ReturnType<typeof connect>> | undefined;
   try {
-    connections = await connect(settings.amqp);
+    connections = await connect(settings.amqp, tls);
     if (action === 'ls') {
       const peek = await peekQueue(connections.consume, plan.deadLetterQueue, limit!);
       const report: PeekReport = hide({

@@ -29,6 +29,11 @@ Options (environment variable, default):
   --limit N            dlq: how many messages to show (1-1000) or move
   --admin-url URL      the running Warren that plan --prune asks (WARREN_ADMIN_URL, http://127.0.0.1:<admin-port>)
   --max-file-bytes N   largest route file read, in bytes (WARREN_MAX_FILE_BYTES, 4194304)
+
+TLS (amqps://; environment only, read at start; the system CAs are always trusted):
+  WARREN_AMQP_CA       PEM file of a CA to trust besides them
+  WARREN_AMQP_CERT     PEM client certificate, for a broker that requires one (with WARREN_AMQP_KEY)
+  WARREN_AMQP_KEY      PEM private key of that certificate
 `;
 
 export interface Settings {

@@ -1,10 +1,11 @@
 import { createAdminApp } from '../admin/app.js';
 import { adminToken, isLoopbackAddress } from '../admin/auth.js';
 import { listenAdmin } from '../admin/listen.js';
-import { redactUrl } from '../amqp/url.js';
+import { readTlsFiles } from '../amqp/tls.js';
+import { redactUrl, type TlsFiles } from '../amqp/url.js';
 import { formatIssue } from '../config/issues.js';
 import { loadConfig } from '../config/load.js';
-import type { WarrenError } from '../errors.js';
+import { isWarrenError, type WarrenError } from '../errors.js';
 import { Reloader } from '../runtime/reloader.js';
 import { Runtime } from '../runtime/runtime.js';
 import { createLogger } from '../telemetry/log.js';
@@ -22,6 +23,14 @@ export type RunSettings = Pick<
  */
 export async function runCommand(settings: RunSettings, env: NodeJS.ProcessEnv): Promise<number> {
   const log = createLogger();
+  let tls: TlsFiles;
+  try {
+    tls = readTlsFiles(env);
+  } catch (err) {
+    if (!isWarrenError(err)) throw err;
+    log.fatal({ event: 'tls_files_unusable', code: err.code }, err.message);
+    return 1;
+  }
   const result = await loadConfig(settings.routes, env, settings.plugins, {
     maxFileBytes: settings.maxFileBytes,
   });
@@ -35,7 +44,12 @@ export async function runCommand(settings: RunSettings, env: NodeJS.ProcessEnv):
     );
     return 1;
   }
-  const runtime = new Runtime({ amqpUrl: settings.amqp, log, drainTimeoutMs: settings.drainTimeoutMs });
+  const runtime = new Runtime({
+    amqpUrl: settings.amqp,
+    log,
+    drainTimeoutMs: settings.drainTimeoutMs,
+    tls,
+  });
   const reloader = new Reloader(runtime, {
     routesDir: settings.routes,
     pluginsDir: settings.plugins,

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { type BackoffOptions, BrokerSession, type Connections, defaultBackoff } from '../amqp/session.js';
+import type { TlsFiles } from '../amqp/url.js';
 import { formatIssue } from '../config/issues.js';
 import type { ValidationResult } from '../config/load.js';
 import { redact } from '../config/redact.js';
@@ -22,6 +23,8 @@ export interface RuntimeOptions {
   amqpUrl: string;
   log: Logger;
   backoff?: BackoffOptions;
+  /** The TLS files of `amqps://` (read by the CLI at start). */
+  tls?: TlsFiles;
   /** How long an old consumer (reload) may take to finish its deliveries. Default 30 s. */
   drainTimeoutMs?: number;
 }
@@ -49,7 +52,12 @@ export class Runtime {
     this.#log = options.log;
     this.#drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
     this.#sandboxes = new SandboxCache(options.log);
-    this.#session = new BrokerSession(options.amqpUrl, options.log, options.backoff ?? defaultBackoff);
+    this.#session = new BrokerSession(
+      options.amqpUrl,
+      options.log,
+      options.backoff ?? defaultBackoff,
+      options.tls,
+    );
     const routes = new RouteTable({
       log: options.log,
       drainTimeoutMs: this.#drainTimeoutMs,

@@ -1,8 +1,17 @@
 import type { Logger } from 'pino';
-import { redactUrl } from '../amqp/url.js';
+import { describeTlsFailure, parseAmqpUrls, redactUrl } from '../amqp/url.js';
 import type { CircuitState } from '../delivery/circuit.js';
 import { bump, metrics, observeDuration, tallyOf } from './metrics.js';
 import { traceIdOf } from './trace.js';
+
+/** The TLS reason a connection to the list's first broker failed, if it was TLS that failed. */
+function tlsFailureOf(url: string, err: Error | undefined): string | undefined {
+  try {
+    return describeTlsFailure(err, parseAmqpUrls(url)[0]!);
+  } catch {
+    return undefined;
+  }
+}
 
 /** `warren_circuit_state`: 0 closed, 1 open, 2 half-open. */
 const circuitStateValue: Record<CircuitState, number> = { closed: 0, open: 1, 'half-open': 2 };
@@ -48,14 +57,18 @@ export const events = {
   brokerUnreachable(log: Logger, url: string, err: Error | undefined, everConnected: boolean): void {
     // A broker that answers and refuses the login is running: asking whether it is misleads.
     const refused = /ACCESS_REFUSED|\b403\b/.test(err?.message ?? '');
-    const hint = refused
-      ? 'RabbitMQ refused the login: check the user, password and vhost in --amqp / AMQP_URL; retrying with backoff'
-      : everConnected
-        ? 'reconnecting with backoff'
-        : 'is RabbitMQ running? Start one locally with `rabbitmq-server -detached` or ' +
-          '`docker run -d -p 5672:5672 rabbitmq:3`, or point --amqp / AMQP_URL elsewhere; retrying with backoff';
+    // So is one whose certificate Warren refused (or which refused Warren's): say which and why.
+    const tls = tlsFailureOf(url, err);
+    const hint = tls
+      ? `${tls}; retrying with backoff`
+      : refused
+        ? 'RabbitMQ refused the login: check the user, password and vhost in --amqp / AMQP_URL; retrying with backoff'
+        : everConnected
+          ? 'reconnecting with backoff'
+          : 'is RabbitMQ running? Start one locally with `rabbitmq-server -detached` or ' +
+            '`docker run -d -p 5672:5672 rabbitmq:3`, or point --amqp / AMQP_URL elsewhere; retrying with backoff';
     log.error(
-      { event: 'amqp_unreachable', url: redactUrl(url), err: err?.message },
+      { event: 'amqp_unreachable', url: redactUrl(url), err: err?.message, ...(tls ? { tls } : {}) },
       `${refused ? 'cannot log in to' : 'cannot reach'} RabbitMQ at ${redactUrl(url)}: ${hint}`,
     );
   },
