@@ -11,7 +11,7 @@ export const pluginTargetSchema = {
 /** `to.plugin` as the schema admits it (before defaults). */
 export type RawPluginTarget = FromSchema<typeof pluginTargetSchema>;
 
-export const pluginTargetExamples: unknown[] = [
+export const pluginTargetExamples: RawPluginTarget[] = [
   { file: 'split-order-lines.js' },
   { file: 'split-order-lines.js', timeout: '100ms', memoryLimitMb: 64 },
 ];

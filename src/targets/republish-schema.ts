@@ -34,7 +34,7 @@ export const republishSchema = {
 /** `to.republish` as the schema admits it (before defaults). */
 export type RawRepublish = FromSchema<typeof republishSchema>;
 
-export const republishExamples: unknown[] = [
+export const republishExamples: RawRepublish[] = [
   { exchange: 'archive', routingKey: 'audit.{{routingKey}}' },
   { exchange: 'events.eu', headers: { region: 'eu' }, persistent: true, mandatory: true },
 ];

@@ -21,8 +21,8 @@ export interface TargetModule<K extends TargetSpec['kind'], S extends JSONSchema
   kind: K;
   description: string;
   schema: S;
-  /** Each example is validated against the generated schema by a test. */
-  examples: unknown[];
+  /** Typed by the schema; a test also validates each against the generated one, Warren's keywords too. */
+  examples: FromSchema<S>[];
   normalize(raw: FromSchema<S>): Extract<TargetSpec, { kind: K }>;
   create(spec: Extract<TargetSpec, { kind: K }>, deps: TargetDeps): Handler | Promise<Handler>;
 }

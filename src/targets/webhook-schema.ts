@@ -139,7 +139,7 @@ export const webhookSchema = {
   },
 } as const;
 
-export const webhookExamples: unknown[] = [
+export const webhookExamples: RawWebhook[] = [
   { url: 'http://billing.internal:8080/hooks/orders' },
   {
     url: 'https://crm.example.com/events',
