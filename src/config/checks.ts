@@ -1,4 +1,4 @@
-import { expandStatuses, type RawWebhook } from '../targets/webhook-schema.js';
+import { expandStatuses } from '../targets/webhook-schema.js';
 import { derivedQueueNames } from '../topology/plan.js';
 import type { RawDoc } from './documents.js';
 import type { ConfigIssue } from './issues.js';
@@ -22,7 +22,7 @@ export interface RouteCheck {
 
 /** What a target's own schema cannot say: a status both retried and dead-lettered, a key too long. */
 export function checkTarget(check: RouteCheck, to: RawRoute['to'] | undefined): void {
-  const webhook = to?.webhook as RawWebhook | undefined;
+  const webhook = to?.webhook;
   if (webhook && check.ok('/to/webhook/retryOn') && check.ok('/to/webhook/deadLetterOn')) {
     const retryOn = expandStatuses(webhook.retryOn);
     const deadLetterOn = expandStatuses(webhook.deadLetterOn);
@@ -31,7 +31,7 @@ export function checkTarget(check: RouteCheck, to: RawRoute['to'] | undefined): 
       check.fail('/to/webhook/deadLetterOn', `status ${both.join(', ')} is in both retryOn and deadLetterOn`);
     }
   }
-  const republish = to?.republish as { routingKey?: unknown } | undefined;
+  const republish = to?.republish;
   if (republish && check.ok('/to/republish/routingKey') && typeof republish.routingKey === 'string') {
     const literal = Buffer.byteLength(republish.routingKey.replaceAll('{{routingKey}}', ''), 'utf8');
     if (literal > MAX_NAME_BYTES) {

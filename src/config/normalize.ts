@@ -1,6 +1,5 @@
 import { normalizePluginRef, type RawPluginRef, resolvePluginRef } from '../plugins/ref.js';
 import { targets } from '../targets/registry.js';
-import type { TargetModule } from '../targets/types.js';
 import { defaultDeadLetterQueue } from '../topology/plan.js';
 import { type Consumer, checkTarget, derivedNameIssue, oneRoutePerQueue, type RouteCheck } from './checks.js';
 import type { RawDoc } from './documents.js';
@@ -191,7 +190,7 @@ function resolvePlugins(state: State, check: RouteCheck, r: RawRoute): RoutePlug
   let fine = true;
   const plugin = r.to?.plugin;
   if (plugin && check.ok('/to/plugin')) {
-    plugins.target = usePlugin(state, check.raw, `${check.pointer}/to/plugin/file`, plugin as RawPluginRef);
+    plugins.target = usePlugin(state, check.raw, `${check.pointer}/to/plugin/file`, plugin);
     if (!plugins.target) fine = false;
   }
   if (r.transform !== undefined && check.ok('/transform')) {
@@ -279,8 +278,9 @@ function toFilter(raw: RawFilter): Filter {
 }
 
 function normalizeTarget(to: RawRoute['to']): TargetSpec {
-  const [kind, raw] = Object.entries(to)[0] as [string, Record<string, unknown>];
+  // The schema held `raw` to this kind's own schema; a list of modules cannot pair the two for tsc.
+  const [kind, raw] = Object.entries(to)[0] as [string, never];
   const target = targets.find((t) => t.kind === kind);
   if (!target) throw new Error(`schema admitted unknown target ${kind}`);
-  return (target as TargetModule).normalize(raw);
+  return target.normalize(raw);
 }

@@ -1,6 +1,6 @@
 import type { FromSchema } from 'json-schema-to-ts';
 import { pluginRefSchema } from '../plugins/ref.js';
-import { targets } from '../targets/registry.js';
+import { type AnyTarget, targets } from '../targets/registry.js';
 import { durationSchema } from './duration.js';
 import { sizeSchema } from './size.js';
 import { limits } from './types.js';
@@ -123,7 +123,9 @@ const rateLimit = {
   },
 } as const;
 
-const targetProperties = Object.fromEntries(targets.map((t) => [t.kind, t.schema]));
+/** `to`'s properties: each target's schema under its kind, typed so `FromSchema` reads them too. */
+type TargetProperties = { [T in AnyTarget as T['kind']]: T['schema'] };
+const targetProperties = Object.fromEntries(targets.map((t) => [t.kind, t.schema])) as TargetProperties;
 
 const route = {
   type: 'object',
@@ -221,7 +223,8 @@ export const routesSchema = {
 /**
  * A document as the schema admits it, derived from the schema object so the two cannot drift.
  * Where Warren's own keywords (`amqpName`, `durationRange`, …) narrow a value, the type is the
- * plain JSON Schema shape; `to` is an open map because each target's schema is typed by its module.
+ * plain JSON Schema shape. `to` holds each target's schema under its kind; that exactly one is
+ * given (`minProperties`, `maxProperties`) is beyond `FromSchema`, so every key is optional.
  */
 export type RawDocument = FromSchema<typeof routesSchema>;
 export type RawExchange = NonNullable<RawDocument['exchanges']>[string];

@@ -1,5 +1,7 @@
 import type { RawPluginRef } from '../plugins/ref.js';
-import type { RawWebhook } from '../targets/webhook-schema.js';
+import type { RawPluginTarget } from '../targets/plugin-schema.js';
+import type { RawRepublish } from '../targets/republish-schema.js';
+import type { RawCircuit, RawWebhook } from '../targets/webhook-schema.js';
 import type { RawBinding, RawExchange, RawFilter, RawQueue, RawRoute } from './schema.js';
 
 /**
@@ -233,7 +235,7 @@ type Conforms<Spec, Raw, Changed extends keyof Raw = never> = [Drift<Spec, Raw, 
   : Drift<Spec, Raw, Changed>;
 type Assert<T extends true> = T;
 
-type RawCircuit = Exclude<NonNullable<RawWebhook['circuit']>, false>;
+type RawSign = NonNullable<RawWebhook['sign']>;
 type RawPluginObject = Exclude<RawPluginRef, string>;
 
 type _ConformsToSchema = [
@@ -259,8 +261,10 @@ type _ConformsToSchema = [
   Assert<
     Conforms<WebhookTargetSpec, RawWebhook, 'timeout' | 'sign' | 'retryOn' | 'deadLetterOn' | 'circuit'>
   >,
+  Assert<Conforms<NonNullable<WebhookTargetSpec['sign']>, RawSign, 'secret'>>,
   Assert<Conforms<CircuitPolicy, RawCircuit, 'window' | 'cooldown'>>,
+  Assert<Conforms<RepublishTargetSpec, RawRepublish>>,
+  // `to.plugin` and `transform` share pluginRefSchema's keys, and PluginRef holds both normalised.
+  Assert<Conforms<PluginRef, RawPluginTarget, 'timeout'>>,
   Assert<Conforms<PluginRef, RawPluginObject, 'timeout'>>,
-  // plugins/ref.ts writes its raw type by hand beside pluginRefSchema: held to the schema here.
-  Assert<Same<RawPluginRef, NonNullable<RawRoute['transform']>>>,
 ];

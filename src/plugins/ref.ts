@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import type { FromSchema } from 'json-schema-to-ts';
 import { durationSchema, parseDuration } from '../config/duration.js';
 import { defaultMaxFileBytes, readRegularFileSync } from '../config/read.js';
 import { defaults, limits, type PluginRef } from '../config/types.js';
@@ -27,7 +28,8 @@ export const pluginRefSchema = {
   },
 } as const;
 
-export type RawPluginRef = string | { file: string; timeout?: string | number; memoryLimitMb?: number };
+/** A plugin reference as the schema admits it: a file name, or the object form. */
+export type RawPluginRef = string | FromSchema<typeof pluginRefSchema>;
 
 /** The ref with defaults; `file` is still as written until `resolvePluginRef`. */
 export function normalizePluginRef(raw: RawPluginRef): PluginRef {

@@ -3,12 +3,12 @@ import { compileFilter, withFilter } from '../delivery/filter.js';
 import { withTransform } from '../plugins/transform.js';
 import type { PluginSandbox } from '../sandbox/isolate.js';
 import type { RoutePlan } from '../topology/plan.js';
-import { targets } from './registry.js';
-import type { Handler, TargetDeps, TargetModule } from './types.js';
+import { type AnyTarget, targets } from './registry.js';
+import type { Handler, TargetDeps } from './types.js';
 
 /** A route's target alone, made by the module the registry lists for its kind. */
 export async function createTarget(spec: RoutePlan['target'], deps: TargetDeps): Promise<Handler> {
-  const module = targets.find((t) => t.kind === spec.kind) as TargetModule;
+  const module = targets.find((t) => t.kind === spec.kind) as AnyTarget;
   return module.create(spec as never, deps);
 }
 

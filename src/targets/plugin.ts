@@ -7,7 +7,8 @@ import { isWarrenError } from '../errors.js';
 import { invokePlugin } from '../plugins/invoke.js';
 import { applyOutput } from '../plugins/message.js';
 import { faultOutcome } from '../plugins/outcome.js';
-import { normalizePluginRef, pluginRefSchema, type RawPluginRef } from '../plugins/ref.js';
+import { normalizePluginRef } from '../plugins/ref.js';
+import { pluginTargetExamples, pluginTargetSchema } from './plugin-schema.js';
 import type { Handler, TargetDeps, TargetModule } from './types.js';
 
 /**
@@ -50,20 +51,13 @@ async function createPluginTarget(spec: PluginTargetSpec, deps: TargetDeps): Pro
   };
 }
 
-export const pluginTarget: TargetModule<'plugin'> = {
+export const pluginTarget: TargetModule<'plugin', typeof pluginTargetSchema> = {
   kind: 'plugin',
   description: 'Run a sandboxed JavaScript plugin and publish what it returns.',
-  schema: {
-    ...pluginRefSchema,
-    description:
-      'A sandboxed plugin whose returned message(s) are published (to their `exchange`/`routingKey`, by default the original ones), each confirmed before the ack.',
-  },
-  examples: [
-    { file: 'split-order-lines.js' },
-    { file: 'split-order-lines.js', timeout: '100ms', memoryLimitMb: 64 },
-  ],
+  schema: pluginTargetSchema,
+  examples: pluginTargetExamples,
   normalize(raw) {
-    return { kind: 'plugin', plugin: normalizePluginRef(raw as RawPluginRef) };
+    return { kind: 'plugin', plugin: normalizePluginRef(raw) };
   },
   create: (spec, deps) => createPluginTarget(spec, deps),
 };

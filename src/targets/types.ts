@@ -1,10 +1,9 @@
+import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import type { Publisher } from '../amqp/publisher.js';
 import type { PluginRef, TargetSpec } from '../config/types.js';
 import type { Outcome } from '../delivery/outcome.js';
 import type { Delivery } from '../delivery/types.js';
 import type { PluginSandbox } from '../sandbox/isolate.js';
-
-export type JsonSchema = Record<string, unknown>;
 
 export interface TargetDeps {
   publisher: Publisher;
@@ -14,13 +13,16 @@ export interface TargetDeps {
 
 export type Handler = (delivery: Delivery) => Promise<Outcome>;
 
-/** A target declares its own config schema, examples and factory. */
-export interface TargetModule<K extends TargetSpec['kind'] = TargetSpec['kind']> {
+/**
+ * A target declares its own config schema, examples and factory. `normalize` takes what the
+ * schema admits, typed from the schema object itself (`as const`), so the two cannot drift.
+ */
+export interface TargetModule<K extends TargetSpec['kind'], S extends JSONSchema> {
   kind: K;
   description: string;
-  schema: JsonSchema;
-  /** Each example is validated against the generated schema by a test. */
-  examples: unknown[];
-  normalize(raw: Record<string, unknown>): Extract<TargetSpec, { kind: K }>;
+  schema: S;
+  /** Typed by the schema; a test also validates each against the generated one, Warren's keywords too. */
+  examples: FromSchema<S>[];
+  normalize(raw: FromSchema<S>): Extract<TargetSpec, { kind: K }>;
   create(spec: Extract<TargetSpec, { kind: K }>, deps: TargetDeps): Handler | Promise<Handler>;
 }

@@ -1,12 +1,14 @@
 import type { FromSchema } from 'json-schema-to-ts';
 import { durationSchema, parseDuration } from '../config/duration.js';
-import type { BodyMode, CircuitPolicy, WebhookTargetSpec } from '../config/types.js';
+import type { CircuitPolicy, WebhookTargetSpec } from '../config/types.js';
 import { defaults, limits } from '../config/types.js';
 
 /** The `to.webhook` schema, its examples and its normalisation. */
 
 /** `to.webhook` as the schema admits it (before defaults). */
 export type RawWebhook = FromSchema<typeof webhookSchema>;
+/** `circuit` in its object form (`false` turns it off). */
+export type RawCircuit = Exclude<NonNullable<RawWebhook['circuit']>, false>;
 type StatusItem = NonNullable<RawWebhook['retryOn']>[number];
 
 const whsecSchema = {
@@ -36,14 +38,14 @@ export function expandStatuses(items: StatusItem[] | undefined): number[] {
   return [...out];
 }
 
-function normalizeCircuit(raw: Record<string, unknown>): CircuitPolicy {
+function normalizeCircuit(raw: RawCircuit): CircuitPolicy {
   const d = defaults.circuit;
   return {
-    failureRate: (raw.failureRate as number | undefined) ?? d.failureRate,
-    minRequests: (raw.minRequests as number | undefined) ?? d.minRequests,
-    consecutiveFailures: (raw.consecutiveFailures as number | undefined) ?? d.consecutiveFailures,
-    windowMs: raw.window === undefined ? d.windowMs : parseDuration(raw.window as string | number),
-    cooldownMs: raw.cooldown === undefined ? d.cooldownMs : parseDuration(raw.cooldown as string | number),
+    failureRate: raw.failureRate ?? d.failureRate,
+    minRequests: raw.minRequests ?? d.minRequests,
+    consecutiveFailures: raw.consecutiveFailures ?? d.consecutiveFailures,
+    windowMs: raw.window === undefined ? d.windowMs : parseDuration(raw.window),
+    cooldownMs: raw.cooldown === undefined ? d.cooldownMs : parseDuration(raw.cooldown),
   };
 }
 
@@ -137,7 +139,7 @@ export const webhookSchema = {
   },
 } as const;
 
-export const webhookExamples: unknown[] = [
+export const webhookExamples: RawWebhook[] = [
   { url: 'http://billing.internal:8080/hooks/orders' },
   {
     url: 'https://crm.example.com/events',
@@ -164,21 +166,19 @@ export const webhookExamples: unknown[] = [
   },
 ];
 
-export function normalizeWebhook(raw: Record<string, unknown>): WebhookTargetSpec {
-  const secret = (raw.sign as { secret?: string | string[] } | undefined)?.secret;
-  const circuit = raw.circuit as false | Record<string, unknown> | undefined;
+export function normalizeWebhook(raw: RawWebhook): WebhookTargetSpec {
+  const secret = raw.sign?.secret;
   const spec: WebhookTargetSpec = {
     kind: 'webhook',
-    url: raw.url as string,
-    method: (raw.method as WebhookTargetSpec['method'] | undefined) ?? 'POST',
-    headers: (raw.headers as Record<string, string> | undefined) ?? {},
-    timeoutMs:
-      raw.timeout === undefined ? defaults.webhookTimeoutMs : parseDuration(raw.timeout as string | number),
-    body: (raw.body as BodyMode | undefined) ?? 'raw',
-    retryOn: expandStatuses(raw.retryOn as StatusItem[] | undefined),
-    deadLetterOn: expandStatuses(raw.deadLetterOn as StatusItem[] | undefined),
+    url: raw.url,
+    method: raw.method ?? 'POST',
+    headers: raw.headers ?? {},
+    timeoutMs: raw.timeout === undefined ? defaults.webhookTimeoutMs : parseDuration(raw.timeout),
+    body: raw.body ?? 'raw',
+    retryOn: expandStatuses(raw.retryOn),
+    deadLetterOn: expandStatuses(raw.deadLetterOn),
   };
   if (secret !== undefined) spec.sign = { secrets: Array.isArray(secret) ? secret : [secret] };
-  if (circuit !== false) spec.circuit = normalizeCircuit(circuit ?? {});
+  if (raw.circuit !== false) spec.circuit = normalizeCircuit(raw.circuit ?? {});
   return spec;
 }

@@ -225,7 +225,7 @@ function excerpt(chunks: Buffer[], scrub: (text: string) => string): string {
   return text.replace(/\s+/g, ' ').trim().slice(0, 200);
 }
 
-export const webhookTarget: TargetModule<'webhook'> = {
+export const webhookTarget: TargetModule<'webhook', typeof webhookSchema> = {
   kind: 'webhook',
   description: 'POST (or PUT/PATCH) the message to an HTTP endpoint.',
   schema: webhookSchema,
