@@ -4,7 +4,7 @@ import type { RawDoc } from './documents.js';
 import type { ConfigIssue } from './issues.js';
 import { MAX_NAME_BYTES } from './keywords.js';
 import type { RawRoute } from './schema.js';
-import type { Origin, RetryPolicy } from './types.js';
+import type { Origin, QueueSpec, RetryPolicy } from './types.js';
 
 /**
  * The checks a schema cannot say: a status both retried and dead-lettered, a name that only
@@ -87,6 +87,83 @@ export function oneRoutePerQueue(consumers: Consumer[]): ConfigIssue[] {
       });
     }
     byQueue.set(consumer.queue, consumer);
+  }
+  return issues;
+}
+
+/**
+ * A single-active-consumer route keeps its queue's order only when one handler runs at a time:
+ * an explicit `concurrency` above 1 needs `ordered: false`, and `ordered` means nothing without
+ * `singleActiveConsumer` (competing replicas never keep order).
+ */
+export function checkOrdering(check: RouteCheck, r: RawRoute): void {
+  if (r.ordered !== undefined && r.singleActiveConsumer !== true && check.ok('/ordered')) {
+    check.fail(
+      '/ordered',
+      'ordered applies to a singleActiveConsumer route only: without singleActiveConsumer: true every replica consumes the queue at once and no order is kept',
+    );
+  }
+  const concurrency = r.concurrency;
+  if (
+    r.singleActiveConsumer === true &&
+    r.ordered !== false &&
+    concurrency !== undefined &&
+    concurrency > 1
+  ) {
+    check.fail(
+      '/concurrency',
+      `concurrency ${concurrency} runs that many deliveries of this singleActiveConsumer route at once, so they finish out of order: set concurrency: 1 (the default for such a route), or ordered: false to accept it`,
+    );
+  }
+}
+
+/** Where a route file sets `replicas` for a queue, for the checks across files. */
+export interface ReplicasUse {
+  route: string;
+  queue: string;
+  deadLetterQueue: string;
+  /** `from.replicas`; undefined when the route leaves it to the queue's entry or the broker. */
+  replicas: number | undefined;
+  /** Where `from.replicas` is (or the route, without it). */
+  at: ConfigIssue;
+  /** Where `deadLetter.queue` is (or the route, without it). */
+  deadLetterAt: ConfigIssue;
+}
+
+/**
+ * `from.replicas` against the queue's `queues:` entry (wherever it is): a classic queue has no
+ * replicas, and two values for one queue would be a 406 at the second declaration. Routes sharing
+ * a dead-letter queue must give it the same replicas for the same reason.
+ */
+export function checkReplicas(uses: ReplicasUse[], queues: QueueSpec[]): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const defined = new Map(queues.map((q) => [q.name, q]));
+  const byDeadLetterQueue = new Map<string, { use: ReplicasUse; replicas: number | undefined }>();
+  for (const use of uses) {
+    const entry = defined.get(use.queue);
+    const where = entry ? `${entry.origin.file}:${entry.origin.line}` : '';
+    if (use.replicas !== undefined && entry?.type === 'classic') {
+      issues.push({
+        ...use.at,
+        message: `replicas sets x-quorum-initial-group-size, which only a quorum queue has: queue \`${use.queue}\` is type: classic (${where})`,
+      });
+      continue;
+    }
+    if (use.replicas !== undefined && entry?.replicas !== undefined && entry.replicas !== use.replicas) {
+      issues.push({
+        ...use.at,
+        message: `replicas ${use.replicas} differs from the replicas ${entry.replicas} of queue \`${use.queue}\` (${where}); set it in one place`,
+      });
+      continue;
+    }
+    const replicas = use.replicas ?? entry?.replicas;
+    const other = byDeadLetterQueue.get(use.deadLetterQueue);
+    if (other && other.replicas !== replicas) {
+      issues.push({
+        ...use.deadLetterAt,
+        message: `dead-letter queue \`${use.deadLetterQueue}\` is shared with route \`${other.use.route}\` (${other.use.deadLetterAt.file}:${other.use.deadLetterAt.line}), which gives it replicas ${other.replicas ?? "(the broker's)"}, this route ${replicas ?? "(the broker's)"}: the second declaration would fail`,
+      });
+    } else if (!other) byDeadLetterQueue.set(use.deadLetterQueue, { use, replicas });
   }
   return issues;
 }

@@ -1,7 +1,16 @@
 import { normalizePluginRef, type RawPluginRef, resolvePluginRef } from '../plugins/ref.js';
 import { targets } from '../targets/registry.js';
 import { defaultDeadLetterQueue } from '../topology/plan.js';
-import { type Consumer, checkTarget, derivedNameIssue, oneRoutePerQueue, type RouteCheck } from './checks.js';
+import {
+  type Consumer,
+  checkOrdering,
+  checkReplicas,
+  checkTarget,
+  derivedNameIssue,
+  oneRoutePerQueue,
+  type ReplicasUse,
+  type RouteCheck,
+} from './checks.js';
 import type { RawDoc } from './documents.js';
 import { parseDuration } from './duration.js';
 import { type ConfigIssue, escapePointer, issueAt } from './issues.js';
@@ -52,6 +61,8 @@ interface State extends Normalized {
   defined: Map<string, Origin>;
   /** Queues consumed, for one route per queue: from every route whose `from.queue` is readable. */
   consumers: Consumer[];
+  /** Every route's replicas and dead-letter queue, checked against the `queues:` entries at the end. */
+  replicas: ReplicasUse[];
 }
 
 export function normalizeDocs(docs: CheckedDoc[], pluginsDir: string): Normalized {
@@ -64,6 +75,7 @@ export function normalizeDocs(docs: CheckedDoc[], pluginsDir: string): Normalize
     pluginsDir,
     defined: new Map(),
     consumers: [],
+    replicas: [],
   };
   for (const doc of docs) {
     const data = doc.data as RawDocument | undefined;
@@ -72,6 +84,7 @@ export function normalizeDocs(docs: CheckedDoc[], pluginsDir: string): Normalize
     for (const [name, value] of entriesOf(data?.routes)) addRoute(state, doc, name, value);
   }
   for (const issue of oneRoutePerQueue(state.consumers)) state.issues.push(issue);
+  for (const issue of checkReplicas(state.replicas, config.queues)) state.issues.push(issue);
   const { issues, secrets, pluginUses } = state;
   return { config, issues, secrets, pluginUses };
 }
@@ -121,9 +134,17 @@ function addQueue(state: State, { raw, broken }: CheckedDoc, name: string, value
   const origin = claim(state, 'queue', name, raw, pointer);
   if (!origin || broken(pointer)) return;
   const q = value as RawQueue;
+  const type = q.type ?? defaults.queueType;
+  if (q.replicas !== undefined && type === 'classic') {
+    const message =
+      'replicas sets x-quorum-initial-group-size, which only a quorum queue has: this queue is type: classic';
+    state.issues.push(issueAt(raw, `${pointer}/replicas`, message));
+    return;
+  }
   state.config.queues.push({
     name,
-    type: q.type ?? defaults.queueType,
+    type,
+    ...(q.replicas !== undefined ? { replicas: q.replicas } : {}),
     arguments: q.arguments ?? {},
     bind: toBindings(q.bind),
     origin,
@@ -158,6 +179,7 @@ function addRoute(state: State, { raw, broken }: CheckedDoc, name: string, value
   const queue = check.ok('/from/queue') && typeof r.from?.queue === 'string' ? r.from.queue : undefined;
   if (queue !== undefined) state.consumers.push({ route: name, queue, origin, pointer });
   checkTarget(check, r.to);
+  checkOrdering(check, r);
   if (queue !== undefined && check.ok('/retry') && check.ok('/deadLetter')) {
     const tooLong = derivedNameIssue(queue, retryOf(r), deadLetterQueueOf(r, queue));
     if (tooLong) check.fail('/from/queue', tooLong);
@@ -172,6 +194,16 @@ function addRoute(state: State, { raw, broken }: CheckedDoc, name: string, value
     check.fail('/maxInFlightBytes', `maxInFlightBytes must be at most ${Number.MAX_SAFE_INTEGER} bytes`);
   }
   if (!fine || !plugins || queue === undefined) return;
+  const at = (sub: string, present: unknown) =>
+    issueAt(raw, present === undefined ? pointer : `${pointer}${sub}`, '', present === undefined);
+  state.replicas.push({
+    route: name,
+    queue,
+    deadLetterQueue: deadLetterQueueOf(r, queue),
+    replicas: r.from.replicas,
+    at: at('/from/replicas', r.from.replicas),
+    deadLetterAt: at('/deadLetter/queue', r.deadLetter?.queue),
+  });
 
   // Schema-valid and every check passed: the route as the runtime takes it.
   const route = toRoute(name, queue, r, origin, plugins, maxInFlightBytes);
@@ -224,14 +256,20 @@ function toRoute(
   maxInFlightBytes: number,
 ): RouteSpec {
   const prefetch = r.prefetch ?? defaults.prefetch;
+  const singleActiveConsumer = r.singleActiveConsumer === true;
+  const ordered = singleActiveConsumer && r.ordered !== false;
   let target = normalizeTarget(r.to);
   if (target.kind === 'plugin' && plugins.target) target = { kind: 'plugin', plugin: plugins.target };
   return {
     name,
     queue,
     bind: toBindings(r.from.bind),
+    ...(r.from.replicas !== undefined ? { replicas: r.from.replicas } : {}),
     prefetch,
-    concurrency: Math.min(r.concurrency ?? prefetch, prefetch),
+    // One handler at a time is what keeps an ordered route's order (checkOrdering refused more).
+    concurrency: ordered ? 1 : Math.min(r.concurrency ?? prefetch, prefetch),
+    singleActiveConsumer,
+    ordered,
     deliveryLimit: r.deliveryLimit ?? defaults.deliveryLimit,
     ...(r.when ? { when: toFilter(r.when) } : {}),
     ...(r.rateLimit ? { rateLimit: toRateLimit(r.rateLimit) } : {}),

@@ -63,11 +63,21 @@ const exchange = {
   },
 } as const;
 
+/** How many nodes hold a quorum queue: its x-quorum-initial-group-size, fixed when it is created. */
+const replicas = {
+  type: 'integer',
+  minimum: 1,
+  maximum: limits.amqpShort,
+  description:
+    "x-quorum-initial-group-size of a quorum queue (its members, set at creation). Default: the broker's.",
+} as const;
+
 const queue = {
   type: 'object',
   additionalProperties: false,
   properties: {
     type: { enum: ['quorum', 'classic'], description: 'Default quorum.' },
+    replicas,
     arguments: argumentsMap,
     bind: bindList,
   },
@@ -142,6 +152,10 @@ const route = {
           description: 'The queue consumed; declared (quorum) unless defined under `queues`.',
         },
         bind: bindList,
+        replicas: {
+          ...replicas,
+          description: `${replicas.description} Also given to the route's delay-tier and dead-letter queues.`,
+        },
       },
     },
     prefetch: {
@@ -154,7 +168,18 @@ const route = {
       type: 'integer',
       minimum: 1,
       maximum: limits.amqpShort,
-      description: 'Handlers running at once. Default: prefetch.',
+      description:
+        'Handlers running at once. Default: prefetch; 1 for an ordered singleActiveConsumer route.',
+    },
+    singleActiveConsumer: {
+      type: 'boolean',
+      description:
+        'Declare the source queue with x-single-active-consumer: of all replicas, one consumes at a time. Default false.',
+    },
+    ordered: {
+      type: 'boolean',
+      description:
+        'With singleActiveConsumer: true (the default) keeps order, so concurrency must be 1; false allows concurrency > 1.',
     },
     when,
     rateLimit,

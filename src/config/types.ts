@@ -46,6 +46,8 @@ export interface ExchangeSpec {
 export interface QueueSpec {
   name: string;
   type: QueueType;
+  /** x-quorum-initial-group-size (quorum only); undefined: the broker's default. */
+  replicas?: number;
   arguments: Record<string, ArgValue>;
   bind: Binding[];
   origin: Origin;
@@ -145,8 +147,14 @@ export interface RouteSpec {
   name: string;
   queue: string;
   bind: Binding[];
+  /** `from.replicas`: x-quorum-initial-group-size of the route's quorum queues. */
+  replicas?: number;
   prefetch: number;
   concurrency: number;
+  /** x-single-active-consumer on the source queue: one replica consumes at a time. */
+  singleActiveConsumer: boolean;
+  /** Kept in order (concurrency 1); only ever false for a singleActiveConsumer route that says so. */
+  ordered: boolean;
   /** x-delivery-limit for a quorum source queue (poison guard). */
   deliveryLimit: number;
   /** Optional filter: non-matching deliveries are acked and counted as `filtered`. */

@@ -40,6 +40,8 @@ export interface RoutePlan {
   queue: string;
   prefetch: number;
   concurrency: number;
+  /** Its queue has x-single-active-consumer: one replica consumes at a time. */
+  singleActiveConsumer: boolean;
   when?: Filter;
   rateLimit?: RateLimit;
   maxInFlightBytes: number;
@@ -115,6 +117,11 @@ function queueTypeArgs(type: 'quorum' | 'classic'): Record<string, ArgValue> {
   return type === 'quorum' ? { 'x-queue-type': 'quorum' } : {};
 }
 
+/** A quorum queue's members, when the configuration says; otherwise the broker's default. */
+function replicasArgs(replicas: number | undefined): Record<string, ArgValue> {
+  return replicas === undefined ? {} : { 'x-quorum-initial-group-size': replicas };
+}
+
 /** At-least-once dead-lettering (needs reject-publish overflow): a message leaving a quorum queue
  * for its dead-letter target is kept until that target confirmed it. */
 const safeDeadLettering = {
@@ -137,7 +144,7 @@ export function planTopology(config: Omit<Config, 'secrets'>): Plan {
     queues: standalone.map((q) => ({
       name: q.name,
       durable: true,
-      arguments: { ...queueTypeArgs(q.type), ...q.arguments },
+      arguments: { ...queueTypeArgs(q.type), ...replicasArgs(q.replicas), ...q.arguments },
       role: 'standalone',
     })),
     queueBindings: standalone.flatMap((q) => toBindingDecls(q.bind, q.name, 'queue')),
@@ -147,6 +154,8 @@ export function planTopology(config: Omit<Config, 'secrets'>): Plan {
 
 function planRoute(route: RouteSpec, queueSpec: Config['queues'][number] | undefined): RoutePlan {
   const type = queueSpec?.type ?? 'quorum';
+  // Validation refused replicas on a classic queue, and two different values for one queue.
+  const replicas = replicasArgs(route.replicas ?? queueSpec?.replicas);
   const tiers = retryTiers(route);
   const poisonGuard =
     type === 'quorum'
@@ -160,13 +169,19 @@ function planRoute(route: RouteSpec, queueSpec: Config['queues'][number] | undef
   const source: QueueDecl = {
     name: route.queue,
     durable: true,
-    arguments: { ...queueTypeArgs(type), ...poisonGuard, ...queueSpec?.arguments },
+    arguments: {
+      ...queueTypeArgs(type),
+      ...(type === 'quorum' ? replicas : {}),
+      ...poisonGuard,
+      ...(route.singleActiveConsumer ? { 'x-single-active-consumer': true } : {}),
+      ...queueSpec?.arguments,
+    },
     role: 'source',
   };
   const dlq: QueueDecl = {
     name: route.deadLetterQueue,
     durable: true,
-    arguments: { 'x-queue-type': 'quorum' },
+    arguments: { 'x-queue-type': 'quorum', ...replicas },
     role: 'dead-letter',
   };
   const tierQueues: QueueDecl[] = tiers.map((tier) => ({
@@ -174,6 +189,7 @@ function planRoute(route: RouteSpec, queueSpec: Config['queues'][number] | undef
     durable: true,
     arguments: {
       'x-queue-type': 'quorum',
+      ...replicas,
       'x-message-ttl': tier.delayMs,
       'x-dead-letter-exchange': '',
       'x-dead-letter-routing-key': route.queue,
@@ -201,6 +217,7 @@ function planRoute(route: RouteSpec, queueSpec: Config['queues'][number] | undef
     queue: route.queue,
     prefetch: route.prefetch,
     concurrency: route.concurrency,
+    singleActiveConsumer: route.singleActiveConsumer,
     ...(route.when ? { when: route.when } : {}),
     ...(route.rateLimit ? { rateLimit: route.rateLimit } : {}),
     maxInFlightBytes: route.maxInFlightBytes,

@@ -32,7 +32,8 @@ export function formatPlan(plan: Plan): string {
     lines.push('', `route     ${r.name}  (${r.origin.file}:${r.origin.line})`);
     for (const q of r.queues) lines.push(`  queue   ${q.name} [${q.role}]${args(q.arguments)}`);
     for (const b of r.bindings) lines.push(binding(b));
-    lines.push(`  consume ${r.queue} prefetch=${r.prefetch} concurrency=${r.concurrency}`);
+    const single = r.singleActiveConsumer ? ' single-active-consumer' : '';
+    lines.push(`  consume ${r.queue} prefetch=${r.prefetch} concurrency=${r.concurrency}${single}`);
     if (r.transform) lines.push(`  transform plugin ${r.transform.name} timeout=${r.transform.timeoutMs}ms`);
     lines.push(`  deliver ${describeTarget(r.target)}`);
     lines.push(`  retry   attempts=${r.retry.attempts} then dead-letter to ${r.deadLetterQueue}`);
