@@ -18,6 +18,9 @@ export class RouteConsumer {
   #settler: Settler | undefined;
   #acks: AckBatch | undefined;
   #tag: string | undefined;
+  /** The channel (settler) of the last delivery: on a single-active-consumer queue, the broker
+   * delivers only to the active consumer, and tells a client nothing else about it. */
+  #deliveredOn: Settler | undefined;
   #running = 0;
   /** Deliveries waiting for a handler slot, each with the channel (settler) it came on: after a
    * reconnect, slots freed by the old channel's handlers go to the new channel's deliveries. */
@@ -41,6 +44,12 @@ export class RouteConsumer {
 
   get consuming(): boolean {
     return this.#tag !== undefined && this.#settler?.open === true;
+  }
+
+  /** A delivery arrived on the consumer now running: on a single-active-consumer queue, proof that
+   * it is the active one (false says nothing: standing by, or active on an empty queue). */
+  get delivered(): boolean {
+    return this.consuming && this.#deliveredOn === this.#settler;
   }
 
   /** Deliveries waiting for a handler slot or held by the route's rate limit or circuit. */
@@ -123,6 +132,7 @@ export class RouteConsumer {
       return;
     }
     acks.received(msg);
+    this.#deliveredOn = settler;
     const { gates, plan } = this.#version;
     if (this.#waiting.length === 0 && this.#running < plan.concurrency) {
       // Without gates (a route whose plugins did not load), nothing is asked: a free slot starts it.

@@ -16,6 +16,9 @@ export interface RouteDescription {
   retryQueues: string[];
   prefetch: number;
   concurrency: number;
+  /** Only for a `singleActiveConsumer` route. AMQP 0-9-1 does not tell a consumer it became the
+   * active one: `active` once a delivery arrived on the current consumer, else `standby-or-idle`. */
+  singleActiveConsumer?: 'active' | 'standby-or-idle';
   paused: boolean;
   /** Deliveries held (unacked): running in a handler or waiting. */
   inFlight: number;
@@ -53,6 +56,9 @@ export function describeRoute(entry: RouteEntry): RouteDescription {
     retryQueues: plan.tiers.map((t) => t.queue),
     prefetch: plan.prefetch,
     concurrency: plan.concurrency,
+    ...(plan.singleActiveConsumer
+      ? { singleActiveConsumer: entry.consumer.delivered ? 'active' : 'standby-or-idle' }
+      : {}),
     paused: entry.paused === true,
     inFlight: entry.consumer.inFlight,
     waiting: entry.consumer.waiting,
