@@ -92,4 +92,21 @@ describe('the Kubernetes example', () => {
       container.env.find((e: { name: string }) => e.name === 'WARREN_ADMIN_TOKEN').valueFrom.secretKeyRef,
     ).toBeDefined();
   });
+
+  it('reaches the cluster over TLS, trusting the CA it mounts from its own Secret', async () => {
+    const { parseAllDocuments } = await import('yaml');
+    const [deployment] = parseAllDocuments(await readFile('deploy/deployment.yaml', 'utf8')).map((d) =>
+      d.toJS(),
+    );
+    const secrets = parseAllDocuments(await readFile('deploy/secret.yaml', 'utf8')).map((d) => d.toJS());
+    const spec = deployment.spec.template.spec;
+    const container = spec.containers[0];
+    const amqpUrl = secrets.find((s) => s.metadata.name === 'warren').stringData['amqp-url'] as string;
+    expect(amqpUrl).toMatch(/^amqps:\/\/[^@]+@rabbitmq\.rabbitmq\.svc:5671$/);
+    const ca = container.env.find((e: { name: string }) => e.name === 'WARREN_AMQP_CA').value as string;
+    const mount = container.volumeMounts.find((m: { mountPath: string }) => ca.startsWith(`${m.mountPath}/`));
+    const volume = spec.volumes.find((v: { name: string }) => v.name === mount.name);
+    const tls = secrets.find((s) => s.metadata.name === volume.secret.secretName);
+    expect(Object.keys(tls.stringData)).toContain(ca.slice(mount.mountPath.length + 1));
+  });
 });
