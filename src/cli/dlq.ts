@@ -1,5 +1,5 @@
 import amqp, { type ChannelModel } from 'amqplib';
-import { connectOptions, parseAmqpUrls, redactUrl } from '../amqp/url.js';
+import { type AmqpUrl, connectOptions, formatUrl, parseAmqpUrls, redactUrl } from '../amqp/url.js';
 import { formatIssue } from '../config/issues.js';
 import { loadConfig } from '../config/load.js';
 import { redact, scrub } from '../config/redact.js';
@@ -28,10 +28,26 @@ export interface DlqSettings {
   limit?: string | undefined;
 }
 
-/** Both connections of the tools, or a clear error naming the URL (password hidden). */
+/**
+ * Both connections of the tools, to the first node of the list that answers (in the order given:
+ * a one-off command has no replicas to spread), or a clear error naming the last node tried
+ * (password hidden).
+ */
 async function connect(url: string): Promise<RedriveConnections & { close(): Promise<void> }> {
-  // The command line checked the URL; the first of a list is used.
-  const target = connectOptions(parseAmqpUrls(url)[0]!);
+  const nodes = parseAmqpUrls(url); // the command line checked the URL
+  for (const [i, node] of nodes.entries()) {
+    try {
+      return await connectTo(node);
+    } catch (err) {
+      if (i === nodes.length - 1) throw err;
+    }
+  }
+  throw new Error('unreachable: a URL list is never empty');
+}
+
+async function connectTo(node: AmqpUrl): Promise<RedriveConnections & { close(): Promise<void> }> {
+  const target = connectOptions(node);
+  const url = formatUrl(node);
   const open = async (name: string): Promise<ChannelModel> => {
     try {
       const model = await within(

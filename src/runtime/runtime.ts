@@ -206,6 +206,8 @@ export class Runtime {
   describe(): {
     version: string;
     connected: boolean;
+    /** The cluster node in use (`host:port`), null while disconnected. */
+    node: string | null;
     routes: RouteDescription[];
     errors: string[];
     lastReload?: ReloadReport;
@@ -214,6 +216,7 @@ export class Runtime {
       {
         version: this.#running.shared.version,
         connected: this.#session.connected,
+        node: this.#session.node ?? null,
         routes: [...this.#running.routes.values()].map((entry) => describeRoute(entry)),
         errors: this.#running.sharedFailures.map((e) => e.message),
         ...(this.#lastReload ? { lastReload: this.#lastReload } : {}),

@@ -40,6 +40,22 @@ export const events = {
     }
   },
 
+  /**
+   * The node both connections are open to now (`host:port`, never a password), or none. A node
+   * other than the one before is a failover, said once when it is done rather than per attempt.
+   */
+  nodeInUse(log: Logger, node: string | undefined, previous: string | undefined): void {
+    metrics.amqpNode.reset();
+    if (node === undefined) return;
+    metrics.amqpNode.set({ node }, 1);
+    if (previous !== undefined && previous !== node) {
+      log.warn(
+        { event: 'amqp_failover', from: previous, to: node },
+        `failed over from RabbitMQ node ${previous} to ${node}`,
+      );
+    }
+  },
+
   connectionClosed(log: Logger): void {
     metrics.amqpConnected.set(0);
     log.info({ event: 'amqp_closed' }, 'closed the RabbitMQ connections');
