@@ -20,8 +20,9 @@ export class TestBroker {
     this.channel = channel;
   }
 
-  static async connect(): Promise<TestBroker> {
-    const connection = await amqp.connect(amqpUrl);
+  /** To the shared broker, or to `url` (one node of a test cluster). */
+  static async connect(url = amqpUrl): Promise<TestBroker> {
+    const connection = await amqp.connect(url);
     const channel = await connection.createConfirmChannel();
     return new TestBroker(connection, channel);
   }
