@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sleep, TestBroker, uniqueName, waitFor } from '../helpers/broker.js';
-import { repoRoot } from '../helpers/cli.js';
+import { repoRoot, runCliToEnd } from '../helpers/cli.js';
 import { accounting, SteadyPublisher } from '../helpers/load.js';
 import { sample } from '../helpers/metrics.js';
 import { Receiver } from '../helpers/receiver.js';
-import { type RunningWarren, startWarren, stopWarren } from '../helpers/warren.js';
+import { type RunningWarren, startWarren, stopWarren, writeRoutes } from '../helpers/warren.js';
 
 const run = promisify(execFile);
 const script = `${repoRoot}/scripts/rabbitmq-cluster`;
@@ -98,19 +99,31 @@ describe('failover on a three-node cluster', () => {
   }, 180_000);
 
   afterEach(async () => {
-    await publisher?.stop().catch(() => {});
+    // Nodes first: a publisher waits for confirms that only a quorum can give.
+    for (const i of [...stopped]) await startApp(i);
+    await Promise.race([publisher?.stop().catch(() => {}), sleep(20_000)]);
     publisher = undefined;
     await stopWarren(warren);
     warren = undefined;
     for (const broker of brokers.splice(0)) await broker.connection.close().catch(() => {});
-    for (const i of [...stopped]) await startApp(i);
   }, 120_000);
 
   afterAll(async () => {
     await receiver?.close();
-    // Never leaves a node running, whatever happened: the script stops all three and deletes them.
-    await run(script, ['stop'], { timeout: 90_000, env: clusterEnv });
-  }, 100_000);
+    // Never leaves a node running, whatever happened. A stopped app first: stopping a cluster with a
+    // node half down can hang. If the script still fails, the nodes it started are killed by pid.
+    for (const i of [...stopped]) await startApp(i).catch(() => {});
+    try {
+      await run(script, ['stop'], { timeout: 120_000, env: clusterEnv });
+    } catch (err) {
+      for (const i of ports.keys()) {
+        const pid = Number(await readFile(`/tmp/wfo-cluster/c${i + 1}/pid`, 'utf8').catch(() => ''));
+        if (pid > 0) process.kill(pid, 'SIGKILL');
+      }
+      await rm('/tmp/wfo-cluster', { recursive: true, force: true });
+      throw err;
+    }
+  }, 150_000);
 
   it('the node Warren is connected to stops: it fails over within 10 s, ready again, nothing lost', async () => {
     const queue = uniqueName('fo.node');
@@ -187,9 +200,13 @@ describe('failover on a three-node cluster', () => {
     publisher.start();
     await waitFor('deliveries under load', () => receiver.ids().size >= 50, 20_000);
 
-    await Promise.all([stopApp(from), stopApp(third)]);
+    // The third node first, so the majority is lost when Warren's own node goes, not later: Warren
+    // must reconnect, and finds on the survivor a queue without a leader. (A consumer already on the
+    // survivor would just see no deliveries: RabbitMQ does not cancel it.)
+    await stopApp(third);
+    await stopApp(from);
     const downAt = Date.now();
-    // Warren moves to the survivor, where the queue has no leader: it cannot consume, and says so.
+    // Warren moves to the survivor, where it cannot consume, and says so.
     let notReady: unknown;
     await waitFor(
       'not ready while the queue has no quorum',
@@ -215,4 +232,28 @@ describe('failover on a three-node cluster', () => {
     const { published, duplicates } = await expectNoneLost(publisher, queue);
     console.log(`quorum lost: ${published} published, ${duplicates} duplicates`);
   }, 120_000);
+
+  it('warren dlq tries the nodes in the order given and uses the first that answers', async () => {
+    const queue = uniqueName('fo.dlq');
+    const files = route(queue, receiver.url());
+    // Warren declares the route's queues, then the first node of the list stops.
+    await stopWarren(await startWarren(files, await connect(1), { url: everyNode }));
+    const routes = await writeRoutes(files);
+    try {
+      await stopApp(0);
+      const ls = (amqp: string) =>
+        runCliToEnd(['dlq', 'ls', 'fo', '--routes', routes, '--amqp', amqp, '--format', 'json']);
+      const listed = await ls(`${urlOf(0)},${urlOf(1)}`);
+      expect(listed.stderr).toBe('');
+      expect(listed.code).toBe(0);
+      expect(listed.lines[0]).toMatchObject({ route: 'fo', total: 0 });
+      const refused = await ls(urlOf(0));
+      expect(refused.code).toBe(1);
+      const said = `${refused.text.join('\n')}\n${refused.stderr}`;
+      expect(said).toContain('cannot reach RabbitMQ at amqp://guest:***@127.0.0.1:5701');
+      expect(said).not.toContain('guest:guest');
+    } finally {
+      await rm(routes, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
