@@ -110,6 +110,15 @@ export function parseAmqpUrls(text: string): AmqpUrl[] {
   return splitUrlList(text).map(parseAmqpUrl);
 }
 
+/**
+ * A node's name where a password must never appear (the metric's label, `/api/routes`):
+ * `host:port`, with the scheme's default port when the URL has none.
+ */
+export function nodeName(url: AmqpUrl): string {
+  const host = url.hostname.includes(':') ? `[${url.hostname}]` : url.hostname;
+  return `${host}:${url.port ?? (url.protocol === 'amqps' ? 5671 : 5672)}`;
+}
+
 function splitUrlList(text: string): string[] {
   return text.split(/,\s*(?=amqps?:\/\/)/i);
 }
@@ -131,7 +140,8 @@ export function redactUrl(text: string): string {
     .join(',');
 }
 
-function formatUrl(url: AmqpUrl): string {
+/** One parsed node of the list as it is printed: its password as `***`. */
+export function formatUrl(url: AmqpUrl): string {
   const user =
     url.username === undefined
       ? ''

@@ -1,8 +1,10 @@
 import amqp, { type ChannelModel } from 'amqplib';
 import { readTlsFiles } from '../amqp/tls.js';
 import {
+  type AmqpUrl,
   connectOptions,
   describeTlsFailure,
+  formatUrl,
   parseAmqpUrls,
   redactUrl,
   type TlsFiles,
@@ -36,12 +38,30 @@ export interface DlqSettings {
   limit?: string | undefined;
 }
 
-/** Both connections of the tools, or a clear error naming the URL (password hidden). */
+/**
+ * Both connections of the tools, to the first node of the list that answers (in the order given:
+ * a one-off command has no replicas to spread), or a clear error naming the last node tried
+ * (password hidden).
+ */
 async function connect(url: string, tls: TlsFiles): Promise<RedriveConnections & { close(): Promise<void> }> {
-  // The command line checked the URL; the first of a list is used.
-  const first = parseAmqpUrls(url)[0]!;
-  const target = connectOptions(first);
-  const socket = tlsSocketOptions(first, tls);
+  const nodes = parseAmqpUrls(url); // the command line checked the URL
+  for (const [i, node] of nodes.entries()) {
+    try {
+      return await connectTo(node, tls);
+    } catch (err) {
+      if (i === nodes.length - 1) throw err;
+    }
+  }
+  throw new Error('unreachable: a URL list is never empty');
+}
+
+async function connectTo(
+  node: AmqpUrl,
+  tls: TlsFiles,
+): Promise<RedriveConnections & { close(): Promise<void> }> {
+  const target = connectOptions(node);
+  const socket = tlsSocketOptions(node, tls);
+  const url = formatUrl(node);
   const open = async (name: string): Promise<ChannelModel> => {
     try {
       const model = await within(
@@ -66,7 +86,7 @@ async function connect(url: string, tls: TlsFiles): Promise<RedriveConnections &
           },
         );
       }
-      const tlsFailure = describeTlsFailure(root, first);
+      const tlsFailure = describeTlsFailure(root, node);
       if (tlsFailure) {
         throw new WarrenError(
           'WARREN_E_NOT_CONNECTED',
@@ -138,6 +158,7 @@ export async function dlqCommand(
     out.stderr(`warren: ${err.message}\n`);
     return 1;
   }
+
   const loaded = await loadConfig(settings.routes, env, settings.plugins);
   if (!loaded.ok) {
     for (const issue of loaded.issues) out.stderr(`${formatIssue(issue)}\n`);

@@ -52,12 +52,9 @@ export class Runtime {
     this.#log = options.log;
     this.#drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
     this.#sandboxes = new SandboxCache(options.log);
-    this.#session = new BrokerSession(
-      options.amqpUrl,
-      options.log,
-      options.backoff ?? defaultBackoff,
-      options.tls,
-    );
+    this.#session = new BrokerSession(options.amqpUrl, options.log, options.backoff ?? defaultBackoff, {
+      ...(options.tls ? { tls: options.tls } : {}),
+    });
     const routes = new RouteTable({
       log: options.log,
       drainTimeoutMs: this.#drainTimeoutMs,
@@ -214,6 +211,8 @@ export class Runtime {
   describe(): {
     version: string;
     connected: boolean;
+    /** The cluster node in use (`host:port`), null while disconnected. */
+    node: string | null;
     routes: RouteDescription[];
     errors: string[];
     lastReload?: ReloadReport;
@@ -222,6 +221,7 @@ export class Runtime {
       {
         version: this.#running.shared.version,
         connected: this.#session.connected,
+        node: this.#session.node ?? null,
         routes: [...this.#running.routes.values()].map((entry) => describeRoute(entry)),
         errors: this.#running.sharedFailures.map((e) => e.message),
         ...(this.#lastReload ? { lastReload: this.#lastReload } : {}),

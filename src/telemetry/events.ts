@@ -1,13 +1,13 @@
 import type { Logger } from 'pino';
-import { describeTlsFailure, parseAmqpUrls, redactUrl } from '../amqp/url.js';
+import { type AmqpUrl, describeTlsFailure, parseAmqpUrls, redactUrl } from '../amqp/url.js';
 import type { CircuitState } from '../delivery/circuit.js';
 import { bump, metrics, observeDuration, tallyOf } from './metrics.js';
 import { traceIdOf } from './trace.js';
 
 /** The TLS reason a connection to the list's first broker failed, if it was TLS that failed. */
-function tlsFailureOf(url: string, err: Error | undefined): string | undefined {
+function tlsFailureOf(url: string, err: Error | undefined, node?: AmqpUrl): string | undefined {
   try {
-    return describeTlsFailure(err, parseAmqpUrls(url)[0]!);
+    return describeTlsFailure(err, node ?? parseAmqpUrls(url)[0]!);
   } catch {
     return undefined;
   }
@@ -49,16 +49,39 @@ export const events = {
     }
   },
 
+  /**
+   * The node both connections are open to now (`host:port`, never a password), or none. A node
+   * other than the one before is a failover, said once when it is done rather than per attempt.
+   */
+  nodeInUse(log: Logger, node: string | undefined, previous: string | undefined): void {
+    metrics.amqpNode.reset();
+    if (node === undefined) return;
+    metrics.amqpNode.set({ node }, 1);
+    if (previous !== undefined && previous !== node) {
+      log.warn(
+        { event: 'amqp_failover', from: previous, to: node },
+        `failed over from RabbitMQ node ${previous} to ${node}`,
+      );
+    }
+  },
+
   connectionClosed(log: Logger): void {
     metrics.amqpConnected.set(0);
     log.info({ event: 'amqp_closed' }, 'closed the RabbitMQ connections');
   },
 
-  brokerUnreachable(log: Logger, url: string, err: Error | undefined, everConnected: boolean): void {
+  /** `node`: the node `err` came from, when `url` lists several (its TLS failure names that one). */
+  brokerUnreachable(
+    log: Logger,
+    url: string,
+    err: Error | undefined,
+    everConnected: boolean,
+    node?: AmqpUrl,
+  ): void {
     // A broker that answers and refuses the login is running: asking whether it is misleads.
     const refused = /ACCESS_REFUSED|\b403\b/.test(err?.message ?? '');
     // So is one whose certificate Warren refused (or which refused Warren's): say which and why.
-    const tls = tlsFailureOf(url, err);
+    const tls = tlsFailureOf(url, err, node);
     const hint = tls
       ? `${tls}; retrying with backoff`
       : refused

@@ -232,6 +232,12 @@ export const metrics = {
     help: '1 while both broker connections are open.',
     registers: [registry],
   }),
+  amqpNode: new Gauge({
+    name: 'warren_amqp_node_info',
+    help: '1 for the cluster node (host:port) both broker connections are open to; no sample while disconnected.',
+    labelNames: ['node'] as const,
+    registers: [registry],
+  }),
   amqpBlocked: new Gauge({
     name: 'warren_amqp_blocked',
     help: '1 while the broker blocks the publishing connection (resource alarm).',

@@ -20,7 +20,7 @@ export class TestBroker {
     this.channel = channel;
   }
 
-  /** To the test broker, or to `url` (a node of a test cluster). */
+  /** To the shared broker, or to `url` (one node of a test cluster). */
   static async connect(url = amqpUrl): Promise<TestBroker> {
     const connection = await amqp.connect(url);
     const channel = await connection.createConfirmChannel();
