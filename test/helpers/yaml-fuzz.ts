@@ -32,6 +32,30 @@ export function renderYaml(node: YamlTree, indent = 0, flow = false): string {
   return node.map.map(([k, v]) => `\n${pad}${k}: ${renderYaml(v, indent + 2, false)}`).join('');
 }
 
+/** YAML's punctuation and indicators, the pieces an edit inserts to break a document in every way. */
+export const yamlTokens: readonly string[] = [
+  '\n',
+  ': ',
+  '- ',
+  '  ',
+  '\t',
+  '{',
+  '}',
+  '[',
+  ']',
+  '&a ',
+  '*a ',
+  '*x',
+  '---\n',
+  '...\n',
+  '"',
+  "'",
+  '#',
+  '!',
+  '%',
+  '|',
+];
+
 /** One of `texts` with one to six edits at random places: each removes up to 6 characters and inserts one of `insert`. */
 export function editedTexts(texts: readonly string[], insert: fc.Arbitrary<string>): fc.Arbitrary<string> {
   const edit = fc.record({ at: fc.nat(), remove: fc.nat({ max: 6 }), insert });

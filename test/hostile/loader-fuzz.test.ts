@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseRouteFile } from '../../src/config/documents.js';
 import { validateLoaded } from '../../src/config/load.js';
 import { repoRoot } from '../config/route-dir.js';
-import { editedTexts, renderYaml, yamlTrees } from '../helpers/yaml-fuzz.js';
+import { editedTexts, renderYaml, yamlTokens, yamlTrees } from '../helpers/yaml-fuzz.js';
 
 /**
  * Property-based fuzzing of the loader (parse, alias and key checks) and the validator (schema,
@@ -168,28 +168,7 @@ const document = tree.map((t) => renderYaml(t).replace(/^\n/, ''));
 const mutated = editedTexts(
   examples,
   fc.oneof(
-    fc.constantFrom(
-      '\n',
-      ': ',
-      '- ',
-      '  ',
-      '\t',
-      '{',
-      '}',
-      '[',
-      ']',
-      '&a ',
-      '*a ',
-      '*x',
-      '---\n',
-      '...\n',
-      '"',
-      "'",
-      '#',
-      '!',
-      '%',
-      '|',
-    ),
+    fc.constantFrom(...yamlTokens),
     scalar,
     key.map((k) => `\n  ${k}: `),
   ),

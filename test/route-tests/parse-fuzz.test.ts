@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseTestFile } from '../../src/route-tests/parse.js';
 import { repoRoot } from '../config/route-dir.js';
-import { editedTexts, renderYaml, yamlTrees } from '../helpers/yaml-fuzz.js';
+import { editedTexts, renderYaml, yamlTokens, yamlTrees } from '../helpers/yaml-fuzz.js';
 
 /**
  * Property-based fuzzing of the test-file reader (loader, schema, route checks, normalisation):
@@ -116,24 +116,7 @@ const document = fc
 const mutated = editedTexts(
   examples,
   fc.oneof(
-    fc.constantFrom(
-      '\n',
-      ': ',
-      '- ',
-      '  ',
-      '\t',
-      '{',
-      '}',
-      '[',
-      ']',
-      '&a ',
-      '*a ',
-      '---\n',
-      '"',
-      "'",
-      '#',
-      '!',
-    ),
+    fc.constantFrom(...yamlTokens),
     scalar,
     key.map((k) => `\n    ${k}: `),
   ),
