@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { BenchBroker, messageBody } from './broker.js';
+import { measureFailover, printFailover } from './failover.js';
 import { measureLargeBodies, printLargeBodies } from './large-bodies.js';
 import { measureLoader, printLoader } from './loader.js';
 import { type BenchOptions, parseOptions, type Side } from './options.js';
@@ -102,6 +103,10 @@ async function main(): Promise<void> {
   const loader = await measureLoader(options.amqpUrl);
   printLoader(loader);
   console.log(JSON.stringify({ bench: 'warren-loader', figures: loader }));
+  // Failover on a cluster of its own (issue 11): skipped, saying why, where none can be started.
+  const failover = await measureFailover();
+  printFailover(failover);
+  console.log(JSON.stringify({ bench: 'warren-failover', ...failover }));
 }
 
 main().then(
