@@ -52,3 +52,31 @@ export function exportedNames(text: string): Set<string> {
   }
   return names;
 }
+
+export const dashboardFile = 'deploy/grafana/warren-dashboard.json';
+
+/** Grafana's variables as a query would see them, each replaced by a value PromQL accepts. */
+const variables: Array<[RegExp, string]> = [
+  [/\$__(rate_interval|interval|range)\b/g, '5m'],
+  [/\$\{route\}|\$route\b/g, 'orders'],
+];
+
+export function substituteVariables(expr: string): string {
+  return variables.reduce((text, [pattern, value]) => text.replace(pattern, value), expr);
+}
+
+/** Every `expr` of the dashboard's panels and targets, as written (with Grafana variables). */
+export function dashboardExprs(dashboard: unknown): string[] {
+  const found: string[] = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) for (const item of node) walk(item);
+    else if (node && typeof node === 'object') {
+      for (const [key, value] of Object.entries(node)) {
+        if (key === 'expr' && typeof value === 'string') found.push(value);
+        else walk(value);
+      }
+    }
+  };
+  walk(dashboard);
+  return found;
+}
