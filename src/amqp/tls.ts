@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
+import { maxInterpolatedFileBytes, readRegularFileSync } from '../config/read.js';
 import { WarrenError } from '../errors.js';
 import type { TlsFiles } from './url.js';
 
@@ -23,12 +23,10 @@ export function readTlsFiles(env: NodeJS.ProcessEnv): TlsFiles {
     const path = env[variable]?.trim();
     if (!path) continue;
     paths[field] = path;
-    try {
-      files[field] = readFileSync(path);
-    } catch (err) {
-      const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-      throw fail(`${variable}: cannot read ${path} (${reason})`, err);
-    }
+    // A regular file of at most 1 MiB: a FIFO or a device named by mistake must not hold the start.
+    const read = readRegularFileSync(path, { maxBytes: maxInterpolatedFileBytes });
+    if ('error' in read) throw fail(`${variable}: cannot read ${path}: ${read.error}`);
+    files[field] = Buffer.from(read.text, 'utf8');
   }
   if (files.ca && !files.ca.includes('-----BEGIN CERTIFICATE-----'))
     throw fail(`${variables.ca}: ${paths.ca} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -124,11 +125,26 @@ describe('readTlsFiles', () => {
 
   it('names the variable and the path of a file it cannot read', async () => {
     const missing = join(dir, 'missing.pem');
-    expect(failure({ WARREN_AMQP_CA: missing })).toBe(`WARREN_AMQP_CA: cannot read ${missing} (ENOENT)`);
+    expect(failure({ WARREN_AMQP_CA: missing })).toBe(
+      `WARREN_AMQP_CA: cannot read ${missing}: not found (or a symbolic link to a missing file)`,
+    );
     const folder = join(dir, 'a-directory');
     await mkdir(folder);
     expect(failure({ WARREN_AMQP_KEY: folder, WARREN_AMQP_CERT: certs.clientCert })).toBe(
-      `WARREN_AMQP_KEY: cannot read ${folder} (EISDIR)`,
+      `WARREN_AMQP_KEY: cannot read ${folder}: is a directory, not a file`,
+    );
+  });
+
+  it('refuses a FIFO at once (nobody writing would hold the start for ever) and a file over 1 MiB', async () => {
+    const fifo = join(dir, 'ca.fifo');
+    execFileSync('mkfifo', [fifo]);
+    expect(failure({ WARREN_AMQP_CA: fifo })).toBe(
+      `WARREN_AMQP_CA: cannot read ${fifo}: is a named pipe (FIFO), not a regular file`,
+    );
+    const huge = join(dir, 'huge.pem');
+    await writeFile(huge, 'x'.repeat(1024 * 1024 + 1));
+    expect(failure({ WARREN_AMQP_CA: huge })).toMatch(
+      /^WARREN_AMQP_CA: cannot read .*huge\.pem: is 1,048,577 bytes, over the limit/,
     );
   });
 

@@ -140,7 +140,9 @@ describe('TLS to the broker', () => {
     expect(run.code).toBe(1);
     const fatal = run.lines.find((l) => l.event === 'tls_files_unusable');
     expect(fatal?.code).toBe('WARREN_E_TLS_FILE');
-    expect(fatal?.msg).toBe(`WARREN_AMQP_CA: cannot read ${missing} (ENOENT)`);
+    expect(fatal?.msg).toBe(
+      `WARREN_AMQP_CA: cannot read ${missing}: not found (or a symbolic link to a missing file)`,
+    );
   });
 
   describe('a listener that requires a client certificate', () => {
