@@ -141,6 +141,14 @@ function addQueue(state: State, { raw, broken }: CheckedDoc, name: string, value
     state.issues.push(issueAt(raw, `${pointer}/replicas`, message));
     return;
   }
+  if (q.replicas !== undefined && q.arguments?.['x-quorum-initial-group-size'] !== undefined) {
+    // Arguments pass as they are and would win on this queue, while the routes' delay tiers and
+    // dead-letter queue took `replicas`: one value, given once.
+    const message =
+      'x-quorum-initial-group-size is what replicas sets: give the number once, as replicas (it also reaches the delay tiers and the dead-letter queue)';
+    state.issues.push(issueAt(raw, `${pointer}/arguments/x-quorum-initial-group-size`, message, true));
+    return;
+  }
   state.config.queues.push({
     name,
     type,

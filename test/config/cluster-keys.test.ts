@@ -44,6 +44,21 @@ describe('replicas, singleActiveConsumer and ordered', () => {
     });
   });
 
+  it('refuses replicas beside the argument it sets, which would otherwise win on the queue alone', async () => {
+    expect(
+      await errors({
+        'a.yaml': lines(
+          'queues:',
+          '  billing.q:',
+          '    replicas: 3',
+          '    arguments: { x-quorum-initial-group-size: 5 }',
+        ),
+      }),
+    ).toEqual([
+      'a.yaml:4:18 x-quorum-initial-group-size is what replicas sets: give the number once, as replicas (it also reaches the delay tiers and the dead-letter queue) (at /queues/billing.q/arguments/x-quorum-initial-group-size)',
+    ]);
+  });
+
   it('refuses replicas on a classic queue: on its queues: entry and on a route reading it from another file', async () => {
     expect(
       await errors({
