@@ -19,6 +19,26 @@ export function issueAt(raw: RawDoc, pointer: string, message: string, atKey = f
   return { file: raw.file, line: pos.line, col: pos.col, pointer, message };
 }
 
+/** What a schema error says, and where: the value at `pointer`, or with `atKey` its key. */
+export interface Described {
+  pointer: string;
+  message: string;
+  atKey: boolean;
+}
+
+/** Positioned issues for described schema errors, each place and message once (ajv repeats them). */
+export function distinctIssues(raw: RawDoc, described: Iterable<Described>): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const seen = new Set<string>();
+  for (const { pointer, message, atKey } of described) {
+    const key = `${pointer}\0${message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    issues.push(issueAt(raw, pointer, message, atKey));
+  }
+  return issues;
+}
+
 export function escapePointer(segment: string): string {
   return segment.replace(/~/g, '~0').replace(/\//g, '~1');
 }

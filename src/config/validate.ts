@@ -3,7 +3,7 @@ import addFormatsModule from 'ajv-formats';
 import { targets } from '../targets/registry.js';
 import type { RawDoc } from './documents.js';
 import { isDuration } from './duration.js';
-import { type ConfigIssue, escapePointer, issueAt } from './issues.js';
+import { type ConfigIssue, distinctIssues, escapePointer, issueAt } from './issues.js';
 import { addWarrenKeywords, warrenKeywords } from './keywords.js';
 import { routesSchema } from './schema.js';
 import { suggest } from './suggest.js';
@@ -55,8 +55,7 @@ function toData(raw: RawDoc, issues: ConfigIssue[]): unknown {
 }
 
 function toIssues(raw: RawDoc, errors: ErrorObject[]): ConfigIssue[] {
-  const issues: ConfigIssue[] = [];
-  const seen = new Set<string>();
+  const kept: ErrorObject[] = [];
   // anyOf reports each branch too. For a duration keep only the anyOf's own message; otherwise
   // (string-or-object) keep what the object branch said (unknown key, …), without the type noise.
   const anyOf = errors.filter((e) => e.keyword === 'anyOf');
@@ -86,13 +85,9 @@ function toIssues(raw: RawDoc, errors: ErrorObject[]): ConfigIssue[] {
     ) {
       continue;
     }
-    const { pointer, message, atKey } = describe(error);
-    const key = `${pointer}\0${message}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    issues.push(issueAt(raw, pointer, message, atKey));
+    kept.push(error);
   }
-  return issues;
+  return distinctIssues(raw, kept.map(describe));
 }
 
 /** Keywords that leave the value's own keys checkable: a missing or unknown sibling key. */

@@ -1,6 +1,6 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import type { RawDoc } from '../config/documents.js';
-import { type ConfigIssue, escapePointer, issueAt } from '../config/issues.js';
+import { type ConfigIssue, distinctIssues, escapePointer } from '../config/issues.js';
 import { pointerSegments } from '../config/positions.js';
 import { suggest } from '../config/suggest.js';
 import { type TestDocument, testFileSchema } from './schema.js';
@@ -22,16 +22,7 @@ const validateDocument = ajv.compile<TestDocument>(testFileSchema);
 /** The document's schema problems, each at `file:line:col` of the value or key it is about. */
 export function schemaIssues(raw: RawDoc, data: unknown): ConfigIssue[] {
   if (validateDocument(data)) return [];
-  const issues: ConfigIssue[] = [];
-  const seen = new Set<string>();
-  for (const error of validateDocument.errors ?? []) {
-    const { pointer, message, atKey } = describe(error);
-    const key = `${pointer}\0${message}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    issues.push(issueAt(raw, pointer, message, atKey));
-  }
-  return issues;
+  return distinctIssues(raw, (validateDocument.errors ?? []).map(describe));
 }
 
 function describe(error: ErrorObject): { pointer: string; message: string; atKey: boolean } {
