@@ -70,3 +70,21 @@ export function editedTexts(texts: readonly string[], insert: fc.Arbitrary<strin
       return out;
     });
 }
+
+/**
+ * Whole files for a reader to survive: generated documents, edited real files, deep nesting,
+ * several documents in one file, and bytes that are not YAML at all.
+ */
+export function yamlFiles(
+  document: fc.Arbitrary<string>,
+  edited: fc.Arbitrary<string>,
+  deep: fc.Arbitrary<string>,
+): fc.Arbitrary<string> {
+  return fc.oneof(
+    document,
+    edited,
+    deep,
+    fc.array(fc.oneof(document, edited), { minLength: 2, maxLength: 3 }).map((docs) => docs.join('\n---\n')),
+    fc.string({ unit: 'binary', maxLength: 200 }),
+  );
+}

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseRouteFile } from '../../src/config/documents.js';
 import { validateLoaded } from '../../src/config/load.js';
 import { repoRoot } from '../config/route-dir.js';
-import { editedTexts, renderYaml, yamlTokens, yamlTrees } from '../helpers/yaml-fuzz.js';
+import { editedTexts, renderYaml, yamlFiles, yamlTokens, yamlTrees } from '../helpers/yaml-fuzz.js';
 
 /**
  * Property-based fuzzing of the loader (parse, alias and key checks) and the validator (schema,
@@ -183,13 +183,7 @@ const deep = fc
     return Array.from({ length: n }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n');
   });
 
-const routeFile = fc.oneof(
-  document,
-  mutated,
-  deep,
-  fc.array(fc.oneof(document, mutated), { minLength: 2, maxLength: 3 }).map((docs) => docs.join('\n---\n')),
-  fc.string({ unit: 'binary', maxLength: 200 }),
-);
+const routeFile = yamlFiles(document, mutated, deep);
 
 describe('fuzzing the loader and the validator', () => {
   it('never throws, and every issue has a file, a line ≥ 1 and a column ≥ 1 (1,000 files)', () => {

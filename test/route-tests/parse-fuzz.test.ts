@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseTestFile } from '../../src/route-tests/parse.js';
 import { repoRoot } from '../config/route-dir.js';
-import { editedTexts, renderYaml, yamlTokens, yamlTrees } from '../helpers/yaml-fuzz.js';
+import { editedTexts, renderYaml, yamlFiles, yamlTokens, yamlTrees } from '../helpers/yaml-fuzz.js';
 
 /**
  * Property-based fuzzing of the test-file reader (loader, schema, route checks, normalisation):
@@ -130,13 +130,7 @@ const deep = fc
     return Array.from({ length: n }, (_, i) => `${'  '.repeat(i)}- `).join('\n');
   });
 
-const testFile = fc.oneof(
-  document,
-  mutated,
-  deep,
-  fc.array(fc.oneof(document, mutated), { minLength: 2, maxLength: 3 }).map((docs) => docs.join('\n---\n')),
-  fc.string({ unit: 'binary', maxLength: 200 }),
-);
+const testFile = yamlFiles(document, mutated, deep);
 
 describe('fuzzing the test-file reader', () => {
   it('never throws, and every issue has the file, a line ≥ 1, a column ≥ 1 and a pointer (1,000 files)', () => {
