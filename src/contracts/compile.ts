@@ -1,0 +1,212 @@
+import { Ajv, type AnySchema, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+
+// ajv-formats is CommonJS with a default export; under NodeNext it arrives wrapped.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+/** One file of the schemas directory: its name relative to the directory (`/`-separated), its text. */
+export interface SchemaFile {
+  name: string;
+  text: string;
+}
+
+/**
+ * Why a schema file cannot be used: the file, where in it (a JSON pointer into the schema, or a
+ * character offset for a JSON syntax error), and the message. `config/` turns it into a positioned
+ * issue (file:line:col).
+ */
+export interface SchemaProblem {
+  file: string;
+  message: string;
+  /** JSON pointer into the schema document ('' for the whole document). */
+  pointer?: string;
+  /** Character offset of a JSON syntax error. */
+  offset?: number;
+}
+
+/** A message body checked against one schema: undefined when it conforms, else its first errors. */
+export type BodyCheck = (body: unknown) => readonly BodyError[] | undefined;
+
+/** One reason a body does not conform: where in the body (JSON pointer) and what is wrong. */
+export interface BodyError {
+  pointer: string;
+  message: string;
+}
+
+const draft07 = 'http://json-schema.org/draft-07/schema';
+const draft2020 = 'https://json-schema.org/draft/2020-12/schema';
+
+/**
+ * Every schema file gets this base URI plus its name as its key, so a relative `$ref` between files
+ * (`address.json`, `common/money.json#/$defs/amount`) resolves inside the directory. Nothing is
+ * ever fetched: a `$ref` to anything else is a problem at load, not a network request.
+ */
+export const schemaBase = 'warren:/schemas/';
+
+/**
+ * ajv options: one error is enough to dead-letter a message (and `allErrors` would let a crafted
+ * 8 MB array build millions of error objects); unknown keywords (`x-owner`, vendor annotations)
+ * are ignored as the JSON Schema specification says, not refused.
+ */
+const options = { allErrors: false, strict: false, validateFormats: true } as const;
+
+function instances(): { d2020: Ajv; d07: Ajv } {
+  const d2020 = new Ajv2020(options) as unknown as Ajv;
+  const d07 = new Ajv(options);
+  addFormats(d2020);
+  addFormats(d07);
+  return { d2020, d07 };
+}
+
+/** Which dialect a schema declares: draft 2020-12 unless it says draft-07; anything else is refused. */
+function dialectOf(schema: unknown): 'd2020' | 'd07' | { unsupported: string } {
+  if (typeof schema !== 'object' || schema === null) return 'd2020';
+  const declared = (schema as { $schema?: unknown }).$schema;
+  if (declared === undefined) return 'd2020';
+  if (typeof declared !== 'string') return { unsupported: String(declared) };
+  const uri = declared.replace(/#$/, '');
+  if (uri === draft2020) return 'd2020';
+  if (uri === draft07 || uri === draft07.replace('http:', 'https:')) return 'd07';
+  return { unsupported: declared };
+}
+
+/** The character offset in a JSON.parse error message (`... in JSON at position 12`), if any. */
+function offsetOf(err: Error): number | undefined {
+  const match = /at position (\d+)/.exec(err.message);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** Where ajv's "schema is invalid: data/properties/x/type must be …" points, as a JSON pointer. */
+function pointerOfInvalidSchema(message: string): string | undefined {
+  const match = /schema is invalid: data(\/[^ ,]*)?/.exec(message);
+  return match ? (match[1] ?? '') : undefined;
+}
+
+/**
+ * A compiled set of schema files: every file parsed, added under its name and compiled, so an
+ * invalid schema or a `$ref` that resolves nowhere is found when the set is built, never when the
+ * first message arrives. Immutable: a changed directory is a new set (the old one keeps serving
+ * until the new one is ready).
+ */
+export class SchemaSet {
+  readonly #checks: ReadonlyMap<string, BodyCheck>;
+
+  private constructor(checks: ReadonlyMap<string, BodyCheck>) {
+    this.#checks = checks;
+  }
+
+  /** The names of the schemas in the set, sorted. */
+  get names(): string[] {
+    return [...this.#checks.keys()].sort();
+  }
+
+  /** The check for a schema file by its name in the directory; undefined when there is none. */
+  check(name: string): BodyCheck | undefined {
+    return this.#checks.get(name);
+  }
+
+  /**
+   * Parses and compiles every file. A file with a problem is left out of the set (and listed in
+   * `problems`); the others compile unless they `$ref` it.
+   */
+  static compile(files: readonly SchemaFile[]): { set: SchemaSet; problems: SchemaProblem[] } {
+    const problems: SchemaProblem[] = [];
+    const ajv = instances();
+    const added: Array<{ name: string; ajv: Ajv }> = [];
+    for (const file of files) {
+      let schema: unknown;
+      try {
+        schema = JSON.parse(file.text);
+      } catch (err) {
+        const offset = offsetOf(err as Error);
+        problems.push({
+          file: file.name,
+          message: `not valid JSON: ${(err as Error).message}`,
+          ...(offset !== undefined ? { offset } : {}),
+        });
+        continue;
+      }
+      if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
+        if (typeof schema !== 'boolean') {
+          problems.push({
+            file: file.name,
+            pointer: '',
+            message: 'a JSON Schema is an object (or true/false)',
+          });
+          continue;
+        }
+      }
+      const dialect = dialectOf(schema);
+      if (typeof dialect === 'object') {
+        problems.push({
+          file: file.name,
+          pointer: '/$schema',
+          message: `unsupported $schema ${JSON.stringify(dialect.unsupported).slice(0, 120)}: use draft 2020-12 (${draft2020}) or draft-07 (${draft07}#)`,
+        });
+        continue;
+      }
+      try {
+        ajv[dialect].addSchema(schema as AnySchema, schemaBase + file.name);
+        added.push({ name: file.name, ajv: ajv[dialect] });
+      } catch (err) {
+        problems.push(problemOf(file.name, err as Error));
+      }
+    }
+    const checks = new Map<string, BodyCheck>();
+    for (const { name, ajv: instance } of added) {
+      try {
+        const validate = instance.getSchema(schemaBase + name);
+        if (validate) checks.set(name, checkOf(validate));
+      } catch (err) {
+        problems.push(problemOf(name, err as Error));
+      }
+    }
+    return { set: new SchemaSet(checks), problems };
+  }
+}
+
+function problemOf(file: string, err: Error): SchemaProblem {
+  const missing = (err as { missingRef?: string }).missingRef;
+  if (missing !== undefined) {
+    const shown = missing.startsWith(schemaBase) ? missing.slice(schemaBase.length) : missing;
+    return {
+      file,
+      pointer: '',
+      message: `$ref ${JSON.stringify(shown)} resolves to no schema in the schemas directory (nothing is fetched; a file must use the same $schema draft as the files it references)`,
+    };
+  }
+  const pointer = pointerOfInvalidSchema(err.message);
+  return {
+    file,
+    message: err.message.replace(/^schema is invalid: /, 'not a valid JSON Schema: '),
+    ...(pointer !== undefined ? { pointer } : {}),
+  };
+}
+
+/** Most errors a body reports; and most characters of a pointer (body keys are the sender's). */
+const maxErrors = 3;
+const maxPointerChars = 120;
+
+function checkOf(validate: ValidateFunction): BodyCheck {
+  return (body) => {
+    if (validate(body)) return undefined;
+    return (validate.errors ?? []).slice(0, maxErrors).map(bodyErrorOf);
+  };
+}
+
+function bodyErrorOf(error: ErrorObject): BodyError {
+  const pointer = error.instancePath;
+  let message = error.message ?? `fails ${error.keyword}`;
+  const extra = (error.params as { additionalProperty?: unknown }).additionalProperty;
+  if (typeof extra === 'string') message += `: ${JSON.stringify(extra.slice(0, 60))}`;
+  return {
+    pointer: pointer.length > maxPointerChars ? `${pointer.slice(0, maxPointerChars)}…` : pointer,
+    message,
+  };
+}
+
+/** The errors in one line, for `x-warren-error` and logs: `schema: /items/0/sku must be string; …`. */
+export function describeBodyErrors(errors: readonly BodyError[]): string {
+  return `schema: ${errors.map((e) => `${e.pointer === '' ? '(root)' : e.pointer} ${e.message}`).join('; ')}`;
+}

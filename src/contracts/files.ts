@@ -1,0 +1,87 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readRegularFile } from '../config/read.js';
+import type { SchemaFile, SchemaProblem } from './compile.js';
+
+/** Cap on one schema file, like a route file's default: far above a real schema. */
+export const maxSchemaFileBytes = 4 * 1024 * 1024;
+/** Caps on the walk, so a mount with a loop or a million files cannot hold a reload. */
+const maxDepth = 8;
+const maxFiles = 1000;
+
+/** A schema file: `*.json`, but not `*.examples.json` (example messages for `warren schema check`). */
+export function isSchemaFile(name: string): boolean {
+  return name.endsWith('.json') && !name.endsWith('.examples.json');
+}
+
+export function isExamplesFile(name: string): boolean {
+  return name.endsWith('.examples.json');
+}
+
+export interface SchemaDirectory {
+  files: SchemaFile[];
+  /** Example files by the schema name they belong to (`order.v1.examples.json` → `order.v1.json`). */
+  examples: SchemaFile[];
+  problems: SchemaProblem[];
+}
+
+/**
+ * Reads the schemas directory: every schema file below it (sub-directories too, named by their
+ * relative `/`-separated path), sorted by name. Dot-entries are skipped (a ConfigMap mount keeps
+ * its real files under `..data`; the visible names are links to them). A missing directory is an
+ * empty one: a configuration with no `schema:` key needs none.
+ */
+export async function readSchemaDirectory(dir: string): Promise<SchemaDirectory> {
+  const found: SchemaDirectory = { files: [], examples: [], problems: [] };
+  const names: string[] = [];
+  const missing = await walk(dir, '', 0, names, found.problems);
+  if (missing) return found;
+  names.sort();
+  for (const name of names) {
+    const read = await readRegularFile(join(dir, name), { maxBytes: maxSchemaFileBytes });
+    if ('error' in read) {
+      found.problems.push({ file: name, message: `schema file ${read.error}` });
+      continue;
+    }
+    (isExamplesFile(name) ? found.examples : found.files).push({ name, text: read.text });
+  }
+  return found;
+}
+
+/** Collects the relative names of schema and example files; true when `dir` itself does not exist. */
+async function walk(
+  root: string,
+  prefix: string,
+  depth: number,
+  names: string[],
+  problems: SchemaProblem[],
+): Promise<boolean> {
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = await readdir(join(root, prefix), { withFileTypes: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (depth === 0 && code === 'ENOENT') return true;
+    problems.push({ file: prefix || '.', message: `schemas directory cannot be read (${code ?? err})` });
+    return false;
+  }
+  for (const entry of entries) {
+    if (entry.name.startsWith('.')) continue;
+    const name = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
+    // A directory symlink is not followed (it may loop); a file symlink is read like a file.
+    if (entry.isDirectory()) {
+      if (depth + 1 >= maxDepth) {
+        problems.push({ file: name, message: `schemas directory nests deeper than ${maxDepth} levels` });
+        continue;
+      }
+      await walk(root, name, depth + 1, names, problems);
+    } else if (entry.name.endsWith('.json')) {
+      if (names.length >= maxFiles) {
+        problems.push({ file: name, message: `schemas directory holds more than ${maxFiles} files` });
+        return false;
+      }
+      names.push(name);
+    }
+  }
+  return false;
+}
