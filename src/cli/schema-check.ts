@@ -12,7 +12,7 @@ import {
 import { type BodyCheck, describeBodyErrors, type SchemaFile, SchemaSet } from '../contracts/compile.js';
 import { isExamplesFile, maxSchemaFileBytes, readSchemaDirectory } from '../contracts/files.js';
 import { type Output, processOutput } from './output.js';
-import { positionedProblem } from './schema-positions.js';
+import { missingRefOf, positionedProblem } from './schema-positions.js';
 
 export const schemaCheckUsage = `Usage: warren schema check OLD NEW [--examples FILE]... [--format text|json]
   OLD, NEW    schema files (*.json), each compiled with the schema files of its own directory
@@ -56,7 +56,14 @@ export async function schemaCheckCommand(
   const directories = new Map<string, Promise<CompiledDirectory>>();
   const [oldSide, newSide] = await Promise.all([oldPath, newPath].map((p) => side(p, directories)));
   const examples = await readExamples(settings.examples, [oldPath, newPath], directories);
-  const issues = [oldSide!, newSide!, examples].flatMap((s) => ('issues' in s ? s.issues : []));
+  // OLD and NEW in one directory may share a broken file: each issue is shown once.
+  const issues = [
+    ...new Map(
+      [oldSide!, newSide!, examples]
+        .flatMap((s) => ('issues' in s ? s.issues : []))
+        .map((issue) => [formatIssue(issue), issue]),
+    ).values(),
+  ];
   if (issues.length > 0 || !('check' in oldSide!) || !('check' in newSide!) || !('examples' in examples))
     return printIssues(out, settings.format, oldPath, newPath, issues);
   const report = compareSchemas(oldSide.check, newSide.check, examples.examples);
@@ -90,8 +97,9 @@ function compiledDirectory(dir: string, directories: Map<string, Promise<Compile
 
 /**
  * The schema at `path`, compiled with every schema file of its directory (so its `$ref`s to them
- * resolve). When it does not compile, every problem of the directory is shown: the cause may be a
- * file it references. Problems of files it does not need are `warren validate`'s business.
+ * resolve). When it does not compile, its own problems are shown, and those of the files its
+ * dangling `$ref`s name (a file left out for its own syntax error is the cause). The other files'
+ * problems are `warren validate`'s business.
  */
 async function side(path: string, directories: Map<string, Promise<CompiledDirectory>>): Promise<Side> {
   const dir = dirname(path);
@@ -100,15 +108,19 @@ async function side(path: string, directories: Map<string, Promise<CompiledDirec
   const check = compiled.set.check(name);
   if (check) return { path, check };
   const problems = [...read.problems, ...compiled.problems];
-  if (!files.has(name) && !problems.some((p) => p.file === name)) {
-    // Not listed at all: say why in the reader's words (missing, a directory, …).
+  const own = problems.filter((p) => p.file === name);
+  if (own.length === 0) {
+    // Not in the directory's list at all: say why in the reader's words (missing, a directory, …).
     const got = await readRegularFile(path, { maxBytes: maxSchemaFileBytes });
     const message = 'error' in got ? `schema file ${got.error}` : 'schema file not found';
     return { path, issues: [{ file: path, line: 1, col: 1, pointer: '', message }] };
   }
+  const referenced = new Set(own.map((p) => missingRefOf(p)?.replace(/#.*$/, '')));
   return {
     path,
-    issues: problems.map((p) => positionedProblem(join(dir, p.file), files.get(p.file), p)),
+    issues: problems
+      .filter((p) => p.file === name || referenced.has(p.file))
+      .map((p) => positionedProblem(join(dir, p.file), files.get(p.file), p)),
   };
 }
 
@@ -176,7 +188,8 @@ function printIssues(
       `${JSON.stringify({ compatible: null, old: oldPath, new: newPath, issues: listed }, null, 2)}\n`,
     );
   } else {
-    for (const issue of issues) out.stderr(`${formatIssue(issue)}\n`);
+    // A syntax error's message quotes the file around it, line breaks and all.
+    for (const issue of issues) out.stderr(`${oneLine(formatIssue(issue))}\n`);
     out.stderr(`warren: schema check: ${issues.length} error(s); nothing compared\n`);
   }
   return 2;

@@ -67,13 +67,21 @@ function nestedDeeperThan(text: string, limit: number): boolean {
 }
 
 /**
+ * The reference of a "$ref "x" resolves to no schema" problem, as `SchemaSet.compile` words it:
+ * relative to the directory when it points into it (`common/money.json#/$defs/x`).
+ */
+export function missingRefOf(problem: SchemaProblem): string | undefined {
+  const quoted = /^\$ref ("(?:[^"\\]|\\.)*")/.exec(problem.message)?.[1];
+  return quoted === undefined ? undefined : (JSON.parse(quoted) as string);
+}
+
+/**
  * The `$ref` value node a "$ref "x" resolves to no schema" problem is about: the first `$ref` in
  * the file that resolves, against the file's own URI, to the missing one.
  */
 function missingRefNode(contents: Node | null, problem: SchemaProblem): Node | undefined {
-  const quoted = /^\$ref ("(?:[^"\\]|\\.)*")/.exec(problem.message)?.[1];
-  if (!quoted || !contents) return undefined;
-  const shown = JSON.parse(quoted) as string;
+  const shown = missingRefOf(problem);
+  if (shown === undefined || !contents) return undefined;
   const missing = /^[a-z][a-z0-9+.-]*:/i.test(shown) ? shown : schemaBase + shown;
   let found: Node | undefined;
   visit(contents, {
