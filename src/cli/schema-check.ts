@@ -1,4 +1,4 @@
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { type ConfigIssue, formatIssue } from '../config/issues.js';
 import { readRegularFile } from '../config/read.js';
 import {
@@ -13,6 +13,7 @@ import { type BodyCheck, describeBodyErrors, type SchemaFile, SchemaSet } from '
 import { isExamplesFile, maxSchemaFileBytes, readSchemaDirectory } from '../contracts/files.js';
 import { type Output, processOutput } from './output.js';
 import { missingRefOf, positionedProblem } from './schema-positions.js';
+import { locateSchema } from './schema-root.js';
 
 export const schemaCheckUsage = `Usage: warren schema check OLD NEW [--examples FILE]... [--format text|json]
   OLD, NEW    schema files (*.json), each compiled with the schema files of its own directory
@@ -25,6 +26,8 @@ export interface SchemaCheckSettings {
   /** `--examples FILE`, as given: when any, the only example files read. */
   examples: readonly string[];
 }
+
+type Located = Awaited<ReturnType<typeof locateSchema>>;
 
 /** One side of the comparison: the schema file as typed, and its check (or why there is none). */
 type Side = { path: string; check: BodyCheck } | { path: string; issues: ConfigIssue[] };
@@ -54,8 +57,9 @@ export async function schemaCheckCommand(
   }
   const [oldPath, newPath] = args as [string, string];
   const directories = new Map<string, Promise<CompiledDirectory>>();
-  const [oldSide, newSide] = await Promise.all([oldPath, newPath].map((p) => side(p, directories)));
-  const examples = await readExamples(settings.examples, [oldPath, newPath], directories);
+  const located = await Promise.all([oldPath, newPath].map(locateSchema));
+  const [oldSide, newSide] = await Promise.all(located.map((at, i) => side(args[i]!, at, directories)));
+  const examples = await readExamples(settings.examples, located, directories);
   // OLD and NEW in one directory may share a broken file: each issue is shown once.
   const issues = [
     ...new Map(
@@ -96,14 +100,16 @@ function compiledDirectory(dir: string, directories: Map<string, Promise<Compile
 }
 
 /**
- * The schema at `path`, compiled with every schema file of its directory (so its `$ref`s to them
- * resolve). When it does not compile, its own problems are shown, and those of the files its
+ * The schema at `path`, compiled with every schema file of its directory `at.dir` (so its `$ref`s
+ * to them resolve). When it does not compile, its own problems are shown, and those of the files its
  * dangling `$ref`s name (a file left out for its own syntax error is the cause). The other files'
  * problems are `warren validate`'s business.
  */
-async function side(path: string, directories: Map<string, Promise<CompiledDirectory>>): Promise<Side> {
-  const dir = dirname(path);
-  const name = basename(path);
+async function side(
+  path: string,
+  { dir, name }: Located,
+  directories: Map<string, Promise<CompiledDirectory>>,
+): Promise<Side> {
   const { read, files, compiled } = await compiledDirectory(dir, directories);
   const check = compiled.set.check(name);
   if (check) return { path, check };
@@ -130,7 +136,7 @@ async function side(path: string, directories: Map<string, Promise<CompiledDirec
  */
 async function readExamples(
   given: readonly string[],
-  schemas: readonly string[],
+  schemas: readonly Located[],
   directories: Map<string, Promise<CompiledDirectory>>,
 ): Promise<{ examples: Example[] } | { issues: ConfigIssue[] }> {
   const files: Array<SchemaFile | ConfigIssue> = [];
@@ -144,9 +150,9 @@ async function readExamples(
       );
     }
   } else {
-    for (const schema of new Set(schemas)) {
-      const dir = dirname(schema);
-      const name = basename(schema).replace(/\.json$/, '.examples.json');
+    const distinct = new Map(schemas.map(({ dir, name }) => [join(dir, name), { dir, name }]));
+    for (const { dir, name: schemaName } of distinct.values()) {
+      const name = schemaName.replace(/\.json$/, '.examples.json');
       const { read } = await compiledDirectory(dir, directories);
       const path = join(dir, name);
       const found = read.examples.find((f) => f.name === name);

@@ -133,6 +133,31 @@ describe('warren schema check (CLI)', () => {
     );
   });
 
+  it('checks a schema of a sub-directory in the directory its ../ $refs climb to', async () => {
+    const invoice = (required: string[]) => ({
+      type: 'object',
+      required,
+      properties: { total: { $ref: '../common/money.json' }, due: { type: 'string' } },
+    });
+    const root = await dir({
+      'common/money.json': json(money),
+      'billing/invoice.v1.json': json(invoice(['total'])),
+      'billing/invoice.v2.json': json(invoice(['total', 'due'])),
+      'billing/invoice.v1.examples.json': json([{ total: { amount: 1, currency: 'EUR' } }]),
+    });
+    const run = await runWarren([
+      'schema',
+      'check',
+      join(root, 'billing/invoice.v1.json'),
+      join(root, 'billing/invoice.v2.json'),
+    ]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain(
+      `✗ ${join(root, 'billing/invoice.v1.examples.json')}[0] rejected by ${join(root, 'billing/invoice.v2.json')}: schema: (root) must have required property 'due'\n`,
+    );
+  });
+
   it('exits 2 with file:line:col when a schema does not compile or a $ref resolves nowhere', async () => {
     const root = await dir({
       'old.json': json(order()),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { missingRefOf, positionedProblem } from '../../src/cli/schema-positions.js';
+import { refClimb } from '../../src/cli/schema-root.js';
 import { SchemaSet } from '../../src/contracts/compile.js';
 
 /** The one problem of `text` compiled as `name` (with `others` beside it), placed. */
@@ -46,5 +47,24 @@ describe('positionedProblem', () => {
       line: 1,
       col: 1,
     });
+  });
+});
+
+describe('refClimb', () => {
+  it("counts the levels a schema's relative $refs climb above its directory", () => {
+    const climb = (...refs: string[]) =>
+      refClimb(
+        JSON.stringify({ properties: Object.fromEntries(refs.map((r, i) => [`p${i}`, { $ref: r }])) }),
+      );
+    expect(climb()).toBe(0);
+    expect(climb('common/money.json', '#/$defs/x', 'https://example.com/a.json', '/abs.json')).toBe(0);
+    expect(climb('../common/money.json#/$defs/amount')).toBe(1);
+    expect(climb('../a.json', './x/../../../b.json', 'c/../d.json')).toBe(2);
+    expect(climb(`${'../'.repeat(50)}a.json`)).toBe(8);
+    expect(refClimb('not json')).toBe(0);
+    // Walked without recursion: a document deeper than the stack is no problem.
+    expect(
+      refClimb(`{"$defs": {"x": ${'{"a":'.repeat(5_000)}{"$ref": "../z.json"}${'}'.repeat(5_000)}}}`),
+    ).toBe(1);
   });
 });
