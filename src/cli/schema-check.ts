@@ -158,7 +158,11 @@ async function readExamples(
       const found = read.examples.find((f) => f.name === name);
       const problem = read.problems.find((p) => p.file === name);
       if (found) files.push({ name: path, text: found.text });
-      else if (problem) files.push({ file: path, line: 1, col: 1, pointer: '', message: problem.message });
+      else if (problem) {
+        // The directory reader words it for schema files.
+        const message = problem.message.replace(/^schema file /, 'examples file ');
+        files.push({ file: path, line: 1, col: 1, pointer: '', message });
+      }
     }
   }
   const issues: ConfigIssue[] = [];
@@ -183,16 +187,7 @@ function printIssues(
   issues: readonly ConfigIssue[],
 ): number {
   if (format === 'json') {
-    const listed = issues.map(({ file, line, col, pointer, message }) => ({
-      file,
-      line,
-      col,
-      pointer,
-      message,
-    }));
-    out.stdout(
-      `${JSON.stringify({ compatible: null, old: oldPath, new: newPath, issues: listed }, null, 2)}\n`,
-    );
+    out.stdout(`${JSON.stringify({ compatible: null, old: oldPath, new: newPath, issues }, null, 2)}\n`);
   } else {
     // A syntax error's message quotes the file around it, line breaks and all.
     for (const issue of issues) out.stderr(`${oneLine(formatIssue(issue))}\n`);

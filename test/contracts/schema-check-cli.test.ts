@@ -235,7 +235,9 @@ describe('warren schema check (CLI)', () => {
     execFileSync('mkfifo', [join(root, 'b.examples.json'), join(root, 'given.fifo')]);
     const fifo = await runWarren(['schema', 'check', b, b]);
     expect(fifo.code).toBe(2);
-    expect(fifo.stderr).toContain(`${join(root, 'b.examples.json')}:1:1 schema file is a named pipe (FIFO)`);
+    expect(fifo.stderr).toContain(
+      `${join(root, 'b.examples.json')}:1:1 examples file is a named pipe (FIFO)`,
+    );
     const given = await runWarren(['schema', 'check', a, b, '--examples', join(root, 'given.fifo')]);
     expect(given.code).toBe(2);
     expect(given.stderr).toContain(`${join(root, 'given.fifo')}:1:1 examples file is a named pipe (FIFO)`);
