@@ -13,6 +13,8 @@ Commands:
   plan       print what run would declare, bind and consume (secrets redacted);
              --prune also lists what a running Warren declared that the files no longer use
   schema     print the route-file JSON Schema
+  schema check OLD NEW  exit 1 if schema file NEW rejects an example message OLD accepts
+                        (NAME.examples.json next to OLD and NEW, or --examples FILE; 2: nothing to compare)
   test       run route test files [DIR|FILE...] (default ./routes.d.test) without a broker; exit 1 on a failure
   dlq ls ROUTE        show the messages in a route's dead-letter queue, leaving them there (--limit N, default 20)
   dlq redrive ROUTE   move them back to the route's source queue (--limit N, default all); no running Warren needed
@@ -25,7 +27,8 @@ Options (environment variable, default):
   --admin-host HOST    address the admin API listens on (WARREN_ADMIN_HOST, 127.0.0.1); without
                        WARREN_ADMIN_TOKEN, pause/resume/reload/dlq answer only on a loopback address
   --drain-timeout D    how long shutdown waits for deliveries in flight (WARREN_DRAIN_TIMEOUT, 30s)
-  --format text|json   output of validate, plan and dlq (text)
+  --format text|json   output of validate, plan, dlq and schema check (text)
+  --examples FILE      schema check: a JSON array of example messages (repeatable)
   --limit N            dlq: how many messages to show (1-1000) or move
   --admin-url URL      the running Warren that plan --prune asks (WARREN_ADMIN_URL, http://127.0.0.1:<admin-port>)
   --max-file-bytes N   largest route file read, in bytes (WARREN_MAX_FILE_BYTES, 4194304)
@@ -50,6 +53,8 @@ export interface Settings {
   limit: string | undefined;
   /** Largest route file read (a larger one is an error at file:1:1). */
   maxFileBytes: number;
+  /** `--examples` of `warren schema check`. */
+  examples: string[];
 }
 
 export function resolveSettings(
@@ -71,6 +76,7 @@ export function resolveSettings(
       'admin-url': { type: 'string' },
       limit: { type: 'string' },
       'max-file-bytes': { type: 'string' },
+      examples: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -121,6 +127,7 @@ export function resolveSettings(
       adminUrl: values['admin-url'] ?? env.WARREN_ADMIN_URL ?? `http://127.0.0.1:${port}`,
       limit: values.limit,
       maxFileBytes: Number(maxFile),
+      examples: values.examples ?? [],
     },
     positionals: values.help ? ['help'] : positionals,
   };
@@ -162,6 +169,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     case 'test':
       return (await import('./test.js')).testCommand(parsed.settings, parsed.positionals.slice(1), env);
     case 'schema':
+      if (dir === 'check')
+        return (await import('./schema-check.js')).schemaCheckCommand(
+          parsed.settings,
+          parsed.positionals.slice(2),
+        );
       process.stdout.write(`${JSON.stringify(routesSchema, null, 2)}\n`);
       return 0;
     case 'help':

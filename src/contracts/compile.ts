@@ -72,7 +72,7 @@ function dialectOf(schema: unknown): 'd2020' | 'd07' | { unsupported: string } {
 }
 
 /** The character offset in a JSON.parse error message (`... in JSON at position 12`), if any. */
-function offsetOf(err: Error): number | undefined {
+export function offsetOf(err: Error): number | undefined {
   const match = /at position (\d+)/.exec(err.message);
   return match ? Number(match[1]) : undefined;
 }
