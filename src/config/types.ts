@@ -117,6 +117,32 @@ export interface PluginTargetSpec {
 
 export type TargetSpec = WebhookTargetSpec | RepublishTargetSpec | PluginTargetSpec;
 
+/** `schema: { by, map, otherwise }`: the schema of each message chosen by its `type` or a header. */
+export interface SchemaChoice {
+  /** The AMQP `type` property, or a header (named as written; AMQP header names are case-sensitive). */
+  by: { property: 'type' } | { header: string };
+  /** Value (as text) → schema name. */
+  map: Record<string, string>;
+  /** A message whose value is absent or not in the map: dead-lettered as invalid, or delivered unchecked. */
+  otherwise: 'deadLetter' | 'pass';
+}
+
+/**
+ * A route's message contract: one schema for every message, or a choice per message. `setHash`
+ * is the hash of the schemas directory: part of the fingerprint, so editing a schema reloads the
+ * routes that declare one (a `$ref` may reach any file of the directory).
+ */
+export type MessageSchema = ({ name: string } | { choose: SchemaChoice }) & { setHash: string };
+
+/** The schemas directory as loaded, when a route declares `schema:`: compiled where it is used. */
+export interface SchemaFiles {
+  /** As given (`--schemas`), for messages. */
+  dir: string;
+  /** Hash of every file's name and text: the key of the compiled set. */
+  hash: string;
+  files: Array<{ name: string; text: string }>;
+}
+
 export interface RetryPolicy {
   /** Total tries including the first. */
   attempts: number;
@@ -163,6 +189,8 @@ export interface RouteSpec {
   rateLimit?: RateLimit;
   /** The most body bytes of deliveries started and not yet settled (one larger delivery runs alone). */
   maxInFlightBytes: number;
+  /** Optional check of each body against a JSON Schema, after `when`, before `transform`. */
+  schema?: MessageSchema;
   /** Optional sandboxed step before the target. */
   transform?: PluginRef;
   target: TargetSpec;
@@ -181,6 +209,8 @@ export interface Config {
   version: string;
   /** Source of every plugin a route uses, by absolute path (compiled once per file and limits). */
   plugins: Record<string, string>;
+  /** The schemas directory, when a route declares `schema:`. */
+  schemas?: SchemaFiles;
 }
 
 export const defaults = {
@@ -245,6 +275,7 @@ type Assert<T extends true> = T;
 
 type RawSign = NonNullable<RawWebhook['sign']>;
 type RawPluginObject = Exclude<RawPluginRef, string>;
+type RawSchemaChoice = Exclude<NonNullable<RawRoute['schema']>, string>;
 
 type _ConformsToSchema = [
   Assert<Conforms<ExchangeSpec, RawExchange, 'bind'>>,
@@ -261,9 +292,18 @@ type _ConformsToSchema = [
     Conforms<
       RouteSpec,
       RawRoute,
-      'from' | 'when' | 'rateLimit' | 'maxInFlightBytes' | 'transform' | 'to' | 'retry' | 'deadLetter'
+      | 'from'
+      | 'when'
+      | 'rateLimit'
+      | 'maxInFlightBytes'
+      | 'schema'
+      | 'transform'
+      | 'to'
+      | 'retry'
+      | 'deadLetter'
     >
   >,
+  Assert<Conforms<SchemaChoice, RawSchemaChoice, 'by'>>,
   Assert<Conforms<RateLimit, NonNullable<RawRoute['rateLimit']>, 'per'>>,
   Assert<Conforms<RetryPolicy, NonNullable<RawRoute['retry']>, 'backoff'>>,
   Assert<
