@@ -167,7 +167,7 @@ export function consumeMessage(m: TestMessage, defaultExchange: string): Consume
       expiration: undefined,
       messageId: m.messageId,
       timestamp: undefined,
-      type: undefined,
+      type: m.type,
       userId: undefined,
       appId: undefined,
       clusterId: undefined,
