@@ -174,9 +174,7 @@ routes:
     await waitFor('one delivery', () => h.receiver.requests.length === 1);
     expect(h.receiver.requests[0]!.headers['webhook-id']).toBe('t1');
     const letters = await h.broker.drain(`${queue}.dlq`);
-    expect(
-      letters.map((m) => [m.properties.messageId, (m.properties.headers ?? {})['x-warren-error']]),
-    ).toEqual([
+    expect(letters.map((m) => [m.properties.messageId, m.properties.headers?.['x-warren-error']])).toEqual([
       ['t2', "schema: /order must have required property 'channel'"],
       ['t3', 'schema: no schema for this message: type is absent'],
     ]);
@@ -223,7 +221,7 @@ routes:
       lost: [],
       duplicates: 0,
     });
-    expect(new Set(letters.map((m) => (m.properties.headers ?? {})['x-warren-error']))).toEqual(
+    expect(new Set(letters.map((m) => m.properties.headers?.['x-warren-error']))).toEqual(
       new Set(["schema: (root) must have required property 'tenant'"]),
     );
     // The consumer was not restarted: one consumer on the queue throughout, the same route version swapped.
@@ -262,7 +260,7 @@ routes:
     await waitFor('the valid one delivered', () => h.receiver.requests.length === 1);
     const [letter] = await h.broker.drain(`${queue}.dlq`);
     expect(letter!.properties.messageId).toBe('bad');
-    expect((letter!.properties.headers ?? {})['x-warren-error']).toBe(
+    expect(letter!.properties.headers?.['x-warren-error']).toBe(
       "schema: (root) must have required property 'id'",
     );
   });

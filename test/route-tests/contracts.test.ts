@@ -33,7 +33,14 @@ describe('warren test: expect invalid', () => {
     await writeFile(join(dir, 'tests', 'orders.yaml'), testFile);
     let stdout = '';
     let stderr = '';
-    const out: Output = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) };
+    const out: Output = {
+      stdout: (text) => {
+        stdout += text;
+      },
+      stderr: (text) => {
+        stderr += text;
+      },
+    };
     const code = await testCommand(
       {
         routes: join(dir, 'routes'),
