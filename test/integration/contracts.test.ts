@@ -62,6 +62,14 @@ routes:
     await waitFor('three dead letters', async () => (await h.broker.depth(dlq)) === 3);
     await waitFor('the valid one delivered', () => h.receiver.requests.length === 1);
     expect(h.receiver.requests[0]!.headers['webhook-id']).toBe('ok');
+    // The DLQ view (peeked, so the messages stay) names the schema beside pointer and message.
+    const peek = (await (await h.warren.admin.request('/api/dlq/orders')).json()) as {
+      messages: Array<{ messageId: string; error: string; schema?: string }>;
+    };
+    expect(peek.messages.find((m) => m.messageId === 'bad-sku')).toMatchObject({
+      error: 'schema: /order/lines/1/sku must be string',
+      schema: 'order.v1.json',
+    });
     const letters = new Map((await h.broker.drain(dlq)).map((m) => [m.properties.messageId as string, m]));
     const headers = (id: string) => letters.get(id)!.properties.headers as Record<string, unknown>;
 
