@@ -15,7 +15,7 @@ import type { RawDoc } from './documents.js';
 import { parseDuration } from './duration.js';
 import { type ConfigIssue, escapePointer, issueAt } from './issues.js';
 import { positionOf } from './positions.js';
-import { resolveRouteSchema } from './route-schema.js';
+import { resolveContracts } from './route-schema.js';
 import type { RawBinding, RawDocument, RawExchange, RawFilter, RawQueue, RawRoute } from './schema.js';
 import { defaultSchemasDir, SchemaCatalog } from './schemas.js';
 import { parseSize } from './size.js';
@@ -206,9 +206,9 @@ function addRoute(state: State, { raw, broken }: CheckedDoc, name: string, value
   }
   const plugins = resolvePlugins(state, check, r);
   if (!plugins) fine = false;
-  state.usesSchemas ||= r.schema !== undefined;
-  const schema = resolveRouteSchema(check, r, state.schemas);
-  if (schema === false) fine = false;
+  const contracts = resolveContracts(check, r, state.schemas);
+  state.usesSchemas ||= contracts.uses;
+  if (!contracts.ok) fine = false;
   const maxInFlightBytes =
     r.maxInFlightBytes === undefined || !check.ok('/maxInFlightBytes')
       ? defaults.maxInFlightBytes
@@ -230,7 +230,7 @@ function addRoute(state: State, { raw, broken }: CheckedDoc, name: string, value
 
   // Schema-valid and every check passed: the route as the runtime takes it.
   const route = toRoute(name, queue, r, origin, plugins, maxInFlightBytes);
-  if (schema) route.schema = schema;
+  Object.assign(route, contracts.spec);
   if (route.target.kind === 'webhook') state.secrets.push(...(route.target.sign?.secrets ?? []));
   state.config.routes.push(route);
 }

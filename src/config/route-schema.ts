@@ -3,10 +3,34 @@ import { escapePointer } from './issues.js';
 import type { RawRoute } from './schema.js';
 import type { SchemaCatalog } from './schemas.js';
 import { suggest } from './suggest.js';
-import type { MessageSchema, SchemaChoice } from './types.js';
+import type { MessageSchema, RouteSpec, SchemaChoice } from './types.js';
 
 /** Names listed in an "unknown schema" message, at most: a directory may hold hundreds. */
 const listedNames = 12;
+
+/** What a route's contracts add to it, whether it names any schema, and whether every name resolved. */
+export interface RouteContracts {
+  spec: Pick<RouteSpec, 'schema' | 'outputSchema'>;
+  uses: boolean;
+  ok: boolean;
+}
+
+/** The route's `schema:` and its target's `schema` (webhook or republish), resolved in the directory. */
+export function resolveContracts(check: RouteCheck, r: RawRoute, catalog: SchemaCatalog): RouteContracts {
+  const spec: RouteContracts['spec'] = {};
+  const schema = resolveRouteSchema(check, r, catalog);
+  if (schema) spec.schema = schema;
+  const kind = r.to?.webhook ? 'webhook' : r.to?.republish ? 'republish' : undefined;
+  const output = kind ? r.to?.[kind]?.schema : undefined;
+  let ok = schema !== false;
+  if (kind && output !== undefined && check.ok(`/to/${kind}/schema`)) {
+    const problem = schemaNameProblem(catalog, output);
+    if (problem) check.fail(`/to/${kind}/schema`, problem);
+    else spec.outputSchema = { name: output, setHash: catalog.files().hash };
+    ok &&= problem === undefined;
+  }
+  return { spec, uses: r.schema !== undefined || output !== undefined, ok };
+}
 
 /**
  * A route's `schema:` normalised, each schema name it uses checked against the schemas directory:

@@ -191,6 +191,8 @@ export interface RouteSpec {
   maxInFlightBytes: number;
   /** Optional check of each body against a JSON Schema, after `when`, before `transform`. */
   schema?: MessageSchema;
+  /** `to.webhook.schema` / `to.republish.schema`: what reaches the target (after the transform) is checked. */
+  outputSchema?: { name: string; setHash: string };
   /** Optional sandboxed step before the target. */
   transform?: PluginRef;
   target: TargetSpec;
@@ -307,11 +309,16 @@ type _ConformsToSchema = [
   Assert<Conforms<RateLimit, NonNullable<RawRoute['rateLimit']>, 'per'>>,
   Assert<Conforms<RetryPolicy, NonNullable<RawRoute['retry']>, 'backoff'>>,
   Assert<
-    Conforms<WebhookTargetSpec, RawWebhook, 'timeout' | 'sign' | 'retryOn' | 'deadLetterOn' | 'circuit'>
+    Conforms<
+      WebhookTargetSpec,
+      RawWebhook,
+      'timeout' | 'sign' | 'retryOn' | 'deadLetterOn' | 'circuit' | 'schema'
+    >
   >,
   Assert<Conforms<NonNullable<WebhookTargetSpec['sign']>, RawSign, 'secret'>>,
   Assert<Conforms<CircuitPolicy, RawCircuit, 'window' | 'cooldown'>>,
-  Assert<Conforms<RepublishTargetSpec, RawRepublish>>,
+  // A target's `schema` becomes the route's `outputSchema` (with the directory's hash).
+  Assert<Conforms<RepublishTargetSpec, RawRepublish, 'schema'>>,
   // `to.plugin` and `transform` share pluginRefSchema's keys, and PluginRef holds both normalised.
   Assert<Conforms<PluginRef, RawPluginTarget, 'timeout'>>,
   Assert<Conforms<PluginRef, RawPluginObject, 'timeout'>>,

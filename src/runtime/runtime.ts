@@ -173,6 +173,7 @@ export class Runtime {
         if (plan.transform) used.add(SandboxCache.key(plan.transform));
         if (plan.target.kind === 'plugin') used.add(SandboxCache.key(plan.target.plugin));
         if (plan.schema) schemas.add(plan.schema.setHash);
+        if (plan.outputSchema) schemas.add(plan.outputSchema.setHash);
       }
       if (this.#stopping) return;
       this.#sandboxes.sweep(used);

@@ -1,5 +1,6 @@
 import type { PluginRef } from '../config/types.js';
 import { compileContract } from '../contracts/body.js';
+import type { SchemaSet } from '../contracts/compile.js';
 import { compileFilter, withFilter } from '../delivery/filter.js';
 import { withTransform } from '../plugins/transform.js';
 import type { PluginSandbox } from '../sandbox/isolate.js';
@@ -21,19 +22,26 @@ export async function createTarget(spec: RoutePlan['target'], deps: TargetDeps):
  * (`warren test` records what a webhook would have sent).
  */
 export async function createRouteHandler(
-  plan: Pick<RoutePlan, 'transform' | 'when' | 'schema'>,
+  plan: Pick<RoutePlan, 'transform' | 'when' | 'schema' | 'outputSchema'>,
   deps: TargetDeps,
   target: Handler,
 ): Promise<Handler> {
-  const transformed = plan.transform
-    ? withTransform(await deps.sandbox(plan.transform), plan.transform, target)
+  // The receiver's contract guards the target itself: every message the transform hands it.
+  const guarded = plan.outputSchema
+    ? withContract(compileContract(plan.outputSchema, schemaSet(deps, plan.outputSchema.setHash)), target)
     : target;
-  let checked = transformed;
-  if (plan.schema) {
-    if (!deps.schemas) throw new Error('a route with schema: needs the compiled schemas directory');
-    checked = withContract(compileContract(plan.schema, deps.schemas(plan.schema.setHash)), transformed);
-  }
+  const transformed = plan.transform
+    ? withTransform(await deps.sandbox(plan.transform), plan.transform, guarded)
+    : guarded;
+  const checked = plan.schema
+    ? withContract(compileContract(plan.schema, schemaSet(deps, plan.schema.setHash)), transformed)
+    : transformed;
   return plan.when ? withFilter(compileFilter(plan.when), checked) : checked;
+}
+
+function schemaSet(deps: TargetDeps, hash: string): SchemaSet {
+  if (!deps.schemas) throw new Error('a route with schema: needs the compiled schemas directory');
+  return deps.schemas(hash);
 }
 
 export type SandboxSource = (ref: PluginRef) => Promise<PluginSandbox>;

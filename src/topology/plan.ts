@@ -47,6 +47,7 @@ export interface RoutePlan {
   rateLimit?: RateLimit;
   maxInFlightBytes: number;
   schema?: MessageSchema;
+  outputSchema?: RouteSpec['outputSchema'];
   transform?: PluginRef;
   target: TargetSpec;
   retry: RetryPolicy;
@@ -210,6 +211,7 @@ function planRoute(route: RouteSpec, queueSpec: Config['queues'][number] | undef
     maxInFlightBytes: route.maxInFlightBytes,
     // With the schemas directory's hash: editing a schema reloads the routes checking bodies.
     schema: route.schema ?? null,
+    outputSchema: route.outputSchema ?? null,
     transform: route.transform ?? null,
     target: route.target,
     retry: route.retry,
@@ -226,6 +228,7 @@ function planRoute(route: RouteSpec, queueSpec: Config['queues'][number] | undef
     ...(route.rateLimit ? { rateLimit: route.rateLimit } : {}),
     maxInFlightBytes: route.maxInFlightBytes,
     ...(route.schema ? { schema: route.schema } : {}),
+    ...(route.outputSchema ? { outputSchema: route.outputSchema } : {}),
     ...(route.transform ? { transform: route.transform } : {}),
     target: route.target,
     retry: route.retry,

@@ -36,7 +36,8 @@ export function formatPlan(plan: Plan): string {
     lines.push(`  consume ${r.queue} prefetch=${r.prefetch} concurrency=${r.concurrency}${single}`);
     if (r.schema) lines.push(`  check   ${describeSchema(r.schema)}`);
     if (r.transform) lines.push(`  transform plugin ${r.transform.name} timeout=${r.transform.timeoutMs}ms`);
-    lines.push(`  deliver ${describeTarget(r.target)}`);
+    const output = r.outputSchema ? ` (checked against schema ${r.outputSchema.name})` : '';
+    lines.push(`  deliver ${describeTarget(r.target)}${output}`);
     lines.push(`  retry   attempts=${r.retry.attempts} then dead-letter to ${r.deadLetterQueue}`);
   }
   return `${lines.join('\n')}\n`;

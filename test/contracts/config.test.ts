@@ -137,6 +137,32 @@ describe('route key schema:', () => {
     ]);
   });
 
+  it("checks a target's schema name, and keeps it as the route's output contract", async () => {
+    const file = (name: string) =>
+      lines(
+        'routes:',
+        '  hook:',
+        '    from: { queue: h.q }',
+        `    to: { webhook: { url: "http://127.0.0.1:1/x", schema: ${name} } }`,
+        '  copy:',
+        '    from: { queue: c.q }',
+        `    to: { republish: { exchange: out, schema: ${name} } }`,
+      );
+    expect(await issues(file('ordr.v2.json'))).toEqual([
+      expect.stringMatching(/^ROUTES\/r\.yaml:4:59 schema `ordr\.v2\.json` .*did you mean `order\.v2\.json`/),
+      expect.stringMatching(/^ROUTES\/r\.yaml:7:47 schema `ordr\.v2\.json` /),
+    ]);
+    const { result } = await load(file('order.v2.json'));
+    if (!result.ok) throw new Error(result.issues.map(formatIssue).join('\n'));
+    const setHash = result.config.schemas!.hash;
+
+    expect(result.config.routes.map((r) => [r.schema, r.outputSchema])).toEqual([
+      [undefined, { name: 'order.v2.json', setHash }],
+      [undefined, { name: 'order.v2.json', setHash }],
+    ]);
+    expect(result.config.routes[0]!.target).not.toHaveProperty('schema');
+  });
+
   it('does not read the schemas directory into a configuration without schema:', async () => {
     const { result } = await load(lines('routes:', '  r:', '    from: { queue: r.q }', webhook), {
       'bad.json': '{ "type": "strin" }',

@@ -188,6 +188,52 @@ routes:
     ]);
   });
 
+  it("dead-letters at once what a transform would send against the target's schema, the receiver never called", async () => {
+    const exchange = uniqueName('contract.out');
+    const queue = uniqueName('contract.out.q');
+    h.warren = await startWarren(
+      {
+        'r.yaml': `
+exchanges: { ${exchange}: { type: topic } }
+routes:
+  reshaped:
+    from: { queue: ${queue}, bind: [{ exchange: ${exchange}, key: "#" }] }
+    transform: pick.js
+    to: { webhook: { url: "${h.receiver.url()}", schema: receiver.json } }
+`,
+      },
+      h.broker,
+      {
+        schemas: {
+          'receiver.json':
+            '{ "type": "object", "required": ["id"], "properties": { "id": { "type": "string" } } }',
+        },
+        plugins: { 'pick.js': 'export default (msg) => ({ body: { id: msg.body.ref } })' },
+      },
+    );
+    await h.broker.publish(exchange, 'e', '{"ref":"r-1"}', {
+      messageId: 'fits',
+      contentType: 'application/json',
+    });
+    await h.broker.publish(exchange, 'e', '{"ref":7}', {
+      messageId: 'breaks',
+      contentType: 'application/json',
+    });
+
+    await waitFor('one dead letter', async () => (await h.broker.depth(`${queue}.dlq`)) === 1);
+    await waitFor('one delivery', () => h.receiver.requests.length === 1);
+    expect(JSON.parse(h.receiver.requests[0]!.body)).toEqual({ id: 'r-1' });
+    const [letter] = await h.broker.drain(`${queue}.dlq`);
+    expect(letter!.properties.messageId).toBe('breaks');
+    expect(letter!.properties.headers).toMatchObject({
+      'x-warren-error': 'schema: /id must be string',
+      'x-warren-schema': 'receiver.json',
+      'x-warren-attempts': 1,
+    });
+    // The original body is what is dead-lettered, as for every dead letter of a transformed route.
+    expect(letter!.content.toString()).toBe('{"ref":7}');
+  });
+
   it('applies a schema edited on disk by a hot reload, messages flowing throughout, nothing lost', async () => {
     const exchange = uniqueName('contract.hot');
     const queue = uniqueName('contract.hot.q');

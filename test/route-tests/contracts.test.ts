@@ -11,7 +11,15 @@ const routes = lines(
   '    from: { queue: t.orders }',
   '    schema: { by: type, map: { order.v1: order.json } }',
   '    to: { webhook: { url: http://127.0.0.1:9/hooks/orders } }',
+  '  reshaped:',
+  '    from: { queue: t.reshaped }',
+  '    transform: reshape.js',
+  '    to: { webhook: { url: http://127.0.0.1:9/hooks/reshaped, schema: order.json } }',
 );
+
+/** Keeps `id` and `lines` unless the message asks it to forget the lines. */
+const reshape =
+  'export default (msg) => ({ body: msg.body.forget ? { id: msg.body.id } : { id: msg.body.id, lines: msg.body.lines } })';
 
 const orderSchema = JSON.stringify({
   type: 'object',
@@ -30,6 +38,7 @@ describe('warren test: expect invalid', () => {
     for (const sub of ['routes', 'plugins', 'schemas', 'tests']) await mkdir(join(dir, sub));
     await writeFile(join(dir, 'routes', 'routes.yaml'), routes);
     await writeFile(join(dir, 'schemas', 'order.json'), orderSchema);
+    await writeFile(join(dir, 'plugins', 'reshape.js'), reshape);
     await writeFile(join(dir, 'tests', 'orders.yaml'), testFile);
     let stdout = '';
     let stderr = '';
@@ -110,6 +119,24 @@ describe('warren test: expect invalid', () => {
       ],
       ['actually valid', { path: 'invalid', message: 'expected invalid, got 1 webhook request (ack)' }],
     ]);
+  });
+
+  it("checks what a transform hands the target against the target's schema", async () => {
+    const result = await run(
+      lines(
+        'route: reshaped',
+        'cases:',
+        '  - name: reshaped and conforming',
+        '    message: { body: { id: o-1, lines: [{ sku: A }], extra: 1 } }',
+        '    expect: { webhook: [{ body: { id: o-1, lines: [{ sku: A }] } }] }',
+        '  - name: the transform drops the lines',
+        '    message: { body: { id: o-1, lines: [{ sku: A }], forget: true } }',
+        `    expect: { invalid: { pointer: (root), message: "required property 'lines'", schema: order.json } }`,
+      ),
+    );
+
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toMatch(/2 passed, 0 failed\n$/);
   });
 
   it('refuses an `invalid` expectation of the wrong shape at its line', async () => {
