@@ -146,7 +146,7 @@ export const events = {
         r.outcome === 'dead_letter'
           ? 'dead-lettered'
           : r.outcome === 'invalid'
-            ? 'dead-lettered: the body breaks the route schema'
+            ? 'dead-lettered: the body breaks its schema'
             : 'delivery not completed; broker will redeliver',
       );
   },
