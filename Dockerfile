@@ -16,6 +16,7 @@ FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     WARREN_ROUTES=/app/routes.d \
     WARREN_PLUGINS=/app/plugins \
+    WARREN_SCHEMAS=/app/schemas \
     WARREN_ADMIN_PORT=8080 \
     WARREN_ADMIN_HOST=0.0.0.0
 WORKDIR /app
@@ -26,10 +27,11 @@ COPY bin ./bin
 COPY schema ./schema
 COPY routes.d ./routes.d
 COPY plugins ./plugins
+COPY schemas ./schemas
 # The admin API listens on every interface so probes and port mappings reach it. Without
 # WARREN_ADMIN_TOKEN its mutating and DLQ endpoints then answer 403: set a token (deploy/ does).
-# Kubernetes mounts a ConfigMap over routes.d/ (and plugins/); the image's examples are the default.
-VOLUME ["/app/routes.d", "/app/plugins"]
+# Kubernetes mounts a ConfigMap over routes.d/ (and plugins/, schemas/); the image's examples are the default.
+VOLUME ["/app/routes.d", "/app/plugins", "/app/schemas"]
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \

@@ -14,10 +14,12 @@ export interface BenchOptions {
   /** Both sides by default; one side only is handy under a profiler. */
   sides: Side[];
   target: number;
+  /** `--contracts`: only the message-contract figure (bench/contracts.ts). */
+  contractsOnly: boolean;
 }
 
 const usage = `usage: npm run bench -- [--messages N] [--prefetch P] [--rounds R] [--window W]
-                       [--queue-type quorum|classic] [--only warren|floor]
+                       [--queue-type quorum|classic] [--only warren|floor] [--contracts]
 env: BENCH_MESSAGES, BENCH_PREFETCH, BENCH_ROUNDS, AMQP_URL`;
 
 function positive(name: string, value: string | undefined, fallback: number): number {
@@ -38,6 +40,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       window: { type: 'string' },
       'queue-type': { type: 'string' },
       only: { type: 'string' },
+      contracts: { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
@@ -58,5 +61,6 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     queueType,
     sides: only ? [only] : ['warren', 'floor'],
     target: 0.9,
+    contractsOnly: values.contracts ?? false,
   };
 }

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { BenchBroker, messageBody } from './broker.js';
+import { measureContracts, printContracts } from './contracts.js';
 import { measureFailover, printFailover } from './failover.js';
 import { measureLargeBodies, printLargeBodies } from './large-bodies.js';
 import { measureLoader, printLoader } from './loader.js';
@@ -34,6 +35,7 @@ function describe(options: BenchOptions): string {
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2), process.env);
   const runId = randomBytes(3).toString('hex');
+  if (options.contractsOnly) return contractsFigure(options, runId);
   console.log(describe(options));
   const broker = await BenchBroker.connect(options.amqpUrl);
   // Ctrl-C mid-run: still delete what this run declared.
@@ -91,6 +93,7 @@ async function main(): Promise<void> {
   const reload = await measureReload(options.amqpUrl);
   printReload(reload);
   console.log(JSON.stringify({ bench: 'warren-plugin-route', messages: pluginMessages, ...plugin }));
+  await contractsFigure(options, runId); // issue 13: the webhook route with a realistic schema
   // The isolate's cost per call, against the same transform called in the host.
   const sandbox = await measureSandbox();
   printSandbox(sandbox);
@@ -107,6 +110,12 @@ async function main(): Promise<void> {
   const failover = await measureFailover();
   printFailover(failover);
   console.log(JSON.stringify({ bench: 'warren-failover', ...failover }));
+}
+
+async function contractsFigure(options: BenchOptions, runId: string): Promise<void> {
+  const figures = await measureContracts(options, runId);
+  printContracts(figures, options.target);
+  console.log(JSON.stringify({ bench: 'warren-contracts', ...figures }));
 }
 
 main().then(

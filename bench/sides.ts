@@ -32,6 +32,8 @@ export interface BenchContext {
   broker: BenchBroker;
   receiver: Receiver;
   body: Buffer;
+  /** The route's `schema:` and the schemas directory it names a file in (bench/contracts.ts). */
+  contract?: { schema: string; schemasDir: string };
 }
 
 /** Long enough for a very slow run, short enough that a stuck one ends the bench. */
@@ -66,7 +68,7 @@ function routeYaml(queue: string, ctx: BenchContext): string {
   return `${queues}routes:
   bench-webhook:
     from: { queue: ${queue} }
-    prefetch: ${prefetch}
+    prefetch: ${prefetch}${ctx.contract ? `\n    schema: ${ctx.contract.schema}` : ''}
     to:
       webhook: { url: "${ctx.receiver.url('/warren')}" }
 `;
@@ -102,7 +104,8 @@ export async function drainWithWarren(ctx: BenchContext, queue: string): Promise
   let runtime: Runtime | undefined;
   try {
     await writeFile(join(dir, 'bench.yaml'), routeYaml(queue, ctx));
-    const loaded = await loadConfig(dir, {});
+    const schemas = ctx.contract ? { schemasDir: ctx.contract.schemasDir } : {};
+    const loaded = await loadConfig(dir, {}, './plugins', schemas);
     if (!loaded.ok) throw new Error(`bench route is invalid: ${JSON.stringify(loaded.issues)}`);
     const route = planTopology(loaded.config).routes[0]!;
     broker.track(...route.queues.map((q) => q.name));

@@ -3,6 +3,7 @@ import { parseAmqpUrls } from '../amqp/url.js';
 import { parseDuration } from '../config/duration.js';
 import { defaultMaxFileBytes } from '../config/read.js';
 import { routesSchema } from '../config/schema.js';
+import { defaultSchemasDir } from '../config/schemas.js';
 import { WarrenError } from '../errors.js';
 
 const usage = `Usage: warren <command> [options]
@@ -22,6 +23,7 @@ Commands:
 Options (environment variable, default):
   --routes DIR         route files (WARREN_ROUTES, ./routes.d); validate and plan also take DIR as argument
   --plugins DIR        plugin files, watched for reloads (WARREN_PLUGINS, ./plugins)
+  --schemas DIR        JSON Schemas a route's schema: names, watched for reloads (WARREN_SCHEMAS, ./schemas)
   --amqp URL           broker (AMQP_URL, amqp://guest:guest@127.0.0.1:5672); amqp:// or amqps://
   --admin-port N       admin HTTP port (WARREN_ADMIN_PORT, 8080; 0 picks a free one)
   --admin-host HOST    address the admin API listens on (WARREN_ADMIN_HOST, 127.0.0.1); without
@@ -42,6 +44,8 @@ TLS (amqps://; environment only, read at start; the system CAs are always truste
 export interface Settings {
   routes: string;
   plugins: string;
+  /** The schemas directory (`schema:` of a route names files in it). */
+  schemas: string;
   amqp: string;
   adminPort: number;
   adminHost: string;
@@ -67,6 +71,7 @@ export function resolveSettings(
     options: {
       routes: { type: 'string' },
       plugins: { type: 'string' },
+      schemas: { type: 'string' },
       amqp: { type: 'string' },
       'admin-port': { type: 'string' },
       'admin-host': { type: 'string' },
@@ -118,6 +123,7 @@ export function resolveSettings(
     settings: {
       routes: values.routes ?? env.WARREN_ROUTES ?? './routes.d',
       plugins: values.plugins ?? env.WARREN_PLUGINS ?? './plugins',
+      schemas: values.schemas ?? env.WARREN_SCHEMAS ?? defaultSchemasDir,
       amqp: amqpUrl,
       adminPort: port,
       adminHost,

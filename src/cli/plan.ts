@@ -9,7 +9,7 @@ import type { Settings } from './main.js';
 /** `prune`: also ask the Warren at `adminUrl` what it declared that the files no longer use. */
 export type PlanSettings = Pick<
   Settings,
-  'routes' | 'plugins' | 'format' | 'maxFileBytes' | 'prune' | 'adminUrl'
+  'routes' | 'plugins' | 'schemas' | 'format' | 'maxFileBytes' | 'prune' | 'adminUrl'
 >;
 
 /**
@@ -19,6 +19,7 @@ export type PlanSettings = Pick<
 export async function planCommand(settings: PlanSettings, env: NodeJS.ProcessEnv): Promise<number> {
   const result = await loadConfig(settings.routes, env, settings.plugins, {
     maxFileBytes: settings.maxFileBytes,
+    schemasDir: settings.schemas,
   });
   if (!result.ok) {
     for (const issue of result.issues) process.stderr.write(`${formatIssue(issue)}\n`);

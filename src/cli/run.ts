@@ -13,7 +13,7 @@ import type { Settings } from './main.js';
 
 export type RunSettings = Pick<
   Settings,
-  'routes' | 'plugins' | 'amqp' | 'adminPort' | 'adminHost' | 'drainTimeoutMs' | 'maxFileBytes'
+  'routes' | 'plugins' | 'schemas' | 'amqp' | 'adminPort' | 'adminHost' | 'drainTimeoutMs' | 'maxFileBytes'
 >;
 
 /**
@@ -33,6 +33,7 @@ export async function runCommand(settings: RunSettings, env: NodeJS.ProcessEnv):
   }
   const result = await loadConfig(settings.routes, env, settings.plugins, {
     maxFileBytes: settings.maxFileBytes,
+    schemasDir: settings.schemas,
   });
   if (!result.ok) {
     for (const issue of result.issues) {
@@ -53,6 +54,7 @@ export async function runCommand(settings: RunSettings, env: NodeJS.ProcessEnv):
   const reloader = new Reloader(runtime, {
     routesDir: settings.routes,
     pluginsDir: settings.plugins,
+    schemasDir: settings.schemas,
     log,
     env,
     maxFileBytes: settings.maxFileBytes,

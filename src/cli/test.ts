@@ -11,6 +11,8 @@ export const defaultTestDir = './routes.d.test';
 export interface TestSettings {
   routes: string;
   plugins: string;
+  /** Default ./schemas. */
+  schemas?: string;
   format: 'text' | 'json';
 }
 
@@ -31,7 +33,7 @@ export async function testCommand(
     files = await listTestFiles(where);
   } catch (err) {
     out.stderr(
-      `warren: ${(err as Error).message}\nUsage: warren test [DIR|FILE...] [--routes DIR] [--plugins DIR]\n`,
+      `warren: ${(err as Error).message}\nUsage: warren test [DIR|FILE...] [--routes DIR] [--plugins DIR] [--schemas DIR]\n`,
     );
     return 2;
   }
@@ -39,7 +41,9 @@ export async function testCommand(
     out.stderr(`warren: no test files (*.yaml) in ${where.join(', ')}\n`);
     return 1;
   }
-  const loaded = await loadConfig(settings.routes, env, settings.plugins);
+  const loaded = await loadConfig(settings.routes, env, settings.plugins, {
+    ...(settings.schemas === undefined ? {} : { schemasDir: settings.schemas }),
+  });
   if (!loaded.ok) {
     for (const issue of loaded.issues) out.stderr(`${formatIssue(issue)}\n`);
     out.stderr(`${loaded.issues.length} error(s) in ${settings.routes}: no tests run\n`);

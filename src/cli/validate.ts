@@ -5,6 +5,7 @@ import { loadConfig } from '../config/load.js';
 export interface ValidateSettings {
   routes: string;
   plugins: string;
+  schemas: string;
   format: 'text' | 'json';
   maxFileBytes: number;
 }
@@ -15,7 +16,10 @@ export interface ValidateSettings {
  */
 export async function validateCommand(settings: ValidateSettings, env: NodeJS.ProcessEnv): Promise<number> {
   const result = await checkPlugins(
-    await loadConfig(settings.routes, env, settings.plugins, { maxFileBytes: settings.maxFileBytes }),
+    await loadConfig(settings.routes, env, settings.plugins, {
+      maxFileBytes: settings.maxFileBytes,
+      schemasDir: settings.schemas,
+    }),
   );
   if (settings.format === 'json') {
     const out = result.ok

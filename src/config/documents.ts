@@ -40,6 +40,8 @@ export interface LoadedFiles {
 export interface LoadOptions {
   /** Largest route file read, in bytes (`--max-file-bytes`); default 4 MiB. */
   maxFileBytes?: number;
+  /** The schemas directory a route's `schema:` names files in (`--schemas`); default ./schemas. */
+  schemasDir?: string;
 }
 
 /** Collections nested deeper than this are refused before anything recurses into them. */

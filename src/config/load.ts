@@ -3,6 +3,7 @@ import { interpolateDocs } from './interpolate.js';
 import { type ConfigIssue, sortIssues } from './issues.js';
 import { normalizeDocs, type PluginUse } from './normalize.js';
 import { redactIssues } from './redact.js';
+import { defaultSchemasDir, SchemaCatalog } from './schemas.js';
 import type { Config } from './types.js';
 import { type CheckedDoc, validateDocument } from './validate.js';
 
@@ -30,7 +31,8 @@ export async function loadConfig(
   pluginsDir = './plugins',
   options: LoadOptions = {},
 ): Promise<ValidationResult> {
-  return validateLoaded(await loadRouteFiles(dir, options), env, pluginsDir);
+  const schemas = await SchemaCatalog.load(options.schemasDir ?? defaultSchemasDir);
+  return validateLoaded(await loadRouteFiles(dir, options), env, pluginsDir, schemas);
 }
 
 /** Every stage after reading, for documents already parsed (the fuzz tests feed it directly). */
@@ -38,6 +40,7 @@ export function validateLoaded(
   loaded: LoadedFiles,
   env: NodeJS.ProcessEnv = process.env,
   pluginsDir = './plugins',
+  schemas?: SchemaCatalog,
 ): ValidationResult {
   const issues = [...loaded.issues];
   const interpolation = interpolateDocs(loaded.docs, env);
@@ -55,7 +58,7 @@ export function validateLoaded(
     }
     if (result.checked) checked.push(result.checked);
   }
-  const built = normalizeDocs(checked, pluginsDir);
+  const built = normalizeDocs(checked, pluginsDir, schemas);
   for (const issue of built.issues) issues.push(issue);
   const { pluginUses } = built;
   if (issues.length > 0) {

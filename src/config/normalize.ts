@@ -15,7 +15,9 @@ import type { RawDoc } from './documents.js';
 import { parseDuration } from './duration.js';
 import { type ConfigIssue, escapePointer, issueAt } from './issues.js';
 import { positionOf } from './positions.js';
+import { resolveContracts } from './route-schema.js';
 import type { RawBinding, RawDocument, RawExchange, RawFilter, RawQueue, RawRoute } from './schema.js';
+import { defaultSchemasDir, SchemaCatalog } from './schemas.js';
 import { parseSize } from './size.js';
 import {
   type ArgValue,
@@ -57,6 +59,9 @@ export interface Normalized {
 /** What normalising gathers across every document. */
 interface State extends Normalized {
   pluginsDir: string;
+  /** The schemas directory; the first route declaring `schema:` compiles it. */
+  schemas: SchemaCatalog;
+  usesSchemas: boolean;
   /** The first definition of each `kind\0name`. */
   defined: Map<string, Origin>;
   /** Queues consumed, for one route per queue: from every route whose `from.queue` is readable. */
@@ -65,7 +70,7 @@ interface State extends Normalized {
   replicas: ReplicasUse[];
 }
 
-export function normalizeDocs(docs: CheckedDoc[], pluginsDir: string): Normalized {
+export function normalizeDocs(docs: CheckedDoc[], pluginsDir: string, schemas?: SchemaCatalog): Normalized {
   const config: Normalized['config'] = { exchanges: [], queues: [], routes: [], plugins: {} };
   const state: State = {
     config,
@@ -73,6 +78,8 @@ export function normalizeDocs(docs: CheckedDoc[], pluginsDir: string): Normalize
     secrets: [],
     pluginUses: [],
     pluginsDir,
+    schemas: schemas ?? SchemaCatalog.empty(defaultSchemasDir),
+    usesSchemas: false,
     defined: new Map(),
     consumers: [],
     replicas: [],
@@ -85,6 +92,11 @@ export function normalizeDocs(docs: CheckedDoc[], pluginsDir: string): Normalize
   }
   for (const issue of oneRoutePerQueue(state.consumers)) state.issues.push(issue);
   for (const issue of checkReplicas(state.replicas, config.queues)) state.issues.push(issue);
+  if (state.usesSchemas) {
+    // A `$ref` may reach any file: with one route checking bodies, every schema file must compile.
+    for (const issue of state.schemas.issues()) state.issues.push(issue);
+    config.schemas = state.schemas.files();
+  }
   const { issues, secrets, pluginUses } = state;
   return { config, issues, secrets, pluginUses };
 }
@@ -194,6 +206,9 @@ function addRoute(state: State, { raw, broken }: CheckedDoc, name: string, value
   }
   const plugins = resolvePlugins(state, check, r);
   if (!plugins) fine = false;
+  const contracts = resolveContracts(check, r, state.schemas);
+  state.usesSchemas ||= contracts.uses;
+  if (!contracts.ok) fine = false;
   const maxInFlightBytes =
     r.maxInFlightBytes === undefined || !check.ok('/maxInFlightBytes')
       ? defaults.maxInFlightBytes
@@ -215,6 +230,7 @@ function addRoute(state: State, { raw, broken }: CheckedDoc, name: string, value
 
   // Schema-valid and every check passed: the route as the runtime takes it.
   const route = toRoute(name, queue, r, origin, plugins, maxInFlightBytes);
+  Object.assign(route, contracts.spec);
   if (route.target.kind === 'webhook') state.secrets.push(...(route.target.sign?.secrets ?? []));
   state.config.routes.push(route);
 }

@@ -133,6 +133,40 @@ const rateLimit = {
   },
 } as const;
 
+/** A schema file's name in the schemas directory (`order.v1.json`, `common/address.json`). */
+const schemaName = { type: 'string', minLength: 1, maxLength: 255 } as const;
+
+const messageSchema = {
+  description:
+    'Check each body against a JSON Schema (after `when`, before `transform`): a file in the schemas directory, or { by, map, otherwise } choosing one per message. An invalid body is dead-lettered at once.',
+  anyOf: [
+    schemaName,
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['by', 'map'],
+      properties: {
+        by: {
+          type: 'string',
+          pattern: '^(type|header:.+)$',
+          description: '`type` (the AMQP type property) or `header:<name>`.',
+        },
+        map: {
+          type: 'object',
+          minProperties: 1,
+          description: 'Value of the type or header → schema file.',
+          additionalProperties: schemaName,
+        },
+        otherwise: {
+          enum: ['deadLetter', 'pass'],
+          description:
+            'A message whose value is absent or not in the map: deadLetter (the default, as invalid) or pass (delivered unchecked).',
+        },
+      },
+    },
+  ],
+} as const;
+
 /** `to`'s properties: each target's schema under its kind, typed so `FromSchema` reads them too. */
 type TargetProperties = { [T in AnyTarget as T['kind']]: T['schema'] };
 const targetProperties = Object.fromEntries(targets.map((t) => [t.kind, t.schema])) as TargetProperties;
@@ -183,6 +217,7 @@ const route = {
     },
     when,
     rateLimit,
+    schema: messageSchema,
     maxInFlightBytes: {
       ...sizeSchema,
       description: `${sizeSchema.description.replace(/\.$/, '')}; the most message body bytes the route works on at once (default 64MiB). A larger message still runs, alone.`,

@@ -117,6 +117,32 @@ export interface PluginTargetSpec {
 
 export type TargetSpec = WebhookTargetSpec | RepublishTargetSpec | PluginTargetSpec;
 
+/** `schema: { by, map, otherwise }`: the schema of each message chosen by its `type` or a header. */
+export interface SchemaChoice {
+  /** The AMQP `type` property, or a header (named as written; AMQP header names are case-sensitive). */
+  by: { property: 'type' } | { header: string };
+  /** Value (as text) → schema name. */
+  map: Record<string, string>;
+  /** A message whose value is absent or not in the map: dead-lettered as invalid, or delivered unchecked. */
+  otherwise: 'deadLetter' | 'pass';
+}
+
+/**
+ * A route's message contract: one schema for every message, or a choice per message. `setHash`
+ * is the hash of the schemas directory: part of the fingerprint, so editing a schema reloads the
+ * routes that declare one (a `$ref` may reach any file of the directory).
+ */
+export type MessageSchema = ({ name: string } | { choose: SchemaChoice }) & { setHash: string };
+
+/** The schemas directory as loaded, when a route declares `schema:`: compiled where it is used. */
+export interface SchemaFiles {
+  /** As given (`--schemas`), for messages. */
+  dir: string;
+  /** Hash of every file's name and text: the key of the compiled set. */
+  hash: string;
+  files: Array<{ name: string; text: string }>;
+}
+
 export interface RetryPolicy {
   /** Total tries including the first. */
   attempts: number;
@@ -163,6 +189,10 @@ export interface RouteSpec {
   rateLimit?: RateLimit;
   /** The most body bytes of deliveries started and not yet settled (one larger delivery runs alone). */
   maxInFlightBytes: number;
+  /** Optional check of each body against a JSON Schema, after `when`, before `transform`. */
+  schema?: MessageSchema;
+  /** `to.webhook.schema` / `to.republish.schema`: what reaches the target (after the transform) is checked. */
+  outputSchema?: { name: string; setHash: string };
   /** Optional sandboxed step before the target. */
   transform?: PluginRef;
   target: TargetSpec;
@@ -181,6 +211,8 @@ export interface Config {
   version: string;
   /** Source of every plugin a route uses, by absolute path (compiled once per file and limits). */
   plugins: Record<string, string>;
+  /** The schemas directory, when a route declares `schema:`. */
+  schemas?: SchemaFiles;
 }
 
 export const defaults = {
@@ -245,6 +277,7 @@ type Assert<T extends true> = T;
 
 type RawSign = NonNullable<RawWebhook['sign']>;
 type RawPluginObject = Exclude<RawPluginRef, string>;
+type RawSchemaChoice = Exclude<NonNullable<RawRoute['schema']>, string>;
 
 type _ConformsToSchema = [
   Assert<Conforms<ExchangeSpec, RawExchange, 'bind'>>,
@@ -261,17 +294,31 @@ type _ConformsToSchema = [
     Conforms<
       RouteSpec,
       RawRoute,
-      'from' | 'when' | 'rateLimit' | 'maxInFlightBytes' | 'transform' | 'to' | 'retry' | 'deadLetter'
+      | 'from'
+      | 'when'
+      | 'rateLimit'
+      | 'maxInFlightBytes'
+      | 'schema'
+      | 'transform'
+      | 'to'
+      | 'retry'
+      | 'deadLetter'
     >
   >,
+  Assert<Conforms<SchemaChoice, RawSchemaChoice, 'by'>>,
   Assert<Conforms<RateLimit, NonNullable<RawRoute['rateLimit']>, 'per'>>,
   Assert<Conforms<RetryPolicy, NonNullable<RawRoute['retry']>, 'backoff'>>,
   Assert<
-    Conforms<WebhookTargetSpec, RawWebhook, 'timeout' | 'sign' | 'retryOn' | 'deadLetterOn' | 'circuit'>
+    Conforms<
+      WebhookTargetSpec,
+      RawWebhook,
+      'timeout' | 'sign' | 'retryOn' | 'deadLetterOn' | 'circuit' | 'schema'
+    >
   >,
   Assert<Conforms<NonNullable<WebhookTargetSpec['sign']>, RawSign, 'secret'>>,
   Assert<Conforms<CircuitPolicy, RawCircuit, 'window' | 'cooldown'>>,
-  Assert<Conforms<RepublishTargetSpec, RawRepublish>>,
+  // A target's `schema` becomes the route's `outputSchema` (with the directory's hash).
+  Assert<Conforms<RepublishTargetSpec, RawRepublish, 'schema'>>,
   // `to.plugin` and `transform` share pluginRefSchema's keys, and PluginRef holds both normalised.
   Assert<Conforms<PluginRef, RawPluginTarget, 'timeout'>>,
   Assert<Conforms<PluginRef, RawPluginObject, 'timeout'>>,

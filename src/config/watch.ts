@@ -52,7 +52,7 @@ export async function hashDirectories(dirs: string[]): Promise<string> {
  * The caller compares content hashes and skips reloads that would change nothing.
  */
 export function watchDirectories(
-  dirs: string[],
+  dirs: Array<string | { dir: string; recursive: boolean }>,
   onChange: () => void,
   options = defaultWatchOptions,
 ): { close(): void } {
@@ -62,9 +62,10 @@ export function watchDirectories(
     clearTimeout(timer);
     timer = setTimeout(onChange, options.debounceMs);
   };
-  for (const dir of dirs) {
+  for (const entry of dirs) {
+    const { dir, recursive } = typeof entry === 'string' ? { dir: entry, recursive: false } : entry;
     try {
-      const watcher = watch(dir, { persistent: false }, schedule);
+      const watcher = watch(dir, { persistent: false, recursive }, schedule);
       watcher.on('error', () => {}); // the directory went away; polling still covers it
       watchers.push(watcher);
     } catch {

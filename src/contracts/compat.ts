@@ -59,7 +59,7 @@ export function parseExamples(file: SchemaFile): { examples: Example[] } | { pro
   try {
     parsed = JSON.parse(file.text);
   } catch (err) {
-    const offset = offsetOf(err as Error);
+    const offset = offsetOf(err as Error, file.text);
     return {
       problem: {
         file: file.name,

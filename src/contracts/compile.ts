@@ -71,10 +71,23 @@ function dialectOf(schema: unknown): 'd2020' | 'd07' | { unsupported: string } {
   return { unsupported: declared };
 }
 
-/** The character offset in a JSON.parse error message (`... in JSON at position 12`), if any. */
-export function offsetOf(err: Error): number | undefined {
-  const match = /at position (\d+)/.exec(err.message);
-  return match ? Number(match[1]) : undefined;
+/**
+ * The character offset of a JSON.parse error: `... in JSON at position 12`, or for V8's
+ * `Unexpected token ']', ..."ed": ["a",]" is not valid JSON` found back from the context it
+ * quotes (10 characters before the token when the start is cut, else from the text's start).
+ */
+export function offsetOf(err: Error, text: string): number | undefined {
+  const at = /at position (\d+)/.exec(err.message);
+  if (at) return Number(at[1]);
+  const quoted = /^Unexpected token '([\s\S]+?)', (\.\.\.)?"([\s\S]*?)"(?:\.\.\.)? is not valid JSON$/.exec(
+    err.message,
+  );
+  if (!quoted) return undefined;
+  const [, token, cut, context] = quoted as unknown as [string, string, string | undefined, string];
+  const start = cut ? text.indexOf(context) : 0;
+  if (start < 0) return undefined;
+  const offset = cut ? start + 10 : context.indexOf(token);
+  return offset >= 0 ? offset : undefined;
 }
 
 /** Where ajv's "schema is invalid: data/properties/x/type must be …" points, as a JSON pointer. */
@@ -119,7 +132,7 @@ export class SchemaSet {
       try {
         schema = JSON.parse(file.text);
       } catch (err) {
-        const offset = offsetOf(err as Error);
+        const offset = offsetOf(err as Error, file.text);
         problems.push({
           file: file.name,
           message: `not valid JSON: ${(err as Error).message}`,

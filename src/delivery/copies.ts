@@ -98,6 +98,8 @@ export function retryCopy(msg: ConsumeMessage, d: Delivery): Options.Publish {
 export interface DeadLetterReason {
   reason: string;
   status?: number;
+  /** The schema a body broke (`x-warren-schema`). */
+  schema?: string;
 }
 
 /** The headers `deadLetterCopy` writes: what a dead letter keeps when nothing else can be sent. */
@@ -105,6 +107,7 @@ export const deadLetterAnnotations: ReadonlySet<string> = new Set([
   'x-warren-route',
   'x-warren-error',
   'x-warren-status',
+  'x-warren-schema',
   'x-warren-attempts',
   'x-warren-failed-at',
   'x-warren-original-exchange',
@@ -127,6 +130,7 @@ export function deadLetterCopy(
       'x-warren-route': d.route,
       'x-warren-error': why.reason.slice(0, 500),
       ...(why.status !== undefined ? { 'x-warren-status': why.status } : {}),
+      ...(why.schema !== undefined ? { 'x-warren-schema': why.schema } : {}),
       'x-warren-attempts': d.attempt,
       'x-warren-failed-at': now.toISOString(),
       'x-warren-original-exchange': d.exchange,

@@ -180,15 +180,16 @@ async function publishCopy(
   try {
     const status = outcome.status;
     // The dead letter leaves even when its headers cannot be encoded (see publishEncodable).
+    const contract = outcome.kind === 'dead-letter' ? outcome.contract : undefined;
     await publishEncodable(
       publisher,
       '',
       plan.deadLetterQueue,
       msg.content,
-      () => deadLetterCopy(msg, d, { reason, ...(status !== undefined ? { status } : {}) }),
+      () => deadLetterCopy(msg, d, { reason, ...(status !== undefined ? { status } : {}), ...contract }),
       deadLetterAnnotations,
     );
-    return { final: await acked(msg, channel, 'dead_letter'), outcome };
+    return { final: await acked(msg, channel, contract ? 'invalid' : 'dead_letter'), outcome };
   } catch (err) {
     events.publishFailed(log, plan.name, 'dead_letter', err as Error);
     return { final: await requeue(msg, channel), outcome };

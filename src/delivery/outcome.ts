@@ -5,7 +5,8 @@
 export type Outcome =
   | { kind: 'ack' }
   | { kind: 'retry'; reason: string; status?: number; afterMs?: number }
-  | { kind: 'dead-letter'; reason: string; status?: number }
+  /** `contract`: the body broke the route's `schema:` (counted as `invalid`). */
+  | { kind: 'dead-letter'; reason: string; status?: number; contract?: { schema?: string } }
   | { kind: 'drop'; reason: string }
   /** The route's `when` filter did not match: acked, counted as `filtered`. */
   | { kind: 'filtered'; reason: string };
@@ -27,3 +28,10 @@ export const deadLetter = (reason: string, extra: { status?: number } = {}): Out
 export const drop = (reason: string): Outcome => ({ kind: 'drop', reason });
 
 export const filtered = (reason: string): Outcome => ({ kind: 'filtered', reason });
+
+/** The body broke the route's message contract: dead-lettered at once, counted as `invalid`. */
+export const invalid = (reason: string, schema?: string): Outcome => ({
+  kind: 'dead-letter',
+  reason,
+  contract: schema === undefined ? {} : { schema },
+});

@@ -62,7 +62,8 @@ export function formatPeek(report: PeekReport): string {
     cell(m.failedAt),
     cell(m.attempts),
     cell(m.status),
-    cell(m.error),
+    // A broken contract names its schema: `schema: /order/id must be string [order.v1.json]`.
+    cell(m.schema === undefined ? m.error : `${m.error ?? ''} [${m.schema}]`),
     cell(m.exchange === '' ? '(default)' : m.exchange, 32),
     cell(m.routingKey, 32),
     cell(m.contentType, 32),

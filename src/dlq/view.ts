@@ -25,6 +25,8 @@ export interface DeadLetterView {
   /** `x-warren-error`, or for a message the broker dead-lettered (poison guard) its reason. */
   error?: string;
   status?: number;
+  /** `x-warren-schema`: the schema a body broke (its pointer and message are in `error`). */
+  schema?: string;
   attempts?: number;
   failedAt?: string;
   /** Where the message was first published. */
@@ -127,6 +129,7 @@ export function describeDeadLetter(msg: Message, position: number): DeadLetterVi
       route: text(headers['x-warren-route']),
       error: error ?? (deathReason ? `dead-lettered by the broker: ${deathReason}` : undefined),
       status: headerNumber(headers['x-warren-status']),
+      schema: text(headers['x-warren-schema']),
       attempts: headerNumber(headers['x-warren-attempts']),
       failedAt: text(headers['x-warren-failed-at']),
       exchange: origin?.exchange,

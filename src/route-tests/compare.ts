@@ -1,10 +1,12 @@
+import type { Outcome } from '../delivery/outcome.js';
 import {
   type Expectation,
   type Observed,
-  outcomeKeys,
+  outcomeKey,
   type PublishExpectation,
   type RecordedPublish,
   type RequestExpectation,
+  schemaErrors,
 } from './suite.js';
 import { actualView, expectedView, notJson, parseJson } from './views.js';
 import type { RecordedRequest } from './webhook.js';
@@ -29,11 +31,11 @@ export function compare(expect: Expectation, observed: Observed): Comparison {
 function firstProblem(expect: Expectation, observed: Observed): Comparison['first'] {
   const { outcome } = observed;
   const wanted = expect.kind === 'webhook' || expect.kind === 'publish' ? 'ack' : expect.kind;
-  if (outcomeKeys[outcome.kind] !== wanted) {
+  if (outcomeKey(outcome) !== wanted) {
     const got =
       outcome.kind === 'ack'
         ? `${describeSent(observed)} (ack)`
-        : `${outcomeKeys[outcome.kind]}: ${outcome.reason}`;
+        : `${outcomeKey(outcome)}: ${outcome.reason}`;
     return { path: expect.kind, message: `expected ${describeExpected(expect)}, got ${got}` };
   }
   switch (expect.kind) {
@@ -41,6 +43,8 @@ function firstProblem(expect: Expectation, observed: Observed): Comparison['firs
       return compareList('webhook', 'request', expect.requests, observed.requests, compareRequest);
     case 'publish':
       return compareList('publish', 'message', expect.messages, observed.published, comparePublish);
+    case 'invalid':
+      return compareInvalid(expect, outcome);
     default: {
       const reason = outcome.kind === 'ack' ? '' : outcome.reason;
       if (expect.reason === undefined || reason.includes(expect.reason)) return undefined;
@@ -50,6 +54,38 @@ function firstProblem(expect: Expectation, observed: Observed): Comparison['firs
       };
     }
   }
+}
+
+/** An `invalid` expectation: the reason, one error's pointer and message, and the schema. */
+function compareInvalid(expect: Extract<Expectation, { kind: 'invalid' }>, outcome: Outcome): Problem {
+  const reason = outcome.kind === 'ack' ? '' : outcome.reason;
+  if (expect.reason !== undefined && !reason.includes(expect.reason)) {
+    return {
+      path: 'invalid',
+      message: `expected a reason containing ${show(expect.reason)}, got ${show(reason)}`,
+    };
+  }
+  const schema = outcome.kind === 'dead-letter' ? outcome.contract?.schema : undefined;
+  if (expect.schema !== undefined && expect.schema !== schema) {
+    return { path: 'invalid.schema', message: `expected ${show(expect.schema)}, got ${show(schema)}` };
+  }
+  if (expect.pointer === undefined && expect.message === undefined) return undefined;
+  const errors = schemaErrors(reason);
+  const found = errors.some(
+    (e) =>
+      (expect.pointer === undefined || e.pointer === expect.pointer) &&
+      (expect.message === undefined || e.message.includes(expect.message)),
+  );
+  if (found) return undefined;
+  const path = expect.pointer === undefined ? 'invalid.message' : 'invalid.pointer';
+  return { path, message: `expected an error ${describeError(expect)}, got ${show(reason)}` };
+}
+
+function describeError(expect: { pointer?: string; message?: string }): string {
+  const at =
+    expect.pointer === undefined ? '' : `at ${show(expect.pointer === '' ? '(root)' : expect.pointer)}`;
+  const says = expect.message === undefined ? '' : `containing ${show(expect.message)}`;
+  return [at, says].filter(Boolean).join(' ');
 }
 
 function describeExpected(expect: Expectation): string {

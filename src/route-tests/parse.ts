@@ -161,7 +161,19 @@ function toExpectation(expect: Case['expect']): Expectation {
   if (expect.drop !== undefined) return withReason('drop', expect.drop);
   if (expect.filtered !== undefined) return withReason('filtered', expect.filtered);
   if (expect.deadLetter !== undefined) return { kind: 'deadLetter', reason: expect.deadLetter };
+  if (expect.invalid !== undefined) return toInvalid(expect.invalid);
   return { kind: 'retry', reason: expect.retry ?? '' };
+}
+
+function toInvalid(given: NonNullable<Case['expect']['invalid']>): Expectation {
+  if (typeof given === 'boolean') return { kind: 'invalid' };
+  if (typeof given === 'string') return { kind: 'invalid', reason: given };
+  return {
+    kind: 'invalid',
+    ...(given.pointer !== undefined ? { pointer: given.pointer === '(root)' ? '' : given.pointer } : {}),
+    ...(given.message !== undefined ? { message: given.message } : {}),
+    ...(given.schema !== undefined ? { schema: given.schema } : {}),
+  };
 }
 
 function withReason(kind: 'drop' | 'filtered', given: boolean | string): Expectation {

@@ -3,6 +3,7 @@ import pino from 'pino';
 import type { Publisher } from '../amqp/publisher.js';
 import type { ConfigIssue } from '../config/issues.js';
 import type { Config } from '../config/types.js';
+import { SchemaSets } from '../contracts/sets.js';
 import { toDelivery } from '../delivery/delivery.js';
 import { type Outcome, retry } from '../delivery/outcome.js';
 import { SandboxCache } from '../plugins/cache.js';
@@ -63,6 +64,7 @@ export async function runTestFiles(files: string[], config: Config, plan: Plan):
   const deps: TargetDeps = {
     publisher,
     sandbox: (ref) => sandboxes.acquire(ref, config.plugins[ref.file] ?? ''),
+    schemas: schemaSetsOf(config).get,
   };
   const target = async (route: RoutePlan): Promise<Handler> =>
     route.target.kind === 'webhook'
@@ -165,7 +167,7 @@ export function consumeMessage(m: TestMessage, defaultExchange: string): Consume
       expiration: undefined,
       messageId: m.messageId,
       timestamp: undefined,
-      type: undefined,
+      type: m.type,
       userId: undefined,
       appId: undefined,
       clusterId: undefined,
@@ -194,4 +196,11 @@ function collectingLogger(lines: string[]) {
       },
     },
   );
+}
+
+/** The route's `schema:` applies in a test run too: the directory the routes were validated with. */
+function schemaSetsOf(config: Config): { get: (hash: string) => ReturnType<SchemaSets['get']> } {
+  const sets = new SchemaSets();
+  if (config.schemas) sets.add(config.schemas);
+  return { get: (hash) => sets.get(hash) };
 }

@@ -78,6 +78,25 @@ const reason = (key: string) =>
     errorMessage: `\`${key}\` is a text the ${key} reason contains`,
   }) as const;
 
+/** The route's `schema:` refused the body: true, a text its reason contains, or the error's parts. */
+const invalid = {
+  type: ['boolean', 'string', 'object'],
+  title: '`invalid`',
+  not: { enum: [false, ''] },
+  additionalProperties: false,
+  minProperties: 1,
+  properties: {
+    pointer: text('pointer'),
+    message: text('message'),
+    schema: text('schema'),
+  },
+  errorMessage: {
+    type: '`invalid` is true, a text the schema reason contains, or { pointer, message, schema }',
+    not: '`invalid` is true, a text the schema reason contains, or { pointer, message, schema }',
+    minProperties: '`invalid` needs pointer, message or schema',
+  },
+} as const;
+
 /** Exactly one of these is a case's `expect`. */
 const expectations = {
   webhook: { ...list('webhook'), items: request },
@@ -86,6 +105,7 @@ const expectations = {
   filtered: anyReason('filtered', 'filter'),
   deadLetter: reason('deadLetter'),
   retry: reason('retry'),
+  invalid,
 } as const;
 
 const expectationKeys = Object.keys(expectations).join(', ');
@@ -115,6 +135,7 @@ const message = {
     routingKey: text('routingKey'),
     exchange: text('exchange'),
     messageId: text('messageId'),
+    type: text('type'),
     redelivered: { type: 'boolean', errorMessage: '`redelivered` must be true or false' },
     attempt: { type: 'integer', minimum: 1, errorMessage: '`attempt` must be an integer of at least 1' },
   },

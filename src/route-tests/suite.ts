@@ -18,6 +18,8 @@ export interface TestMessage {
   /** Default: the exchange of the route's first binding ('' without bindings). */
   exchange?: string;
   messageId?: string;
+  /** The AMQP `type` property (a route's `schema: { by: type }` reads it). */
+  type?: string;
   redelivered: boolean;
   /** 1 for a first delivery; more for a retry copy (carried as `x-warren-attempt`). */
   attempt: number;
@@ -50,7 +52,13 @@ export type Expectation =
   /** The route's `when` filter turned it away; `reason` as for drop. */
   | { kind: 'filtered'; reason?: string }
   | { kind: 'deadLetter'; reason: string }
-  | { kind: 'retry'; reason: string };
+  | { kind: 'retry'; reason: string }
+  /**
+   * The route's `schema:` refused the body (dead-lettered as invalid). Each given part must hold:
+   * `reason` a substring of the whole reason; `pointer` one error's JSON pointer ('' or `(root)`
+   * for the body itself), `message` a substring of that error's message; `schema` the schema named.
+   */
+  | { kind: 'invalid'; reason?: string; pointer?: string; message?: string; schema?: string };
 
 export interface TestCase {
   name: string;
@@ -95,3 +103,23 @@ export const outcomeKeys: Record<Outcome['kind'], string> = {
   'dead-letter': 'deadLetter',
   filtered: 'filtered',
 };
+
+/** The `expect` key of an outcome: a dead letter for a broken contract is `invalid`. */
+export function outcomeKey(outcome: Outcome): string {
+  return outcome.kind === 'dead-letter' && outcome.contract ? 'invalid' : outcomeKeys[outcome.kind];
+}
+
+/** One error of an `invalid` reason (`schema: /a must be string; /b …`): its pointer and message. */
+export function schemaErrors(reason: string): Array<{ pointer: string; message: string }> {
+  return reason
+    .replace(/^schema: /, '')
+    .split('; ')
+    .map((part) => {
+      const space = part.indexOf(' ');
+      const pointer = space < 0 ? part : part.slice(0, space);
+      return {
+        pointer: pointer === '(root)' ? '' : pointer,
+        message: space < 0 ? '' : part.slice(space + 1),
+      };
+    });
+}

@@ -3,10 +3,11 @@ import { stringify } from 'yaml';
 import {
   type Expectation,
   type Observed,
-  outcomeKeys,
+  outcomeKey,
   type PublishExpectation,
   type RecordedPublish,
   type RequestExpectation,
+  schemaErrors,
 } from './suite.js';
 import type { RecordedRequest } from './webhook.js';
 
@@ -24,6 +25,11 @@ export function expectedView(expect: Expectation): Record<string, unknown> {
     case 'drop':
     case 'filtered':
       return { [expect.kind]: expect.reason ?? true };
+    case 'invalid': {
+      const { kind: _, ...parts } = expect;
+      const given = parts.reason ?? (Object.keys(parts).length > 0 ? parts : true);
+      return { invalid: given };
+    }
     default:
       return { [expect.kind]: expect.reason };
   }
@@ -32,7 +38,8 @@ export function expectedView(expect: Expectation): Record<string, unknown> {
 export function actualView(expect: Expectation, observed: Observed): Record<string, unknown> {
   const { outcome } = observed;
   if (outcome.kind !== 'ack') {
-    const key = outcomeKeys[outcome.kind];
+    const key = outcomeKey(outcome);
+    if (key === 'invalid' && expect.kind === 'invalid') return { invalid: invalidView(expect, observed) };
     // `drop: true` / `filtered: true` ask for no particular reason: show it as matched.
     const anyReason = (expect.kind === 'drop' || expect.kind === 'filtered') && expect.reason === undefined;
     const shown = anyReason && expect.kind === key ? true : outcome.reason;
@@ -44,6 +51,25 @@ export function actualView(expect: Expectation, observed: Observed): Record<stri
   }
   const wanted = expect.kind === 'publish' ? expect.messages : [];
   return { publish: observed.published.map((m, i) => publishView(m, wanted[i])) };
+}
+
+/** What happened, in the shape the `invalid` expectation was given in. */
+function invalidView(expect: Extract<Expectation, { kind: 'invalid' }>, observed: Observed): unknown {
+  const { outcome } = observed;
+  const reason = outcome.kind === 'ack' ? '' : outcome.reason;
+  if (expect.reason !== undefined) return reason;
+  if (expect.pointer === undefined && expect.message === undefined && expect.schema === undefined)
+    return true;
+  const errors = schemaErrors(reason);
+  const error = errors.find((e) => e.pointer === expect.pointer) ?? errors[0];
+  const view: Record<string, unknown> = {};
+  if (expect.pointer !== undefined) view.pointer = error?.pointer;
+  if (expect.message !== undefined) {
+    view.message = error?.message.includes(expect.message) ? expect.message : error?.message;
+  }
+  if (expect.schema !== undefined)
+    view.schema = outcome.kind === 'dead-letter' ? outcome.contract?.schema : undefined;
+  return view;
 }
 
 function requestView(r: RecordedRequest, e: RequestExpectation | undefined): Record<string, unknown> {

@@ -32,6 +32,8 @@ export interface RouteDescription {
   /** The webhook's circuit breaker: `closed`, `open` or `half-open`, since when, and the current
    * window's requests and failures. */
   circuit?: GatesDescription['circuit'];
+  /** The route's message contract (`schema:`), with the hash of the schemas directory it was checked with. */
+  schema?: RoutePlan['schema'];
   target: RoutePlan['target'];
   retry: RoutePlan['retry'];
   fingerprint: string;
@@ -63,6 +65,7 @@ export function describeRoute(entry: RouteEntry): RouteDescription {
     inFlight: entry.consumer.inFlight,
     waiting: entry.consumer.waiting,
     ...gates,
+    ...(plan.schema ? { schema: plan.schema } : {}),
     target: plan.target,
     retry: plan.retry,
     fingerprint: plan.fingerprint,

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { ConfigWorker } from '../config/offthread.js';
+import { defaultSchemasDir, hashSchemaDirectory } from '../config/schemas.js';
 import {
   defaultWatchOptions,
   hashDirectories,
@@ -13,6 +14,8 @@ export interface ReloaderOptions {
   routesDir: string;
   /** Watched too: a plugin edit reloads the routes that use it. */
   pluginsDir: string;
+  /** Watched too: a schema edit reloads the routes that declare `schema:`. Default ./schemas. */
+  schemasDir?: string;
   log: Logger;
   env?: NodeJS.ProcessEnv;
   watch?: WatchOptions;
@@ -48,7 +51,7 @@ export class Reloader {
     this.#validator.warm();
     const { routesDir, pluginsDir } = this.#options;
     this.#watcher = watchDirectories(
-      [routesDir, pluginsDir],
+      [routesDir, pluginsDir, { dir: this.#schemasDir, recursive: true }],
       () => void this.reload('watch', { onlyIfChanged: true }),
       this.#options.watch ?? defaultWatchOptions,
     );
@@ -71,14 +74,23 @@ export class Reloader {
         this.#options.routesDir,
         this.#options.env ?? process.env,
         this.#options.pluginsDir,
-        this.#options.maxFileBytes === undefined ? {} : { maxFileBytes: this.#options.maxFileBytes },
+        {
+          ...(this.#options.maxFileBytes === undefined ? {} : { maxFileBytes: this.#options.maxFileBytes }),
+          schemasDir: this.#schemasDir,
+        },
       );
     });
     run.catch((err: unknown) => this.#options.log.error({ event: 'reload_bug', err }, 'reload failed'));
     return run;
   }
 
-  #hash(): Promise<string> {
-    return hashDirectories([this.#options.routesDir, this.#options.pluginsDir]);
+  get #schemasDir(): string {
+    return this.#options.schemasDir ?? defaultSchemasDir;
+  }
+
+  async #hash(): Promise<string> {
+    const files = await hashDirectories([this.#options.routesDir, this.#options.pluginsDir]);
+    // Schemas may sit in sub-directories (`common/money.json`): hashed as the load reads them.
+    return `${files}:${await hashSchemaDirectory(this.#schemasDir)}`;
   }
 }

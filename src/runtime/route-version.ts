@@ -2,22 +2,24 @@ import type { ConfirmPublisher } from '../amqp/publisher.js';
 import type { RouteVersion } from '../delivery/dispatch.js';
 import { circuitOf, type RouteGates } from '../delivery/gates.js';
 import { WarrenError } from '../errors.js';
-import { createRouteHandler, createTarget, type SandboxSource } from '../targets/handler.js';
+import { createRouteHandler, createTarget } from '../targets/handler.js';
+import type { TargetDeps } from '../targets/types.js';
 import type { RoutePlan } from '../topology/plan.js';
 
 /**
  * One version of a route: its plan, handler, publisher and gates. Loading its plugins may fail
- * (WARREN_E_PLUGIN_FAILED). The route's gates are shared by all its versions; they take this
+ * (WARREN_E_PLUGIN_FAILED). Its `schema:` check uses the compiled set of the directory it was
+ * validated with; until this version runs, the one before keeps its own. The route's gates are shared by all its versions; they take this
  * version's policies when it starts running (`RouteGates.configure`).
  */
 export async function createRouteVersion(
   plan: RoutePlan,
   publisher: ConfirmPublisher,
   gates: RouteGates,
-  sandbox: SandboxSource,
+  sources: Pick<TargetDeps, 'sandbox' | 'schemas'>,
 ): Promise<RouteVersion> {
   try {
-    const deps = { publisher, sandbox };
+    const deps: TargetDeps = { publisher, sandbox: sources.sandbox, schemas: sources.schemas };
     const target = await createTarget(plan.target, deps);
     // filter → transform → observed target: the circuit hears the target's outcomes, not what the
     // transform or the filter decided before a request was made.

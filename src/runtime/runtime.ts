@@ -5,6 +5,7 @@ import { formatIssue } from '../config/issues.js';
 import type { ValidationResult } from '../config/load.js';
 import { redact } from '../config/redact.js';
 import type { Config } from '../config/types.js';
+import { SchemaSets } from '../contracts/sets.js';
 import { WarrenError } from '../errors.js';
 import { SandboxCache } from '../plugins/cache.js';
 import { closeWebhookPools } from '../targets/webhook.js';
@@ -43,6 +44,8 @@ export class Runtime {
   readonly #sandboxes: SandboxCache;
   /** Plugin sources by absolute path, from every configuration loaded (old versions may still run). */
   readonly #pluginSources = new Map<string, string>();
+  /** Compiled schemas directories, by content hash, of every configuration a route still uses. */
+  readonly #schemaSets = new SchemaSets();
   #secrets = new Set<string>();
   #lastReload: ReloadReport | undefined;
   #queue: Promise<unknown> = Promise.resolve();
@@ -62,6 +65,7 @@ export class Runtime {
       stopping: () => this.#stopping,
       serialise: (work) => this.#serialise(work),
       sandbox: (ref) => this.#sandboxes.acquire(ref, this.#pluginSources.get(ref.file) ?? ''),
+      schemas: (hash) => this.#schemaSets.get(hash),
     });
     this.#running = {
       routes,
@@ -148,6 +152,7 @@ export class Runtime {
     const next = planTopology(result.config);
     for (const secret of result.config.secrets) this.#secrets.add(secret);
     for (const [file, source] of Object.entries(result.config.plugins)) this.#pluginSources.set(file, source);
+    if (result.config.schemas) this.#schemaSets.add(result.config.schemas);
     const results = await applyReload(this.#running, next, this.#session.current);
     this.#sweepSandboxesLater();
     return report(results);
@@ -163,11 +168,16 @@ export class Runtime {
     // Serialised with reloads: a sweep in the middle of one would dispose what it just compiled.
     const sweep = async () => {
       const used = new Set<string>();
+      const schemas = new Set<string>();
       for (const { plan } of this.#running.routes.values()) {
         if (plan.transform) used.add(SandboxCache.key(plan.transform));
         if (plan.target.kind === 'plugin') used.add(SandboxCache.key(plan.target.plugin));
+        if (plan.schema) schemas.add(plan.schema.setHash);
+        if (plan.outputSchema) schemas.add(plan.outputSchema.setHash);
       }
-      if (!this.#stopping) this.#sandboxes.sweep(used);
+      if (this.#stopping) return;
+      this.#sandboxes.sweep(used);
+      this.#schemaSets.sweep(schemas);
     };
     setTimeout(() => void this.#serialise(sweep), this.#drainTimeoutMs).unref();
   }

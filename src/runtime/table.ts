@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { ConfirmPublisher } from '../amqp/publisher.js';
 import type { Connections } from '../amqp/session.js';
+import type { SchemaSet } from '../contracts/compile.js';
 import { RouteConsumer } from '../delivery/consumer.js';
 import type { RouteVersion } from '../delivery/dispatch.js';
 import { RouteGates } from '../delivery/gates.js';
@@ -27,6 +28,8 @@ export interface RouteTableHost {
   serialise(work: () => Promise<void>): Promise<void>;
   /** The sandbox of a plugin, from the sources of every configuration loaded. */
   sandbox: SandboxSource;
+  /** The compiled schemas directory of a hash, from every configuration loaded. */
+  schemas: (hash: string) => SchemaSet;
 }
 
 const cancelledRetryMs = 1_000;
@@ -90,7 +93,7 @@ export class RouteTable {
 
   /** Handler and publisher for a route version; fails with WARREN_E_PLUGIN_FAILED. */
   versionFor(entry: RouteEntry, plan: RoutePlan): Promise<RouteVersion> {
-    return createRouteVersion(plan, this.#publisherFor(plan.name), entry.gates, this.#host.sandbox);
+    return createRouteVersion(plan, this.#publisherFor(plan.name), entry.gates, this.#host);
   }
 
   /** A consumer (not started) for a route version; fails like `versionFor`. */

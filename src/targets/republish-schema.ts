@@ -28,6 +28,13 @@ export const republishSchema = {
       type: 'boolean',
       description: 'Unroutable is a failure (retried, then dead-lettered). Default true.',
     },
+    schema: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 255,
+      description:
+        "The receiver's contract: a file in the schemas directory every body sent must match (after the transform); one that does not is dead-lettered as invalid.",
+    },
   },
 } as const;
 

@@ -1,6 +1,7 @@
 import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import type { Publisher } from '../amqp/publisher.js';
 import type { PluginRef, TargetSpec } from '../config/types.js';
+import type { SchemaSet } from '../contracts/compile.js';
 import type { Outcome } from '../delivery/outcome.js';
 import type { Delivery } from '../delivery/types.js';
 import type { PluginSandbox } from '../sandbox/isolate.js';
@@ -9,6 +10,8 @@ export interface TargetDeps {
   publisher: Publisher;
   /** The compiled sandbox of a plugin (shared per file, source and limits). */
   sandbox(ref: PluginRef): Promise<PluginSandbox>;
+  /** The compiled schemas directory of this hash (`schema:` routes need it). */
+  schemas?(hash: string): SchemaSet;
 }
 
 export type Handler = (delivery: Delivery) => Promise<Outcome>;

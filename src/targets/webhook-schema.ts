@@ -62,6 +62,13 @@ export const webhookSchema = {
       description: 'http:// or https:// URL with a host (port 1-65535).',
     },
     method: { enum: ['POST', 'PUT', 'PATCH'], description: 'Default POST.' },
+    schema: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 255,
+      description:
+        "The receiver's contract: a file in the schemas directory every body sent must match (after the transform); one that does not is dead-lettered as invalid.",
+    },
     headers: {
       type: 'object',
       description:

@@ -21,7 +21,16 @@ const circuitStateValue: Record<CircuitState, number> = { closed: 0, open: 1, 'h
  * never drift apart. Nothing else in Warren touches a metric.
  */
 
-export type FinalOutcome = 'ack' | 'retry' | 'dead_letter' | 'drop' | 'filtered' | 'requeue' | 'abandoned';
+/** `invalid`: dead-lettered because the body broke the route's `schema:`. */
+export type FinalOutcome =
+  | 'ack'
+  | 'retry'
+  | 'dead_letter'
+  | 'invalid'
+  | 'drop'
+  | 'filtered'
+  | 'requeue'
+  | 'abandoned';
 
 export interface DeliveryReport {
   route: string;
@@ -134,7 +143,11 @@ export const events = {
     else
       log.warn(
         fields,
-        r.outcome === 'dead_letter' ? 'dead-lettered' : 'delivery not completed; broker will redeliver',
+        r.outcome === 'dead_letter'
+          ? 'dead-lettered'
+          : r.outcome === 'invalid'
+            ? 'dead-lettered: the body breaks its schema'
+            : 'delivery not completed; broker will redeliver',
       );
   },
 

@@ -181,7 +181,7 @@ function report<L extends string>(
 export const metrics = {
   messages: new Counter({
     name: 'warren_messages_total',
-    help: 'Deliveries finished, by route and outcome (ack, retry, dead_letter, drop, requeue).',
+    help: 'Deliveries finished, by route and outcome (ack, retry, dead_letter, invalid, drop, requeue).',
     labelNames: ['route', 'outcome'] as const,
     registers: [registry],
     collect() {

@@ -5,6 +5,7 @@ import type {
   Config,
   ExchangeSpec,
   Filter,
+  MessageSchema,
   PluginRef,
   RateLimit,
   RetryPolicy,
@@ -45,6 +46,8 @@ export interface RoutePlan {
   when?: Filter;
   rateLimit?: RateLimit;
   maxInFlightBytes: number;
+  schema?: MessageSchema;
+  outputSchema?: RouteSpec['outputSchema'];
   transform?: PluginRef;
   target: TargetSpec;
   retry: RetryPolicy;
@@ -206,6 +209,9 @@ function planRoute(route: RouteSpec, queueSpec: Config['queues'][number] | undef
     when: route.when ?? null,
     rateLimit: route.rateLimit ?? null,
     maxInFlightBytes: route.maxInFlightBytes,
+    // With the schemas directory's hash: editing a schema reloads the routes checking bodies.
+    schema: route.schema ?? null,
+    outputSchema: route.outputSchema ?? null,
     transform: route.transform ?? null,
     target: route.target,
     retry: route.retry,
@@ -221,6 +227,8 @@ function planRoute(route: RouteSpec, queueSpec: Config['queues'][number] | undef
     ...(route.when ? { when: route.when } : {}),
     ...(route.rateLimit ? { rateLimit: route.rateLimit } : {}),
     maxInFlightBytes: route.maxInFlightBytes,
+    ...(route.schema ? { schema: route.schema } : {}),
+    ...(route.outputSchema ? { outputSchema: route.outputSchema } : {}),
     ...(route.transform ? { transform: route.transform } : {}),
     target: route.target,
     retry: route.retry,

@@ -1,4 +1,4 @@
-import type { TargetSpec } from '../config/types.js';
+import type { MessageSchema, TargetSpec } from '../config/types.js';
 import type { BindingDecl, Plan } from './plan.js';
 
 function args(a: Record<string, unknown>): string {
@@ -34,11 +34,20 @@ export function formatPlan(plan: Plan): string {
     for (const b of r.bindings) lines.push(binding(b));
     const single = r.singleActiveConsumer ? ' single-active-consumer' : '';
     lines.push(`  consume ${r.queue} prefetch=${r.prefetch} concurrency=${r.concurrency}${single}`);
+    if (r.schema) lines.push(`  check   ${describeSchema(r.schema)}`);
     if (r.transform) lines.push(`  transform plugin ${r.transform.name} timeout=${r.transform.timeoutMs}ms`);
-    lines.push(`  deliver ${describeTarget(r.target)}`);
+    const output = r.outputSchema ? ` (checked against schema ${r.outputSchema.name})` : '';
+    lines.push(`  deliver ${describeTarget(r.target)}${output}`);
     lines.push(`  retry   attempts=${r.retry.attempts} then dead-letter to ${r.deadLetterQueue}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+function describeSchema(s: MessageSchema): string {
+  if ('name' in s) return `schema ${s.name}`;
+  const { by, map, otherwise } = s.choose;
+  const pairs = Object.entries(map).map(([value, name]) => `${JSON.stringify(value)}→${name}`);
+  return `schema by ${'header' in by ? `header ${by.header}` : 'type'}: ${pairs.join(' ')} otherwise=${otherwise}`;
 }
 
 function describeTarget(t: TargetSpec): string {

@@ -3,13 +3,14 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { isRouteFile, parseRouteFile } from '../../src/config/documents.js';
 import { isDuration } from '../../src/config/duration.js';
 import { formatIssue } from '../../src/config/issues.js';
 import { loadConfig, validateLoaded } from '../../src/config/load.js';
 import { routesSchema } from '../../src/config/schema.js';
+import { SchemaCatalog } from '../../src/config/schemas.js';
 import { targets } from '../../src/targets/registry.js';
 import { repoRoot } from './route-dir.js';
 
@@ -20,8 +21,14 @@ const routeFiles = readdirSync(routesDir).filter(isRouteFile).sort();
 /** Validates YAML text as one route file, the way `warren validate` would. */
 function validateText(file: string, text: string) {
   const parsed = parseRouteFile(file, text);
-  return validateLoaded({ ...parsed, version: 'test' }, {});
+  return validateLoaded({ ...parsed, version: 'test' }, {}, './plugins', exampleSchemas);
 }
+
+/** The schemas the example routes name (`routes.d/50-contracts.yaml`). */
+let exampleSchemas: SchemaCatalog;
+beforeAll(async () => {
+  exampleSchemas = await SchemaCatalog.load(join(repoRoot, 'schemas'));
+});
 
 describe('routes.d examples', () => {
   it('holds at least one route file', () => {
@@ -36,7 +43,7 @@ describe('routes.d examples', () => {
   });
 
   it('validates as a whole directory, with routes in it', async () => {
-    const result = await loadConfig(routesDir, {});
+    const result = await loadConfig(routesDir, {}, './plugins', { schemasDir: join(repoRoot, 'schemas') });
 
     expect(result.ok ? [] : result.issues.map(formatIssue)).toEqual([]);
     expect(result.ok && result.config.routes.length).toBeGreaterThan(0);
@@ -49,7 +56,7 @@ describe("the examples keep held deliveries under the broker's consumer_timeout"
   const consumerTimeoutMs = 30 * 60_000;
 
   it('every route of routes.d', async () => {
-    const result = await loadConfig(routesDir, {});
+    const result = await loadConfig(routesDir, {}, './plugins', { schemasDir: join(repoRoot, 'schemas') });
     if (!result.ok) throw new Error(result.issues.map(formatIssue).join('\n'));
     const over = result.config.routes.flatMap((route) => {
       const target = route.target;

@@ -2,6 +2,7 @@ import type { Message } from 'amqplib';
 import { describe, expect, it } from 'vitest';
 import { toDelivery } from '../../src/delivery/delivery.js';
 import { redriveCopy } from '../../src/dlq/copy.js';
+import { formatPeek } from '../../src/dlq/print.js';
 import { describeDeadLetter, excerptBytes, originOf } from '../../src/dlq/view.js';
 
 function message(
@@ -69,6 +70,26 @@ describe('a dead-lettered message as a peek shows it', () => {
       truncated: false,
       headers: { tenant: 'acme', traceparent: annotated.traceparent },
     });
+  });
+
+  it('names the schema a body broke, beside its pointer and message', () => {
+    const invalid = {
+      ...annotated,
+      'x-warren-error': 'schema: /order/id must be string',
+      'x-warren-schema': 'order.v1.json',
+      'x-warren-attempts': 1,
+    };
+    const { 'x-warren-status': _, ...headers } = invalid;
+    const view = describeDeadLetter(message(headers, { messageId: 'm-2' }), 1);
+    expect(view).toMatchObject({
+      error: 'schema: /order/id must be string',
+      schema: 'order.v1.json',
+      attempts: 1,
+      headers: { tenant: 'acme', traceparent: annotated.traceparent },
+    });
+    expect(
+      formatPeek({ route: 'billing', queue: 'b.dlq', source: 'b', total: 1, limit: 20, messages: [view] }),
+    ).toContain('schema: /order/id must be string [order.v1.json]');
   });
 
   it("gives a broker dead letter's reason and origin from x-death, with its timestamps as ISO text", () => {

@@ -1,6 +1,6 @@
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
 import pino from 'pino';
@@ -23,6 +23,8 @@ export interface RunningWarren {
   admin: Hono;
   dir: string;
   pluginsDir: string;
+  /** The schemas directory (`--schemas`). */
+  schemasDir: string;
   /** Reloads from `dir` (trigger `test`); with `watch: true` file changes reload by themselves. */
   reloader: Reloader;
   /** Log lines Warren wrote, parsed. */
@@ -68,11 +70,18 @@ export async function startWarren(
     adminToken?: string;
     /** Plugin files, written to the plugins directory `pluginsDir`. */
     plugins?: Record<string, string>;
+    /** Schema files (names may hold sub-directories), written to the schemas directory `schemasDir`. */
+    schemas?: Record<string, string>;
   } = {},
 ): Promise<RunningWarren> {
   const dir = await writeRoutes(files);
   const pluginsDir = await writeRoutes(options.plugins ?? {});
-  const result = await loadConfig(dir, options.env ?? process.env, pluginsDir);
+  const schemasDir = await mkdtemp(join(tmpdir(), 'warren-schemas-'));
+  for (const [name, text] of Object.entries(options.schemas ?? {})) {
+    await mkdir(dirname(join(schemasDir, name)), { recursive: true });
+    await writeFile(join(schemasDir, name), text);
+  }
+  const result = await loadConfig(dir, options.env ?? process.env, pluginsDir, { schemasDir });
   if (!result.ok) throw new Error(`invalid test routes: ${JSON.stringify(result.issues)}`);
   const { log, lines } = memoryLogger();
   const runtime = new Runtime({
@@ -84,6 +93,7 @@ export async function startWarren(
   const reloader = new Reloader(runtime, {
     routesDir: dir,
     pluginsDir,
+    schemasDir,
     log,
     env: options.env ?? process.env,
     watch: { debounceMs: 50, pollMs: 500 },
@@ -109,6 +119,7 @@ export async function startWarren(
     }),
     dir,
     pluginsDir,
+    schemasDir,
     reloader,
     logs: lines,
     async stop(deadlineMs = 5_000) {
@@ -118,6 +129,7 @@ export async function startWarren(
       const out = await runtime.stop(deadlineMs);
       await rm(dir, { recursive: true, force: true });
       await rm(pluginsDir, { recursive: true, force: true });
+      await rm(schemasDir, { recursive: true, force: true });
       return out;
     },
   };

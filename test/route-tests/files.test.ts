@@ -75,7 +75,7 @@ describe('warren test files', () => {
       '6:11 two cases are named "a"',
       '7:25 `attempt` must be an integer of at least 1',
       '7:40 `routingKey` must be a text (quote it)',
-      '8:13 `expect` needs one of webhook, publish, drop, filtered, deadLetter, retry',
+      '8:13 `expect` needs one of webhook, publish, drop, filtered, deadLetter, retry, invalid',
     ]);
   });
 
@@ -128,7 +128,7 @@ describe('warren test files', () => {
     expect(run.code).toBe(1);
     expect(run.stdout).toBe('✓ split › ok\n1 passed, 0 failed\n');
     expect(run.stderr).toBe(
-      `${run.dir}/tests/b-bad.yaml:3:5 a case needs \`expect\` with one of webhook, publish, drop, filtered, deadLetter, retry (at /cases/0)\n` +
+      `${run.dir}/tests/b-bad.yaml:3:5 a case needs \`expect\` with one of webhook, publish, drop, filtered, deadLetter, retry, invalid (at /cases/0)\n` +
         '1 problem(s) in test files\n',
     );
   });

@@ -39,9 +39,9 @@ describe('the test-file schema', () => {
       ),
     ).toEqual([
       '2:1 unknown key `case` in a test file (did you mean `cases`?); known: route, cases (at /case)',
-      '5:16 unknown key `header` in `message` (did you mean `headers`?); known: body, contentType, headers, routingKey, exchange, messageId, redelivered, attempt (at /cases/0/message/header)',
+      '5:16 unknown key `header` in `message` (did you mean `headers`?); known: body, contentType, headers, routingKey, exchange, messageId, type, redelivered, attempt (at /cases/0/message/header)',
       '6:27 unknown key `uri` in a webhook request (did you mean `url`?); known: url, method, headers, body (at /cases/0/expect/webhook/0/uri)',
-      '8:15 unknown key `dropped` in `expect`; known: webhook, publish, drop, filtered, deadLetter, retry (at /cases/1/expect/dropped)',
+      '8:15 unknown key `dropped` in `expect`; known: webhook, publish, drop, filtered, deadLetter, retry, invalid (at /cases/1/expect/dropped)',
       '12:38 unknown key `key` in a published message; known: exchange, routingKey, headers, body (at /cases/0/expect/publish/0/key)',
     ]);
   });
@@ -84,7 +84,7 @@ describe('the test-file schema', () => {
   it('says what is missing, at the map that misses it', () => {
     expect(problems(lines('route: hook', 'cases:', '  - message: {}'))).toEqual([
       '3:5 `name` is required (at /cases/0)',
-      '3:5 a case needs `expect` with one of webhook, publish, drop, filtered, deadLetter, retry (at /cases/0)',
+      '3:5 a case needs `expect` with one of webhook, publish, drop, filtered, deadLetter, retry, invalid (at /cases/0)',
     ]);
     expect(problems(lines('route: hook'))).toEqual(['1:1 a test file needs `cases`: a list of cases (at )']);
     expect(problems(lines('- route: hook'))).toEqual(['1:1 a test file must be a map (at )']);
