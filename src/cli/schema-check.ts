@@ -1,6 +1,7 @@
 import { basename, join } from 'node:path';
 import { type ConfigIssue, formatIssue } from '../config/issues.js';
 import { readRegularFile } from '../config/read.js';
+import { missingRefOf, positionedProblem } from '../config/schema-positions.js';
 import {
   type CompatReport,
   compareSchemas,
@@ -12,7 +13,6 @@ import {
 import { type BodyCheck, describeBodyErrors, type SchemaFile, SchemaSet } from '../contracts/compile.js';
 import { isExamplesFile, maxSchemaFileBytes, readSchemaDirectory } from '../contracts/files.js';
 import { type Output, processOutput } from './output.js';
-import { missingRefOf, positionedProblem } from './schema-positions.js';
 import { locateSchema } from './schema-root.js';
 
 export const schemaCheckUsage = `Usage: warren schema check OLD NEW [--examples FILE]... [--format text|json]

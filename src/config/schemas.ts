@@ -1,11 +1,9 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
 import { type SchemaProblem, SchemaSet } from '../contracts/compile.js';
 import { readSchemaDirectory, type SchemaDirectory } from '../contracts/files.js';
-import type { RawDoc } from './documents.js';
 import type { ConfigIssue } from './issues.js';
-import { positionOf } from './positions.js';
+import { positionedProblem } from './schema-positions.js';
 import type { SchemaFiles } from './types.js';
 
 /** `--schemas` / `WARREN_SCHEMAS` when neither is given. */
@@ -73,30 +71,7 @@ export function hashSchemaFiles(files: ReadonlyArray<{ name: string; text: strin
   return hash.digest('hex').slice(0, 12);
 }
 
-/** A schema problem where a reader goes: the JSON pointer's node, or the syntax error's offset. */
+/** A schema problem where a reader goes, its file shown under the schemas directory. */
 export function schemaIssue(dir: string, problem: SchemaProblem, text: string | undefined): ConfigIssue {
-  const file = join(dir, problem.file);
-  const pointer = problem.pointer ?? '';
-  const at = { file, line: 1, col: 1, pointer, message: problem.message };
-  if (text === undefined) return at;
-  if (problem.offset !== undefined) return { ...at, ...lineOf(text, problem.offset) };
-  if (problem.pointer === undefined || problem.pointer === '') return at;
-  // JSON is YAML: the YAML parser gives every node of the schema its place in the file.
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, logLevel: 'error', uniqueKeys: false });
-  if (doc.errors.length > 0) return at;
-  const raw = { file, doc, lineCounter, aliases: new Map() } as RawDoc;
-  return { ...at, ...positionOf(raw, problem.pointer, false) };
-}
-
-function lineOf(text: string, offset: number): { line: number; col: number } {
-  let line = 1;
-  let start = 0;
-  for (let i = 0; i < Math.min(offset, text.length); i++) {
-    if (text.charCodeAt(i) === 10) {
-      line++;
-      start = i + 1;
-    }
-  }
-  return { line, col: offset - start + 1 };
+  return positionedProblem(join(dir, problem.file), text, problem);
 }

@@ -1,4 +1,10 @@
-import { type BodyCheck, type BodyError, offsetOf, type SchemaFile, type SchemaProblem } from './compile.js';
+import {
+  type BodyCheck,
+  type BodyError,
+  jsonSyntaxProblem,
+  type SchemaFile,
+  type SchemaProblem,
+} from './compile.js';
 
 /**
  * `warren schema check`: would a new version of a schema reject messages the old one accepted?
@@ -59,14 +65,7 @@ export function parseExamples(file: SchemaFile): { examples: Example[] } | { pro
   try {
     parsed = JSON.parse(file.text);
   } catch (err) {
-    const offset = offsetOf(err as Error, file.text);
-    return {
-      problem: {
-        file: file.name,
-        message: `not valid JSON: ${(err as Error).message}`,
-        ...(offset !== undefined ? { offset } : {}),
-      },
-    };
+    return { problem: jsonSyntaxProblem(file.name, file.text, err as Error) };
   }
   if (!Array.isArray(parsed)) {
     return {

@@ -72,22 +72,27 @@ function dialectOf(schema: unknown): 'd2020' | 'd07' | { unsupported: string } {
 }
 
 /**
- * The character offset of a JSON.parse error: `... in JSON at position 12`, or for V8's
- * `Unexpected token ']', ..."ed": ["a",]" is not valid JSON` found back from the context it
- * quotes (10 characters before the token when the start is cut, else from the text's start).
+ * A JSON.parse failure as a problem: V8's message without the excerpt it quotes (the position says
+ * where), and the character offset when it can be known. V8 gives `at position N`, or for an
+ * unexpected token quotes up to 10 characters either side of it (`..."ed": ["a",],` cut at the
+ * start: the token is 10 characters into the excerpt; cut only at the end: 10 before its end).
+ * A short file quoted whole leaves the offset open: `config/schema-positions.ts` asks the YAML
+ * parser then.
  */
-export function offsetOf(err: Error, text: string): number | undefined {
+export function jsonSyntaxProblem(file: string, text: string, err: Error): SchemaProblem {
   const at = /at position (\d+)/.exec(err.message);
-  if (at) return Number(at[1]);
-  const quoted = /^Unexpected token '([\s\S]+?)', (\.\.\.)?"([\s\S]*?)"(?:\.\.\.)? is not valid JSON$/.exec(
+  const quoted = /^(Unexpected token '[\s\S]+?'), (\.\.\.)?"([\s\S]*?)"(\.\.\.)? is not valid JSON$/.exec(
     err.message,
   );
-  if (!quoted) return undefined;
-  const [, token, cut, context] = quoted as unknown as [string, string, string | undefined, string];
-  const start = cut ? text.indexOf(context) : 0;
-  if (start < 0) return undefined;
-  const offset = cut ? start + 10 : context.indexOf(token);
-  return offset >= 0 ? offset : undefined;
+  let offset = at ? Number(at[1]) : undefined;
+  if (quoted) {
+    const [, what = '', cutStart, excerpt = '', cutEnd] = quoted;
+    const start = cutStart ? text.indexOf(excerpt) : 0;
+    if (cutStart && start >= 0) offset = start + 10;
+    else if (!cutStart && cutEnd) offset = excerpt.length - 10;
+    return { file, message: `not valid JSON: ${what}`, ...(offset !== undefined ? { offset } : {}) };
+  }
+  return { file, message: `not valid JSON: ${err.message}`, ...(offset !== undefined ? { offset } : {}) };
 }
 
 /** Where ajv's "schema is invalid: data/properties/x/type must be …" points, as a JSON pointer. */
@@ -132,12 +137,7 @@ export class SchemaSet {
       try {
         schema = JSON.parse(file.text);
       } catch (err) {
-        const offset = offsetOf(err as Error, file.text);
-        problems.push({
-          file: file.name,
-          message: `not valid JSON: ${(err as Error).message}`,
-          ...(offset !== undefined ? { offset } : {}),
-        });
+        problems.push(jsonSyntaxProblem(file.name, file.text, err as Error));
         continue;
       }
       if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {

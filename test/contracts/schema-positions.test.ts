@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { missingRefOf, positionedProblem } from '../../src/cli/schema-positions.js';
 import { refClimb } from '../../src/cli/schema-root.js';
+import { missingRefOf, positionedProblem } from '../../src/config/schema-positions.js';
 import { SchemaSet } from '../../src/contracts/compile.js';
 
 /** The one problem of `text` compiled as `name` (with `others` beside it), placed. */

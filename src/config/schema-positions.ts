@@ -1,8 +1,8 @@
 import { isScalar, LineCounter, type Node, parseDocument, visit } from 'yaml';
-import type { RawDoc } from '../config/documents.js';
-import type { ConfigIssue } from '../config/issues.js';
-import { positionOf } from '../config/positions.js';
 import { type SchemaProblem, schemaBase } from '../contracts/compile.js';
+import type { RawDoc } from './documents.js';
+import type { ConfigIssue } from './issues.js';
+import { positionOf } from './positions.js';
 
 /**
  * A schema (or examples) file's problem at the line and column a reader goes to. JSON is YAML, so
