@@ -71,6 +71,47 @@ export function describeRoute(entry: RouteEntry): RouteDescription {
   };
 }
 
+/** One route as the status page polls it: state and holdings, no configuration. */
+export interface RouteStatus {
+  name: string;
+  state: RouteState;
+  error?: string;
+  /** A newer version that could not be applied: its error. */
+  pending?: string;
+  paused: boolean;
+  inFlight: number;
+  waiting: number;
+  /** The webhook circuit's state, for a route that has one. */
+  circuit?: 'closed' | 'open' | 'half-open';
+  /** Its rate limit has no whole token now. */
+  rateLimited?: boolean;
+  /** Body bytes of deliveries started and not settled, against `maxInFlightBytes`. */
+  bytes: number;
+  maxInFlightBytes: number;
+  file: string;
+  line: number;
+}
+
+export function routeStatus(entry: RouteEntry): RouteStatus {
+  const { plan } = entry;
+  const gates = entry.gates.describe();
+  return {
+    name: plan.name,
+    state: entry.state,
+    ...(entry.error ? { error: entry.error.message } : {}),
+    ...(entry.pending ? { pending: entry.pending.error.message } : {}),
+    paused: entry.paused === true,
+    inFlight: entry.consumer.inFlight,
+    waiting: entry.consumer.waiting,
+    ...(gates.circuit ? { circuit: gates.circuit.state } : {}),
+    ...(gates.rateLimit ? { rateLimited: gates.rateLimit.tokens < 1 } : {}),
+    bytes: gates.byteBudget.bytes,
+    maxInFlightBytes: gates.byteBudget.maxInFlightBytes,
+    file: plan.origin.file,
+    line: plan.origin.line,
+  };
+}
+
 export interface Readiness {
   ready: boolean;
   reasons: string[];
