@@ -11,7 +11,7 @@ export function sparkline(el, data, seriesList) {
     cursor: { show: false },
     select: { show: false },
     axes: [{ show: false }, { show: false }],
-    scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+    scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.15)] } },
     series: [
       {},
       ...seriesList.map((s) => ({
