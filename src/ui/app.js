@@ -27,7 +27,8 @@ let timer;
 
 function summary(status) {
   const item = (term, value, className) => [h('dt', {}, term), h('dd', { className }, value)];
-  const ready = status.ready ? 'ready' : `not ready: ${status.reasons.join('; ')}`;
+  const more = status.moreReasons ? `; and ${status.moreReasons} more` : '';
+  const ready = status.ready ? 'ready' : `not ready: ${status.reasons.slice(0, 3).join('; ')}${more}`;
   replace(
     $('#summary'),
     item('config version', status.version ? status.version.slice(0, 12) : '–', 'version'),

@@ -25,9 +25,9 @@ export class History {
       const list = this.#samples.get(route.name) ?? [];
       list.push({
         at: status.at,
-        counts: route.counts,
-        buckets: route.buckets,
-        held: route.heldSeconds,
+        counts: route.counts ?? {},
+        buckets: route.buckets ?? [],
+        held: route.heldSeconds ?? { rateLimit: 0, byteBudget: 0 },
       });
       while (list.length > 2 && list[0].at < status.at - windowMs) list.shift();
       this.#samples.set(route.name, list);

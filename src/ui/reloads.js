@@ -14,6 +14,9 @@ function routeChange(r) {
   );
 }
 
+/** Warren lists 50 routes and problems per reload (failures first) and counts the rest. */
+const more = (n, what) => (n ? h('li', { className: 'note' }, `… and ${n} more ${what}`) : null);
+
 function reloadItem(report) {
   const routes = report.routes ?? [];
   const issues = report.issues ?? [];
@@ -27,12 +30,15 @@ function reloadItem(report) {
       h('span', { className: `badge ${report.result}` }, report.result),
       ` ${report.trigger} · version ${short(report.version)} · ${report.durationMs} ms`,
     ),
-    routes.length > 0 ? h('ul', { className: 'changes' }, routes.map(routeChange)) : null,
+    routes.length > 0
+      ? h('ul', { className: 'changes' }, routes.map(routeChange), more(report.moreRoutes, 'routes'))
+      : null,
     issues.length > 0
       ? h(
           'ul',
           { className: 'issues' },
           issues.map((i) => h('li', {}, i)),
+          more(report.moreIssues, 'problems'),
         )
       : null,
     routes.length === 0 && issues.length === 0 ? h('p', { className: 'note' }, 'no route changed') : null,

@@ -11,7 +11,7 @@ const maxCharts = 60;
 /** What colours a route: failed, paused and an open circuit before a running consumer. */
 export function displayState(route) {
   if (route.state === 'failed') return { key: 'failed', text: 'failed' };
-  if (route.paused || route.state === 'paused') return { key: 'paused', text: 'paused' };
+  if (route.state === 'paused') return { key: 'paused', text: 'paused' };
   if (route.circuit === 'open') return { key: 'circuit-open', text: 'circuit open' };
   if (route.circuit === 'half-open') return { key: 'half-open', text: 'circuit half-open' };
   if (route.state === 'consuming') return { key: 'consuming', text: 'consuming' };
@@ -27,7 +27,7 @@ function heldText(route, share) {
         ? 'circuit'
         : route.rateLimited
           ? 'rate limit'
-          : route.maxInFlightBytes !== null && route.bytes >= route.maxInFlightBytes
+          : route.budgetFull
             ? 'byte budget'
             : 'a slot';
     parts.push(`${route.waiting} (${why})`);

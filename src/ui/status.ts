@@ -20,18 +20,38 @@ export interface StatusSource {
   readonly reloads: ReloadReport[];
 }
 
+/** A route's status with its numbers; a field with nothing to say is left out. */
 export interface RouteStatusView extends RouteStatus {
   /** Deliveries finished, by outcome (`ack`, `retry`, `dead_letter`, `filtered`, `drop`, …), since start. */
-  counts: Record<string, number>;
+  counts?: Record<string, number>;
   /** Seconds held, since start: by the rate limit, by the byte budget. */
-  heldSeconds: { rateLimit: number; byteBudget: number };
+  heldSeconds?: { rateLimit: number; byteBudget: number };
   /** Messages in its DLQ (read at most every few seconds); null when it could not be read. */
   dlq: number | null;
   /** Handler time: cumulative counts per bound of `bounds` (the last one +Inf), and p50/p99 in
-   * seconds since start (null before the first delivery). */
-  buckets: number[];
-  p50: number | null;
-  p99: number | null;
+   * seconds since start; left out before the first delivery. */
+  buckets?: number[];
+  p50?: number;
+  p99?: number;
+}
+
+/** Route results and problems listed per reload at most; failures first, the rest counted. */
+export const reloadListed = 50;
+
+/** A reload report as the page lists it: at most `reloadListed` routes and issues, the rest counted
+ * (the start of 1,000 routes is one line per route otherwise, in every poll). */
+export function briefReport(
+  report: ReloadReport,
+): ReloadReport & { moreRoutes?: number; moreIssues?: number } {
+  const routes = [...report.routes].sort((a, b) => Number(a.ok) - Number(b.ok));
+  const issues = report.issues ?? [];
+  return {
+    ...report,
+    routes: routes.slice(0, reloadListed),
+    ...(routes.length > reloadListed ? { moreRoutes: routes.length - reloadListed } : {}),
+    ...(report.issues ? { issues: issues.slice(0, reloadListed) } : {}),
+    ...(issues.length > reloadListed ? { moreIssues: issues.length - reloadListed } : {}),
+  };
 }
 
 export interface StatusView {
@@ -41,12 +61,14 @@ export interface StatusView {
   connected: boolean;
   node: string | null;
   ready: boolean;
+  /** Why not ready: at most `reloadListed` reasons, the rest counted in `moreReasons`. */
   reasons: string[];
+  moreReasons?: number;
   /** Upper bounds of the handler-time buckets, in seconds (the last bucket is +Inf). */
   bounds: number[];
   routes: RouteStatusView[];
-  /** The last reloads, newest first. */
-  reloads: ReloadReport[];
+  /** The last reloads, newest first (`briefReport`). */
+  reloads: ReturnType<typeof briefReport>[];
 }
 
 type Sample = { labels: Record<string, string | number | undefined>; value: number; metricName?: string };
@@ -128,30 +150,32 @@ export async function statusView(runtime: StatusSource, options: StatusOptions):
     durations(metric('warren_handler_duration_seconds')),
   ]);
   const readiness = runtime.readiness();
-  const empty = handler.bounds.map(() => 0).concat(0);
   const routes = runtime.status().map((route): RouteStatusView => {
-    const buckets = handler.perRoute.get(route.name) ?? empty;
-    return {
-      ...route,
-      counts: counts.get(route.name) ?? {},
-      heldSeconds: {
-        rateLimit: rate.get(route.name)?.seconds ?? 0,
-        byteBudget: budget.get(route.name)?.seconds ?? 0,
-      },
-      dlq: dlq.get(route.name)?.messages ?? null,
-      buckets,
-      p50: quantile(0.5, handler.bounds, buckets),
-      p99: quantile(0.99, handler.bounds, buckets),
-    };
+    const view: RouteStatusView = { ...route, dlq: dlq.get(route.name)?.messages ?? null };
+    const routeCounts = counts.get(route.name);
+    if (routeCounts) view.counts = routeCounts;
+    const rateLimit = rate.get(route.name)?.seconds ?? 0;
+    const byteBudget = budget.get(route.name)?.seconds ?? 0;
+    if (rateLimit > 0 || byteBudget > 0) view.heldSeconds = { rateLimit, byteBudget };
+    const buckets = handler.perRoute.get(route.name);
+    if (buckets && (buckets.at(-1) ?? 0) > 0) {
+      view.buckets = buckets;
+      view.p50 = quantile(0.5, handler.bounds, buckets)!;
+      view.p99 = quantile(0.99, handler.bounds, buckets)!;
+    }
+    return view;
   });
   return {
     at: Date.now(),
     version: runtime.plan.version,
     ...runtime.connection(),
     ready: readiness.ready,
-    reasons: readiness.reasons,
+    reasons: readiness.reasons.slice(0, reloadListed),
+    ...(readiness.reasons.length > reloadListed
+      ? { moreReasons: readiness.reasons.length - reloadListed }
+      : {}),
     bounds: handler.bounds,
     routes,
-    reloads: runtime.reloads,
+    reloads: runtime.reloads.map(briefReport),
   };
 }

@@ -36,15 +36,16 @@ routes:
     const status = async () => (await (await h.warren!.admin.request('/api/status')).json()) as StatusView;
     const route = await waitFor('the outcomes and the dead letter', async () => {
       const r = (await status()).routes[0]!;
-      return r.counts.ack === 2 && r.counts.dead_letter === 1 && r.counts.filtered === 1 && r.dlq === 1
+      return r.counts?.ack === 2 && r.counts?.dead_letter === 1 && r.counts?.filtered === 1 && r.dlq === 1
         ? r
         : undefined;
     });
-    expect(route).toMatchObject({ name: 'status-orders', state: 'consuming', paused: false, inFlight: 0 });
+    expect(route).toMatchObject({ name: 'status-orders', state: 'consuming', inFlight: 0, waiting: 0 });
+    expect(route.paused).toBeUndefined(); // a field with nothing to say is left out
     expect(route.p50).toBeGreaterThan(0);
     expect(route.p99).toBeGreaterThanOrEqual(route.p50!);
     const view = await status();
-    expect(route.buckets.at(-1)).toBe(4); // every delivery, filtered ones included, was timed
+    expect(route.buckets?.at(-1)).toBe(4); // every delivery, filtered ones included, was timed
     expect(view).toMatchObject({ connected: true, ready: true, version: h.warren.runtime.plan.version });
     expect(view.reloads[0]).toMatchObject({ trigger: 'start', result: 'applied' });
 
