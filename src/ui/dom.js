@@ -38,7 +38,7 @@ export function perSecond(value) {
   if (value === null || value === undefined || Number.isNaN(value)) return '–';
   if (value === 0) return '0';
   if (value >= 1000) return `${(value / 1000).toFixed(1)}k`;
-  if (value >= 10) return value.toFixed(0);
+  if (value >= 9.95) return value.toFixed(0);
   return value < 0.1 ? value.toFixed(2) : value.toFixed(1);
 }
 

@@ -131,6 +131,7 @@ routes:
     await replaceFile(h.warren.dir, 'shop.yaml', shop.replace('/orders" }', '/orders", timeout: 5s }'));
     await h.warren.reloader.reload('api');
     await page.waitForTimeout(8_000);
+    await page.setViewportSize({ width: 1400, height: 780 });
     await page.screenshot({ path: await screenshotPath('status-page.png'), fullPage: true });
   });
 
