@@ -71,8 +71,14 @@ function render(status) {
   return drawGraph(status);
 }
 
+/** One poll at a time: a poll asked for while one is out (the tab shown again, an action done)
+ * is left to that one, which schedules the next. */
+let polling = false;
+
 async function poll() {
   clearTimeout(timer);
+  if (polling) return;
+  polling = true;
   try {
     const response = await fetch('/api/status', { cache: 'no-store' });
     if (!response.ok) throw new Error(`/api/status answered ${response.status}`);
@@ -82,6 +88,8 @@ async function poll() {
     await render(last);
   } catch (err) {
     problem(`Cannot reach Warren (${err.message}); trying again.`);
+  } finally {
+    polling = false;
   }
   if (!document.hidden) timer = setTimeout(poll, pollMs);
 }
