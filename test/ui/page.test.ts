@@ -279,5 +279,18 @@ routes:
     expect(await page.evaluate(() => (globalThis as unknown as PageGlobal).__xss)).toBeUndefined();
     expect(cspOrScriptErrors(complaints)).toEqual([]);
     await page.screenshot({ path: await screenshotPath('status-page-dead-letters.png'), fullPage: true });
+
+    // The receiver is fixed: Redrive moves both back to the route, which delivers them.
+    h.receiver.responder = () => 200;
+    const sent = h.receiver.requests.length;
+    await page.click('#action-redrive');
+    await waitFor('the redrive', async () =>
+      (await text(page, '#action-result')).includes('Moved 2 dead letters back to refunds'),
+    );
+    await waitFor('both delivered', () => h.receiver.requests.length >= sent + 2);
+    await waitFor(
+      'an empty DLQ on the page',
+      async () => (await text(page, `${row('refunds')} td:nth-child(10)`)) === '0',
+    );
   });
 });
