@@ -1,4 +1,5 @@
 import { type Context, Hono } from 'hono';
+import { compress } from 'hono/compress';
 import type { Metric } from 'prom-client';
 import type { Plan } from '../topology/plan.js';
 import { readAsset } from './assets.js';
@@ -44,6 +45,9 @@ async function serveAsset(c: Context, path: string) {
 export function createStatusRoutes(options: StatusPageOptions): Hono {
   const app = new Hono();
   const { runtime } = options;
+  // The page's answers compress well (route names and field names repeat): gzip when the browser
+  // asks, on these paths only (the rest of the admin API answers as it always did).
+  for (const path of ['/', '/ui/*', '/api/status', '/api/topology']) app.use(path, compress());
 
   app.get('/', (c) => (wantsJson(c) ? c.json(index) : serveAsset(c, '/')));
   app.get('/ui/*', (c) => serveAsset(c, c.req.path));

@@ -39,6 +39,13 @@ describe('the status page files', () => {
     }
   });
 
+  it('gzips the page’s files for a browser that asks, and keeps the headers', async () => {
+    const res = await app.request('/ui/vendor/uPlot.iife.min.js', { headers: { 'accept-encoding': 'gzip' } });
+    expect(res.headers.get('content-encoding')).toBe('gzip');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect((await app.request('/ui/app.js')).headers.get('content-encoding')).toBeNull();
+  });
+
   it('answers 304 to a browser that has the file', async () => {
     const first = await app.request('/ui/app.js');
     const etag = first.headers.get('etag')!;
