@@ -102,7 +102,13 @@ filterInput.addEventListener('input', () => last && render(last));
 
 function followHash() {
   const match = /^#route=(.*)$/.exec(location.hash);
-  if (match) detail.open(decodeURIComponent(match[1]));
+  let name;
+  try {
+    name = match ? decodeURIComponent(match[1]) : undefined;
+  } catch {
+    name = undefined; // a hand-typed hash that is not valid percent-encoding
+  }
+  if (name) detail.open(name);
   else detail.close();
 }
 window.addEventListener('hashchange', followHash);

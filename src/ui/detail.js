@@ -10,13 +10,23 @@ function refusal(status, body) {
   return `Refused (${status}): ${why}. Enter the admin token (WARREN_ADMIN_TOKEN) above.`;
 }
 
-async function answerOf(response) {
+/** A request to Warren and its JSON answer; a network failure is an answer with status 0. */
+async function call(url, init) {
   try {
-    return await response.json();
-  } catch {
-    return undefined;
+    const response = await fetch(url, init);
+    let body;
+    try {
+      body = await response.json();
+    } catch {
+      body = undefined;
+    }
+    return { status: response.status, ok: response.ok, body };
+  } catch (err) {
+    return { status: 0, ok: false, body: { error: `Warren did not answer (${err.message})` } };
   }
 }
+
+const refused = (answer) => answer.status === 401 || answer.status === 403;
 
 function deadLetter(m) {
   const row = (label, value) =>
@@ -102,12 +112,11 @@ export class RouteDetail {
     );
     const config = this.#find('#config');
     config.textContent = 'loading…';
-    const response = await fetch(`/api/routes/${encodeURIComponent(name)}`);
+    const answer = await call(`/api/routes/${encodeURIComponent(name)}`);
     if (name !== this.#name) return;
-    const body = await answerOf(response);
-    config.textContent = response.ok
-      ? JSON.stringify(body, null, 2)
-      : (body?.error ?? `HTTP ${response.status}`);
+    config.textContent = answer.ok
+      ? JSON.stringify(answer.body, null, 2)
+      : (answer.body?.error ?? `HTTP ${answer.status}`);
     if (sessionStorage.getItem(tokenKey)) await this.#deadLetters();
   }
 
@@ -122,15 +131,14 @@ export class RouteDetail {
     const path = encodeURIComponent(name);
     const url = kind === 'redrive' ? `/api/dlq/${path}/redrive` : `/api/routes/${path}/${kind}`;
     this.#say(`${kind}: waiting for Warren…`, 'pending');
-    const response = await fetch(url, { method: 'POST', headers: this.#headers() });
-    const body = await answerOf(response);
-    if (response.status === 401 || response.status === 403) {
-      this.#say(refusal(response.status, body), 'refused');
+    const answer = await call(url, { method: 'POST', headers: this.#headers() });
+    const body = answer.body;
+    if (refused(answer)) {
+      this.#say(refusal(answer.status, body), 'refused');
       this.#find('#token').focus();
       return;
     }
-    if (!response.ok)
-      return this.#say(`${kind} failed (${response.status}): ${body?.error ?? ''}`, 'refused');
+    if (!answer.ok) return this.#say(`${kind} failed (${answer.status}): ${body?.error ?? ''}`, 'refused');
     const done = {
       pause: () => `Paused ${name}${body.unfinished ? ` (${body.unfinished} deliveries unfinished)` : ''}.`,
       resume: () => `Resumed ${name}.`,
@@ -143,17 +151,12 @@ export class RouteDetail {
   async #deadLetters() {
     const name = this.#name;
     const out = this.#find('#dlq');
-    const response = await fetch(`/api/dlq/${encodeURIComponent(name)}?limit=10`, {
-      headers: this.#headers(),
-    });
-    const body = await answerOf(response);
+    const answer = await call(`/api/dlq/${encodeURIComponent(name)}?limit=10`, { headers: this.#headers() });
+    const body = answer.body;
     if (name !== this.#name) return;
-    if (response.status === 401 || response.status === 403) {
-      replace(out, h('p', { className: 'refused' }, refusal(response.status, body)));
-      return;
-    }
-    if (!response.ok)
-      return replace(out, h('p', { className: 'refused' }, body?.error ?? `HTTP ${response.status}`));
+    if (refused(answer)) return replace(out, h('p', { className: 'refused' }, refusal(answer.status, body)));
+    if (!answer.ok)
+      return replace(out, h('p', { className: 'refused' }, body?.error ?? `HTTP ${answer.status}`));
     const messages = body.messages ?? [];
     replace(
       out,
