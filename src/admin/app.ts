@@ -3,6 +3,7 @@ import { queueDepthsOn, registerDlqGauge } from '../dlq/gauge.js';
 import type { ReloadReport } from '../runtime/report.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { registry } from '../telemetry/metrics.js';
+import { createStatusRoutes } from '../ui/serve.js';
 import { requireAdmin } from './auth.js';
 import { createDlqRoutes } from './dlq-routes.js';
 
@@ -20,7 +21,7 @@ export interface AdminOptions {
 
 /**
  * The admin HTTP API (README: Admin API and metrics): health, readiness, metrics, the running routes, pause and
- * resume, reload. Mutating endpoints go behind `admin` (the bearer token, or a loopback bind).
+ * resume, reload, and the status page (`GET /`, README: Status page) with the endpoints it polls. Mutating endpoints go behind `admin` (the bearer token, or a loopback bind).
  */
 export function createAdminApp(runtime: Runtime, options: AdminOptions = {}): Hono {
   const app = new Hono();
@@ -84,10 +85,11 @@ export function createAdminApp(runtime: Runtime, options: AdminOptions = {}): Ho
       redact: (value) => runtime.redacted(value),
     }),
   );
-  registerDlqGauge({
+  const dlq = registerDlqGauge({
     routes: () => runtime.plan.routes,
     depths: queueDepthsOn(() => runtime.connections?.consume),
   });
+  app.route('/', createStatusRoutes({ runtime, dlq }));
 
   app.notFound((c) => c.json({ error: 'not found' }, 404));
   return app;

@@ -13,12 +13,22 @@ import { reloadEvents } from '../telemetry/reload-events.js';
 import { emptyPlan, type Plan, planTopology } from '../topology/plan.js';
 import { type PruneCandidates, unusedExchanges, unusedQueues } from '../topology/prune.js';
 import { applyAgain, applyReload, type Running, runningPlan } from './apply.js';
-import { describeRoute, type Readiness, type RouteDescription, readinessOf } from './describe.js';
+import {
+  describeRoute,
+  type Readiness,
+  type RouteDescription,
+  type RouteStatus,
+  readinessOf,
+  routeStatus,
+} from './describe.js';
 import { type ReloadReport, type RouteReloadResult, reloadResult } from './report.js';
 import { RouteTable } from './table.js';
 
 export type { PruneCandidates } from '../topology/prune.js';
-export type { Readiness, RouteDescription, RouteState } from './describe.js';
+export type { Readiness, RouteDescription, RouteState, RouteStatus } from './describe.js';
+
+/** How many reload reports the runtime keeps for the status page. */
+export const reloadHistory = 10;
 
 export interface RuntimeOptions {
   amqpUrl: string;
@@ -48,6 +58,8 @@ export class Runtime {
   readonly #schemaSets = new SchemaSets();
   #secrets = new Set<string>();
   #lastReload: ReloadReport | undefined;
+  /** The last reports, newest first (the status page lists them); bounded, so it costs nothing. */
+  #reloads: ReloadReport[] = [];
   #queue: Promise<unknown> = Promise.resolve();
   #stopping = false;
 
@@ -90,6 +102,11 @@ export class Runtime {
 
   get lastReload(): ReloadReport | undefined {
     return this.#lastReload;
+  }
+
+  /** The last reports (at most `reloadHistory`), newest first, redacted. */
+  get reloads(): ReloadReport[] {
+    return this.redacted(this.#reloads);
   }
 
   /** Resolves once every reload and re-apply queued so far has finished. */
@@ -144,6 +161,7 @@ export class Runtime {
         ...extra,
       };
       this.#lastReload = done;
+      this.#reloads = [done, ...this.#reloads.slice(0, reloadHistory - 1)];
       reloadEvents.reloaded(this.#log, done);
       return done;
     };
@@ -208,6 +226,11 @@ export class Runtime {
     return { queues, exchanges: unusedExchanges(plan, this.#running.declared) };
   }
 
+  /** Whether both connections are open, and the node in use (`host:port`; null while disconnected). */
+  connection(): { connected: boolean; node: string | null } {
+    return { connected: this.#session.connected, node: this.#session.node ?? null };
+  }
+
   readiness(): Readiness {
     return readinessOf(this.#session, this.#running.routes.values());
   }
@@ -236,6 +259,15 @@ export class Runtime {
         errors: this.#running.sharedFailures.map((e) => e.message),
         ...(this.#lastReload ? { lastReload: this.#lastReload } : {}),
       },
+      [...this.#secrets],
+    );
+  }
+
+  /** Each route's state and what it holds, without its configuration: what the status page polls
+   * (a few dozen bytes a route where `describe` gives kilobytes). Error messages are redacted. */
+  status(): RouteStatus[] {
+    return redact(
+      [...this.#running.routes.values()].map((entry) => routeStatus(entry)),
       [...this.#secrets],
     );
   }

@@ -229,7 +229,14 @@ routes:
     expect(answer).toContain('plugin `<redacted>.js` not found');
     const secrets = [env.QUEUE_SUFFIX, env.PLUGIN_NAME];
     expectNoSecret('the 422 answer', answer, secrets);
-    const shown = await adminText(['/api/routes', '/api/routes/one', '/metrics', '/readyz']);
+    const shown = await adminText([
+      '/api/routes',
+      '/api/routes/one',
+      '/metrics',
+      '/readyz',
+      '/api/status',
+      '/api/topology',
+    ]);
     expect(shown).toContain('already consumed'); // lastReload says what went wrong
     expectNoSecret('the admin API', shown, secrets);
     expectNoSecret('the log', h.warren.logs.map((l) => JSON.stringify(l)).join('\n'), secrets);
@@ -284,7 +291,7 @@ routes:
     expectNoSecret('the log', logged, secrets);
     expectNoSecret(
       'the admin API',
-      await adminText(['/api/routes', '/api/routes/hook', '/metrics']),
+      await adminText(['/api/routes', '/api/routes/hook', '/metrics', '/api/status', '/api/topology']),
       secrets,
     );
   });
