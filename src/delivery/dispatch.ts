@@ -73,7 +73,7 @@ export function dispatch(
 ): Promise<void> {
   const started = performance.now();
   const delivery = toDelivery(msg, route.plan.name);
-  events.deliveryStarted(route.plan.name);
+  events.deliveryStarted(route.plan.name, msg.properties.timestamp, delivery.attempt);
   let pending: Promise<Outcome>;
   try {
     pending = route.handler(delivery);

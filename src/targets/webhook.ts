@@ -58,6 +58,7 @@ class WebhookCall extends Expiring implements Dispatcher.DispatchHandler {
   /** Only kept for a non-2xx response, whose excerpt goes into the dead-letter reason. */
   #chunks: Buffer[] | undefined;
   #size = 0;
+  readonly #started = performance.now();
 
   constructor(route: string, calls: RouteCalls, resolve: (outcome: Outcome) => void) {
     super();
@@ -134,7 +135,8 @@ class WebhookCall extends Expiring implements Dispatcher.DispatchHandler {
   #finish(responseClass: string | undefined, outcome: Outcome): void {
     this.#settled = true;
     this.#calls.deadlines.remove(this);
-    if (responseClass !== undefined) events.webhookResponse(this.#route, responseClass);
+    if (responseClass !== undefined)
+      events.webhookResponse(this.#route, responseClass, (performance.now() - this.#started) / 1000);
     this.#resolve(outcome);
   }
 }
