@@ -87,6 +87,8 @@ export interface TracingFigure {
   onOverOff: number;
   offOverFloor: number;
   onOverFloor: number;
+  /** Median of the rounds' CPU per message, on / off: steadier than the rates on a shared machine. */
+  cpuOnOverOff: number;
 }
 
 function median(values: number[]): number {
@@ -159,6 +161,7 @@ export async function measureTracing(options: BenchOptions): Promise<TracingFigu
     onOverOff: median(rounds.map((r) => r.rates.on / r.rates.off)),
     offOverFloor: median(rounds.map((r) => r.rates.off / r.rates.floor)),
     onOverFloor: median(rounds.map((r) => r.rates.on / r.rates.floor)),
+    cpuOnOverOff: median(rounds.map((r) => r.cpu.on / r.cpu.off)),
   };
 }
 
@@ -181,6 +184,7 @@ export function printTracing(f: TracingFigure): void {
   console.log(
     `medians: on/off ${f.onOverOff.toFixed(3)}, off/floor ${f.offOverFloor.toFixed(3)}, on/floor ${f.onOverFloor.toFixed(3)}`,
   );
+  console.log(`CPU per message, on / off (median): ${f.cpuOnOverOff.toFixed(3)}`);
   console.log(
     `target: tracing on costs under 15 % (on/off ≥ 0.85): ${f.onOverOff.toFixed(3)} → ${met(f.onOverOff >= 0.85)}`,
   );

@@ -52,15 +52,28 @@ function packageVersion(): string {
   return 'unknown';
 }
 
-/** The SDK's own problems (an export that failed, a bad setting) as Warren log lines. */
+/** How long the same kind of SDK message stays unsaid after it was logged. */
+const repeatQuietMs = 60_000;
+
+/**
+ * The SDK's own problems (an export that failed, spans dropped from a full queue, a bad setting) as
+ * Warren log lines, each kind (its text without numbers) at most once a minute: a collector that is
+ * down, or a queue that overflows, would otherwise write a line per batch.
+ */
 function diagToLog(log: Logger): Parameters<typeof diag.setLogger>[0] {
+  const said = new Map<string, number>();
   const line =
     (level: 'warn' | 'error') =>
-    (message: string, ...args: unknown[]) =>
+    (message: string, ...args: unknown[]): void => {
+      const kind = message.replace(/\d+/g, 'N');
+      const now = Date.now();
+      if (now - (said.get(kind) ?? -repeatQuietMs) < repeatQuietMs) return;
+      said.set(kind, now);
       log[level](
         { event: 'tracing', detail: args.map(String).join(' ') || undefined },
-        `OpenTelemetry: ${message}`,
+        `OpenTelemetry: ${message} (the same message is not logged again for a minute)`,
       );
+    };
   const quiet = () => {};
   return { error: line('error'), warn: line('warn'), info: quiet, debug: quiet, verbose: quiet };
 }
@@ -120,7 +133,6 @@ class Consumer implements DeliverySpan {
     const attributes: Attributes = {
       'messaging.system': rabbitmq,
       'messaging.operation.type': 'process',
-      'messaging.operation.name': 'process',
       'messaging.destination.name': f.queue,
       'messaging.rabbitmq.destination.routing_key': f.routingKey,
       'messaging.message.id': f.messageId,
@@ -195,6 +207,7 @@ class Consumer implements DeliverySpan {
  * override; the SDK's own attributes (`telemetry.sdk.*`) beside them.
  */
 export function createTracer(log: Logger): Tracer {
+  diag.disable(); // made again in one process (the bench): replace the logger without a warning
   diag.setLogger(diagToLog(log), DiagLogLevel.WARN);
   const version = packageVersion();
   const resource = defaultResource()
