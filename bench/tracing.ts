@@ -1,13 +1,13 @@
 /**
  * The tracing figure (issue 12 §3): the webhook route of the main figure drained with tracing off
- * and with tracing on — every span exported over OTLP/HTTP to a local sink in a thread of its own,
+ * and with tracing on — every span exported over OTLP/HTTP to a local sink in a process of its own,
  * as a collector would take them — each beside the hand-written floor in the same round, in
  * rotating order. Targets: on costs under 15 % (on / off ≥ 0.85, median of the rounds); off
  * changes nothing (off / floor within the spread of the main webhook figure).
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import pino from 'pino';
 import { startTracing, stopTracing } from '../src/telemetry/tracing.js';
 import { BenchBroker, messageBody } from './broker.js';
@@ -26,7 +26,6 @@ type TracingSide = 'off' | 'on' | 'floor';
 /** The OTLP/HTTP sink: answers every export at once and counts the spans (`"spanId"` keys) in it. */
 const sinkSource = `
 const { createServer } = require('node:http');
-const { parentPort } = require('node:worker_threads');
 let spans = 0;
 const server = createServer((req, res) => {
   let body = '';
@@ -38,37 +37,40 @@ const server = createServer((req, res) => {
     res.end('{}');
   });
 });
-server.listen(0, '127.0.0.1', () => parentPort.postMessage({ port: server.address().port }));
-parentPort.on('message', (m) => {
-  if (m === 'count') parentPort.postMessage({ spans });
+server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
+process.on('message', (m) => {
+  if (m === 'count') process.send({ spans });
   else server.close(() => process.exit(0));
 });
 `;
 
+/** In a process of its own, as a collector is: its CPU is not counted as Warren's. */
 class SpanSink {
-  readonly #worker: Worker;
+  readonly #child: ChildProcess;
   readonly port: number;
 
-  private constructor(worker: Worker, port: number) {
-    this.#worker = worker;
+  private constructor(child: ChildProcess, port: number) {
+    this.#child = child;
     this.port = port;
   }
 
   static async start(): Promise<SpanSink> {
-    const worker = new Worker(sinkSource, { eval: true });
-    const { port } = await new Promise<{ port: number }>((resolve) => worker.once('message', resolve));
-    return new SpanSink(worker, port);
+    const child = spawn(process.execPath, ['-e', sinkSource], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const { port } = await new Promise<{ port: number }>((resolve) => child.once('message', resolve));
+    return new SpanSink(child, port);
   }
 
   spans(): Promise<number> {
-    const answer = new Promise<{ spans: number }>((resolve) => this.#worker.once('message', resolve));
-    this.#worker.postMessage('count');
+    const answer = new Promise<{ spans: number }>((resolve) => this.#child.once('message', resolve));
+    this.#child.send('count');
     return answer.then((m) => m.spans);
   }
 
   async close(): Promise<void> {
-    this.#worker.postMessage('close');
-    await new Promise((resolve) => this.#worker.once('exit', resolve));
+    this.#child.send('close');
+    await new Promise((resolve) => this.#child.once('exit', resolve));
   }
 }
 
