@@ -18,6 +18,7 @@ import { measureReload, printReload } from './reload.js';
 import { jsonLine, printTable, type Round, summarize } from './report.js';
 import { measureSandbox, printSandbox } from './sandbox.js';
 import { type BenchContext, drainWithFloor, drainWithWarren, warrenQueueArgs } from './sides.js';
+import { measureTracing, printTracing } from './tracing.js';
 
 /** Round 1 runs Warren first, round 2 the floor first, and so on: neither side always runs cold. */
 function orderOf(round: number, sides: Side[]): Side[] {
@@ -110,6 +111,10 @@ async function main(): Promise<void> {
   const failover = await measureFailover();
   printFailover(failover);
   console.log(JSON.stringify({ bench: 'warren-failover', ...failover }));
+  // Tracing on and off (issue 12 §3), each beside the floor in the same round.
+  const tracing = await measureTracing(options);
+  printTracing(tracing);
+  console.log(JSON.stringify({ bench: 'warren-tracing', ...tracing }));
 }
 
 async function contractsFigure(options: BenchOptions, runId: string): Promise<void> {

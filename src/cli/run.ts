@@ -9,6 +9,7 @@ import { isWarrenError, type WarrenError } from '../errors.js';
 import { Reloader } from '../runtime/reloader.js';
 import { Runtime } from '../runtime/runtime.js';
 import { createLogger } from '../telemetry/log.js';
+import { startTracing, stopTracing } from '../telemetry/tracing.js';
 import type { Settings } from './main.js';
 
 export type RunSettings = Pick<
@@ -78,6 +79,8 @@ export async function runCommand(settings: RunSettings, env: NodeJS.ProcessEnv):
   const { server, address } = listening;
   boundToLoopback = isLoopbackAddress(address.address);
   await reloader.prime();
+  // Before the first delivery, so every delivery has its span; nothing of OpenTelemetry loads when off.
+  const tracing = await startTracing(env, log);
   runtime.start(result.config);
   reloader.watch();
   log.info(
@@ -89,6 +92,7 @@ export async function runCommand(settings: RunSettings, env: NodeJS.ProcessEnv):
       adminHost: address.address,
       adminPort: address.port,
       adminAuth: token ? 'token' : boundToLoopback ? 'loopback' : 'refused',
+      tracing,
     },
     `warren running ${result.config.routes.length} routes from ${settings.routes}; admin on ${settings.adminHost}:${address.port}`,
   );
@@ -120,6 +124,8 @@ export async function runCommand(settings: RunSettings, env: NodeJS.ProcessEnv):
       );
       const { unfinished } = await runtime.stop(settings.drainTimeoutMs);
       await new Promise<void>((done) => server.close(() => done()));
+      // After the drain, so the spans of the last deliveries are among those exported.
+      await stopTracing();
       log.info(
         { event: 'stopped', unfinished },
         unfinished ? `stopped; ${unfinished} unfinished deliveries requeued` : 'stopped',

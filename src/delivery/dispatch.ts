@@ -5,6 +5,8 @@ import type { Publisher } from '../amqp/publisher.js';
 import { isWarrenError } from '../errors.js';
 import type { Handler } from '../targets/types.js';
 import { events, type FinalOutcome } from '../telemetry/events.js';
+import { validTraceparent } from '../telemetry/trace.js';
+import { type Tracer, tracer } from '../telemetry/tracing.js';
 import type { RoutePlan } from '../topology/plan.js';
 import { delayForAttempt } from '../topology/plan.js';
 import { deadLetterAnnotations, deadLetterCopy, retryCopy } from './copies.js';
@@ -73,7 +75,9 @@ export function dispatch(
 ): Promise<void> {
   const started = performance.now();
   const delivery = toDelivery(msg, route.plan.name);
-  events.deliveryStarted(route.plan.name);
+  const tracing = tracer;
+  if (tracing !== undefined) traceDelivery(tracing, delivery, route.plan);
+  events.deliveryStarted(route.plan.name, msg.properties.timestamp, delivery.attempt);
   let pending: Promise<Outcome>;
   try {
     pending = route.handler(delivery);
@@ -89,6 +93,26 @@ export function dispatch(
       return settleAndReport(route, msg, delivery, outcome, channel, log, started);
     },
   );
+}
+
+/**
+ * Starts the delivery's consumer span, a child of the message's own traceparent (a new trace when
+ * it has none), and makes the span what every next hop carries: a retry or dead-letter copy is then
+ * the child of this attempt, and the target's spans are children of this one.
+ */
+function traceDelivery(t: Tracer, d: Delivery, plan: RoutePlan): void {
+  const span = t.startDelivery({
+    queue: plan.queue,
+    route: d.route,
+    exchange: d.exchange,
+    routingKey: d.routingKey,
+    messageId: d.id,
+    attempt: d.attempt,
+    bodySize: d.content.length,
+    parent: validTraceparent(d.headers.traceparent),
+  });
+  d.span = span;
+  d.traceparent = span.traceparent;
 }
 
 function settleAndReport(
@@ -117,6 +141,8 @@ function report(
   log: Logger,
   started: number,
 ): void {
+  const reason = outcome.kind === 'ack' ? undefined : outcome.reason;
+  d.span?.end(final, failedAttempt.has(final) ? (reason ?? final) : undefined);
   events.deliveryFinished(log, {
     route: route.plan.name,
     target: route.plan.target.kind,
@@ -125,10 +151,13 @@ function report(
     id: d.id,
     attempt: d.attempt,
     traceparent: d.traceparent,
-    reason: outcome.kind === 'ack' ? undefined : outcome.reason,
+    reason,
     status: outcome.kind === 'retry' || outcome.kind === 'dead-letter' ? outcome.status : undefined,
   });
 }
+
+/** Final outcomes that mark the attempt failed on its span. */
+const failedAttempt: ReadonlySet<FinalOutcome> = new Set(['retry', 'dead_letter', 'requeue', 'abandoned']);
 
 /** Acks the original; `done` learns the final outcome: `kind`, or `abandoned` when the channel
  * closed first and the broker will redeliver. */
@@ -160,6 +189,7 @@ async function publishCopy(
   if (outcome.kind === 'retry' && !exhausted) {
     try {
       const tier = chooseTier(plan, d.attempt, outcome.afterMs);
+      d.span?.decided('retry', outcome.reason, tier);
       await publisher.publish('', tier, msg.content, retryCopy(msg, d), { mandatory: true });
       return { final: await acked(msg, channel, 'retry'), outcome };
     } catch (err) {
@@ -179,6 +209,7 @@ async function publishCopy(
   }
   try {
     const status = outcome.status;
+    d.span?.decided('dead_letter', reason, plan.deadLetterQueue);
     // The dead letter leaves even when its headers cannot be encoded (see publishEncodable).
     const contract = outcome.kind === 'dead-letter' ? outcome.contract : undefined;
     await publishEncodable(

@@ -1,4 +1,5 @@
 import type { MessageProperties } from 'amqplib';
+import type { DeliverySpan } from '../telemetry/tracing.js';
 
 /** One message as a target sees it: copied out of the AMQP frame, independent of any channel. */
 export interface Delivery {
@@ -13,7 +14,10 @@ export interface Delivery {
   attempt: number;
   /** Stable across retries and redeliveries: the receiver's idempotency key. */
   id: string;
+  /** What every next hop carries: the message's, or, while tracing is on, its consumer span's. */
   traceparent: string;
   tracestate?: string;
   route: string;
+  /** Its consumer span, while tracing is on (set by dispatch): the parent of the target's spans. */
+  span?: DeliverySpan;
 }

@@ -21,10 +21,16 @@ function isoNow(): string {
 /** Runs a plugin on a delivery, timed and counted. */
 export function invokePlugin(sandbox: PluginSandbox, ref: PluginRef, d: Delivery): Promise<PluginRun> {
   const started = performance.now();
+  const span = d.span === undefined ? undefined : d.span.plugin(ref.name);
   return sandbox
     .run(toPluginMessage(d), { route: d.route, attempt: d.attempt, now: isoNow(), jsonBodies: true })
     .then((run) => {
       pluginEvents.called(ref.name, (performance.now() - started) / 1000, run.kind);
+      if (span !== undefined) span.end(isFault(run) ? run.message : undefined);
       return run;
     });
+}
+
+function isFault(run: PluginRun): run is Extract<PluginRun, { message: string }> {
+  return run.kind === 'error' || run.kind === 'timeout' || run.kind === 'memory';
 }

@@ -1,3 +1,4 @@
+import type { Options } from 'amqplib';
 import { copyProblem } from '../amqp/encode.js';
 import type { PluginTargetSpec } from '../config/types.js';
 import { forwardedHeaders, forwardedProperties } from '../delivery/copies.js';
@@ -35,11 +36,7 @@ async function createPluginTarget(spec: PluginTargetSpec, deps: TargetDeps): Pro
       }
     }
     try {
-      await Promise.all(
-        copies.map(({ copy, options }) =>
-          deps.publisher.publish(copy.exchange, copy.routingKey, copy.content, options, { mandatory: true }),
-        ),
-      );
+      await Promise.all(copies.map(({ copy, options }) => publishCopy(deps, copy, options)));
       return ack();
     } catch (err) {
       // An output amqplib cannot encode fails every try alike: a permanent failure.
@@ -49,6 +46,24 @@ async function createPluginTarget(spec: PluginTargetSpec, deps: TargetDeps): Pro
       return retry(`plugin ${ref.name} output: ${(err as Error).message}`);
     }
   };
+}
+
+/** One output, confirmed; traced, under a producer span whose context the copy carries. */
+async function publishCopy(deps: TargetDeps, copy: Delivery, options: Options.Publish): Promise<void> {
+  const span =
+    copy.span === undefined ? undefined : copy.span.publish(copy.exchange, copy.routingKey, copy.id);
+  if (span === undefined) {
+    await deps.publisher.publish(copy.exchange, copy.routingKey, copy.content, options, { mandatory: true });
+    return;
+  }
+  (options.headers as Record<string, unknown>).traceparent = span.traceparent;
+  try {
+    await deps.publisher.publish(copy.exchange, copy.routingKey, copy.content, options, { mandatory: true });
+    span.end();
+  } catch (err) {
+    span.end((err as Error).message);
+    throw err;
+  }
 }
 
 export const pluginTarget: TargetModule<'plugin', typeof pluginTargetSchema> = {

@@ -13,16 +13,23 @@ export function renderRoutingKey(template: string, d: Pick<Delivery, 'routingKey
 
 function createRepublish(spec: RepublishTargetSpec, deps: TargetDeps): Handler {
   return async function republish(d: Delivery): Promise<Outcome> {
+    const routingKey = renderRoutingKey(spec.routingKey, d);
+    const headers = forwardedHeaders(d, spec.headers);
+    // Traced, the copy carries its producer span's context: the next route's span is its child.
+    const span = d.span === undefined ? undefined : d.span.publish(spec.exchange, routingKey, d.id);
+    if (span !== undefined) headers.traceparent = span.traceparent;
     try {
       await deps.publisher.publish(
         spec.exchange,
-        renderRoutingKey(spec.routingKey, d),
+        routingKey,
         d.content,
-        forwardedProperties(d.properties, d.id, forwardedHeaders(d, spec.headers), spec.persistent),
+        forwardedProperties(d.properties, d.id, headers, spec.persistent),
         { mandatory: spec.mandatory },
       );
+      span?.end();
       return ack();
     } catch (err) {
+      span?.end((err as Error).message);
       // Headers amqplib cannot encode again fail every try alike: a permanent failure.
       if (isWarrenError(err, 'WARREN_E_UNENCODABLE')) return deadLetter((err as Error).message);
       return retry(`republish to ${spec.exchange || '(default exchange)'}: ${(err as Error).message}`);

@@ -25,7 +25,12 @@ export interface Refusal {
   refused: string;
 }
 
-export type RequestBuilder = (d: Delivery, timestamp: string) => WebhookRequest | Refusal;
+/** `traceparent`: what the request carries when not the delivery's own (a client span's, when tracing). */
+export type RequestBuilder = (
+  d: Delivery,
+  timestamp: string,
+  traceparent?: string,
+) => WebhookRequest | Refusal;
 
 /** Set by Warren on every request; a route's own `headers` cannot replace them. */
 const contractHeaders = new Set([
@@ -88,7 +93,7 @@ export function planRequest(spec: WebhookTargetSpec): RequestBuilder {
   /** The last content-type (or encoding) seen valid: most routes carry one or two. */
   let validType = '';
   let validEncoding = '';
-  return function buildRequest(d, timestamp) {
+  return function buildRequest(d, timestamp, traceparent = d.traceparent) {
     // Every value taken from the message is made a valid header value here (see header-value.ts):
     // undici would refuse the request, and no retry can change the message.
     const id = webhookId(d);
@@ -110,7 +115,7 @@ export function planRequest(spec: WebhookTargetSpec): RequestBuilder {
       'x-warren-redelivered',
       d.redelivered ? 'true' : 'false',
       'traceparent',
-      d.traceparent, // always valid: a malformed one was replaced by a fresh one (toDelivery)
+      traceparent, // always valid: a malformed one was replaced by a fresh one (toDelivery)
     ];
     if (d.tracestate && isValidTracestate(d.tracestate)) headers.push('tracestate', d.tracestate);
     let body = d.content;

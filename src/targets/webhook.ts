@@ -5,6 +5,7 @@ import { Deadlines, Expiring } from '../deadlines.js';
 import { ack, deadLetter, type Outcome, retry } from '../delivery/outcome.js';
 import type { Delivery } from '../delivery/types.js';
 import { events } from '../telemetry/events.js';
+import type { RequestSpan, RequestTarget } from '../telemetry/tracing.js';
 import type { Handler, TargetModule } from './types.js';
 import { planRequest, unixSeconds } from './webhook-request.js';
 import { normalizeWebhook, webhookExamples, webhookSchema } from './webhook-schema.js';
@@ -38,6 +39,8 @@ interface RouteCalls {
   policy: StatusPolicy;
   /** Blanks the route's own secrets out of an error page that echoes them (see routeSecrets). */
   scrub: (text: string) => string;
+  /** What a client span says of the route's requests (no credentials, no query). */
+  target: RequestTarget;
 }
 
 /**
@@ -58,10 +61,19 @@ class WebhookCall extends Expiring implements Dispatcher.DispatchHandler {
   /** Only kept for a non-2xx response, whose excerpt goes into the dead-letter reason. */
   #chunks: Buffer[] | undefined;
   #size = 0;
+  readonly #started = performance.now();
+  /** Its client span, while tracing is on. */
+  readonly #span: RequestSpan | undefined;
 
-  constructor(route: string, calls: RouteCalls, resolve: (outcome: Outcome) => void) {
+  constructor(
+    route: string,
+    calls: RouteCalls,
+    resolve: (outcome: Outcome) => void,
+    span: RequestSpan | undefined,
+  ) {
     super();
     this.#route = route;
+    this.#span = span;
     this.#calls = calls;
     this.#resolve = resolve;
     calls.deadlines.add(this);
@@ -134,7 +146,9 @@ class WebhookCall extends Expiring implements Dispatcher.DispatchHandler {
   #finish(responseClass: string | undefined, outcome: Outcome): void {
     this.#settled = true;
     this.#calls.deadlines.remove(this);
-    if (responseClass !== undefined) events.webhookResponse(this.#route, responseClass);
+    if (responseClass !== undefined)
+      events.webhookResponse(this.#route, responseClass, (performance.now() - this.#started) / 1000);
+    if (this.#span !== undefined) endRequestSpan(this.#span, this.#status, responseClass, outcome);
     this.#resolve(outcome);
   }
 }
@@ -149,13 +163,19 @@ function createWebhook(spec: WebhookTargetSpec): Handler {
     deadlines: new Deadlines(spec.timeoutMs),
     policy: statusPolicy(spec),
     scrub: scrubberFor(routeSecrets(spec, url)),
+    target: requestTarget(spec.method, url),
   };
   return function deliverToWebhook(d: Delivery): Promise<Outcome> {
-    const request = buildRequest(d, unixSeconds());
+    const span = d.span === undefined ? undefined : d.span.request(calls.target);
+    // Traced, the receiver gets the client span's context, so its own spans are children of it.
+    const request = buildRequest(d, unixSeconds(), span?.traceparent);
     // Nothing to send (a CloudEvent without `type`): no retry would change that.
-    if ('refused' in request) return Promise.resolve(deadLetter(request.refused));
+    if ('refused' in request) {
+      span?.endRequest(0, 'refused', request.refused);
+      return Promise.resolve(deadLetter(request.refused));
+    }
     return new Promise<Outcome>((resolve) => {
-      const call = new WebhookCall(d.route, calls, resolve);
+      const call = new WebhookCall(d.route, calls, resolve, span);
       const options: Dispatcher.DispatchOptions = {
         origin,
         path,
@@ -171,6 +191,26 @@ function createWebhook(spec: WebhookTargetSpec): Handler {
       }
     });
   };
+}
+
+/** The request's method, origin and path: credentials and the query may hold secrets. */
+function requestTarget(method: string, url: URL): RequestTarget {
+  const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+  return { method, url: `${url.origin}${url.pathname}`, host: url.hostname, port };
+}
+
+/**
+ * A request that did not succeed (timeout, connection error, a status Warren does not ack) is an
+ * error span; its `error.type` is the status, `timeout`, `error` (connection) or `refused`.
+ */
+function endRequestSpan(
+  span: RequestSpan,
+  status: number,
+  responseClass: string | undefined,
+  o: Outcome,
+): void {
+  if (o.kind === 'ack') span.endRequest(status);
+  else span.endRequest(status, status > 0 ? String(status) : (responseClass ?? 'refused'), o.reason);
 }
 
 /**

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { type AmqpUrl, describeTlsFailure, parseAmqpUrls, redactUrl } from '../amqp/url.js';
 import type { CircuitState } from '../delivery/circuit.js';
-import { bump, metrics, observeDuration, tallyOf } from './metrics.js';
+import { observe } from './histogram.js';
+import { bump, metrics, type RouteTally, tallyOf } from './metrics.js';
 import { traceIdOf } from './trace.js';
 
 /** The TLS reason a connection to the list's first broker failed, if it was TLS that failed. */
@@ -20,6 +21,21 @@ const circuitStateValue: Record<CircuitState, number> = { closed: 0, open: 1, 'h
  * Internal events: each one writes its log line and updates its metrics together, so the two
  * never drift apart. Nothing else in Warren touches a metric.
  */
+
+/** How far ahead of Warren's clock a publisher's may run before its timestamps are ignored. */
+const clockSkewSeconds = 5;
+
+/**
+ * `warren_message_age_seconds`: now − the AMQP timestamp. A timestamp of 0 or less, or one further
+ * ahead than clock skew explains (milliseconds taken for seconds, a wrong clock), says nothing about
+ * the wait and is not counted; one slightly ahead counts as no wait.
+ */
+function observeAge(tally: RouteTally, route: string, timestamp: number): void {
+  const age = Date.now() / 1000 - timestamp;
+  if (!(timestamp > 0) || !(age >= -clockSkewSeconds)) return;
+  tally.messageAge ??= metrics.messageAge.series({ route });
+  observe(tally.messageAge, Math.max(age, 0));
+}
 
 /** `invalid`: dead-lettered because the body broke the route's `schema:`. */
 export type FinalOutcome =
@@ -111,8 +127,12 @@ export const events = {
     else log.info({ event: 'amqp_unblocked' }, 'broker unblocked publishing');
   },
 
-  deliveryStarted(route: string): void {
-    tallyOf(route).inFlight++;
+  /** A delivery started; `timestamp` is the message's AMQP timestamp property (Unix seconds). */
+  deliveryStarted(route: string, timestamp: number | undefined, attempt: number): void {
+    const tally = tallyOf(route);
+    tally.inFlight++;
+    // First attempts only: a retry's age would include the backoff it waited in a delay tier.
+    if (timestamp !== undefined && attempt === 1) observeAge(tally, route, timestamp);
   },
 
   deliveryFinished(log: Logger, r: DeliveryReport): void {
@@ -121,10 +141,10 @@ export const events = {
     bump(tally.messages, r.outcome);
     let duration = tally.handlerDuration.get(r.target);
     if (duration === undefined) {
-      duration = metrics.handlerDuration.series(r.route, r.target);
+      duration = metrics.handlerDuration.series({ route: r.route, target: r.target });
       tally.handlerDuration.set(r.target, duration);
     }
-    observeDuration(duration, r.seconds);
+    observe(duration, r.seconds);
     const quiet = r.outcome === 'ack' || r.outcome === 'drop' || r.outcome === 'filtered';
     if (quiet && !log.isLevelEnabled('debug')) return;
     const fields = {
@@ -159,8 +179,16 @@ export const events = {
     );
   },
 
-  webhookResponse(route: string, statusClass: string): void {
-    bump(tallyOf(route).webhookResponses, statusClass);
+  /** One webhook request ended after `seconds`: a response of `statusClass`, a timeout or an error. */
+  webhookResponse(route: string, statusClass: string, seconds: number): void {
+    const tally = tallyOf(route);
+    bump(tally.webhookResponses, statusClass);
+    let duration = tally.webhookDuration.get(statusClass);
+    if (duration === undefined) {
+      duration = metrics.webhookRequestDuration.series({ route, status_class: statusClass });
+      tally.webhookDuration.set(statusClass, duration);
+    }
+    observe(duration, seconds);
   },
 
   routeState(log: Logger, route: string, state: string, error?: string): void {

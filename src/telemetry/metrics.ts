@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { type Series, SeriesHistogram } from './histogram.js';
 
 /**
  * Every Warren metric is defined in this file, in one registry. Only the event modules
@@ -25,7 +26,11 @@ export interface RouteTally {
   /** By status class. */
   webhookResponses: Map<string, Tally>;
   /** By target kind. */
-  handlerDuration: Map<string, DurationSeries>;
+  handlerDuration: Map<string, Series>;
+  /** By status class: one observation per webhook request. */
+  webhookDuration: Map<string, Series>;
+  /** `warren_message_age_seconds`, made on the route's first message with a timestamp. */
+  messageAge: Series | undefined;
   /** `warren_throttled_seconds_total`: closed intervals, the open one, what prom-client has. */
   throttled: HeldTime;
   /** `warren_in_flight_bytes`: body bytes of deliveries started and not yet settled. */
@@ -51,6 +56,8 @@ export function tallyOf(route: string): RouteTally {
       messages: new Map(),
       webhookResponses: new Map(),
       handlerDuration: new Map(),
+      webhookDuration: new Map(),
+      messageAge: undefined,
       throttled: { ms: 0, since: undefined, reportedMs: 0 },
       inFlightBytes: 0,
       heldByBudget: { ms: 0, since: undefined, reportedMs: 0 },
@@ -66,89 +73,11 @@ export function bump(counts: Map<string, Tally>, key: string): void {
   else tally.value++;
 }
 
-const durationName = 'warren_handler_duration_seconds';
-const durationHelp = 'Time a target took for one delivery.';
+/** Seconds, for the times of one delivery and one HTTP request. */
 const durationBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-
-/** One route and target's handler durations: observations per bucket (not cumulative; the last
- * slot counts those above every bound), their sum and their count. */
-export interface DurationSeries {
-  readonly route: string;
-  readonly target: string;
-  readonly buckets: number[];
-  sum: number;
-  count: number;
-}
-
-export function observeDuration(series: DurationSeries, seconds: number): void {
-  let i = 0;
-  while (i < durationBuckets.length && seconds > durationBuckets[i]!) i++;
-  series.buckets[i] = series.buckets[i]! + 1;
-  series.sum += seconds;
-  series.count++;
-}
-
-/** Module-level, not a field: prom-client's constructor calls reset() before fields exist. */
-const durationSeries: DurationSeries[] = [];
-
-type HistogramData = Awaited<ReturnType<Histogram['get']>>;
-
-/**
- * `warren_handler_duration_seconds`. prom-client's own Histogram hashes and validates the labels
- * on every observe, the largest per-delivery cost left in telemetry; this one keeps each series as
- * plain numbers (`observeDuration`) and builds the samples only when the registry asks, the way
- * the base class renders them: cumulative `_bucket` samples with `le`, `+Inf`, `_sum`, `_count`.
- */
-class DurationHistogram extends Histogram<'route' | 'target'> {
-  series(route: string, target: string): DurationSeries {
-    const series = { route, target, buckets: durationBuckets.map(() => 0).concat(0), sum: 0, count: 0 };
-    durationSeries.push(series);
-    return series;
-  }
-
-  override async get(): Promise<HistogramData> {
-    const bucket = `${durationName}_bucket`;
-    const values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = [];
-    for (const { route, target, buckets, sum, count } of durationSeries) {
-      let cumulative = 0;
-      for (let i = 0; i < durationBuckets.length; i++) {
-        cumulative += buckets[i]!;
-        values.push({
-          metricName: bucket,
-          labels: { route, target, le: durationBuckets[i]! },
-          value: cumulative,
-        });
-      }
-      values.push(
-        { metricName: bucket, labels: { route, target, le: '+Inf' }, value: count },
-        { metricName: `${durationName}_sum`, labels: { route, target }, value: sum },
-        { metricName: `${durationName}_count`, labels: { route, target }, value: count },
-      );
-    }
-    // The declared types miss both the `le` label and the type's runtime value, 'histogram'.
-    return {
-      name: durationName,
-      help: durationHelp,
-      type: 'histogram',
-      aggregator: 'sum',
-      values,
-    } as unknown as HistogramData;
-  }
-
-  /** What the registry renders /metrics from when a metric has it (the base class does). */
-  getForPromString(): Promise<HistogramData> {
-    return this.get();
-  }
-
-  override reset(): void {
-    super.reset();
-    for (const series of durationSeries) {
-      series.buckets.fill(0);
-      series.sum = 0;
-      series.count = 0;
-    }
-  }
-}
+/** Seconds a message waited since it was published: its AMQP timestamp has whole seconds, so the
+ * first bounds are coarse; up to a day (a backlog drained after an outage). */
+const ageBuckets = [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 1800, 3600, 21600, 86400];
 
 /** Hands prom-client the time held since the last scrape; an interval still running counts up to
  * now, so a long hold shows before it ends. */
@@ -192,10 +121,24 @@ export const metrics = {
       );
     },
   }),
-  handlerDuration: new DurationHistogram({
-    name: durationName,
-    help: durationHelp,
+  handlerDuration: new SeriesHistogram({
+    name: 'warren_handler_duration_seconds',
+    help: 'Time a target took for one delivery.',
     labelNames: ['route', 'target'] as const,
+    buckets: durationBuckets,
+    registers: [registry],
+  }),
+  messageAge: new SeriesHistogram({
+    name: 'warren_message_age_seconds',
+    help: "Time from a message's AMQP timestamp (whole seconds) to the start of its first delivery, by route; messages without a plausible timestamp are not counted.",
+    labelNames: ['route'] as const,
+    buckets: ageBuckets,
+    registers: [registry],
+  }),
+  webhookRequestDuration: new SeriesHistogram({
+    name: 'warren_webhook_request_duration_seconds',
+    help: 'Time of one webhook HTTP request, by route and status class (2xx, 3xx, 4xx, 5xx, timeout, error).',
+    labelNames: ['route', 'status_class'] as const,
     buckets: durationBuckets,
     registers: [registry],
   }),

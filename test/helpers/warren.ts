@@ -166,9 +166,10 @@ export function nextReload(warren: RunningWarren, previous: ReloadReport | undef
   });
 }
 
-/** Every exchange and queue a routes directory declares, tracked on `broker` for deletion. */
-export async function trackPlan(broker: TestBroker, dir: string): Promise<void> {
-  const loaded = await loadConfig(dir, process.env);
+/** Every exchange and queue a routes directory declares, tracked on `broker` for deletion; `plugins`:
+ * the plugins directory its routes name files of. */
+export async function trackPlan(broker: TestBroker, dir: string, plugins?: string): Promise<void> {
+  const loaded = await loadConfig(dir, process.env, plugins);
   if (!loaded.ok) throw new Error(`invalid test routes: ${JSON.stringify(loaded.issues)}`);
   trackTopology(broker, planTopology(loaded.config));
 }

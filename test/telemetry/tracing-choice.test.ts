@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { tracingChoice } from '../../src/telemetry/tracing.js';
+
+describe('which OTEL_ variables turn tracing on', () => {
+  it.each([
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }, true],
+    [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces' }, true],
+    [{ OTEL_TRACES_EXPORTER: 'otlp' }, true],
+    [{ OTEL_TRACES_EXPORTER: ' OTLP ' }, true],
+    [{}, false],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: '  ' }, false],
+    [{ OTEL_SERVICE_NAME: 'billing' }, false],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'true' }, false],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'TRUE' }, false],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'false' }, true],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_TRACES_EXPORTER: 'none' }, false],
+    [{ OTEL_TRACES_EXPORTER: 'otlp,none' }, false],
+  ])('%j → %s', (env, on) => {
+    expect(tracingChoice(env).on).toBe(on);
+  });
+
+  it('stays off and says why for an exporter Warren does not ship', () => {
+    expect(
+      tracingChoice({ OTEL_TRACES_EXPORTER: 'jaeger', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }),
+    ).toEqual({
+      on: false,
+      warning:
+        'OTEL_TRACES_EXPORTER=jaeger: Warren exports traces with otlp only (OTLP/HTTP); tracing is off',
+    });
+  });
+});
