@@ -242,6 +242,34 @@ routes:
     expectNoSecret('the log', h.warren.logs.map((l) => JSON.stringify(l)).join('\n'), secrets);
   });
 
+  it('blanks an interpolated queue name from the readiness reason of a failed route (/readyz, /api/status)', async () => {
+    const env = { ...process.env, QUEUE_SUFFIX: hostile(uniqueName('q')) };
+    const queue = `${uniqueName('hostile-ready')}-${env.QUEUE_SUFFIX}`;
+    // The queue exists with other arguments: declaring it fails, and the broker's error names it.
+    await h.broker.channel.assertQueue(queue, { durable: true, arguments: { 'x-max-length': 1 } });
+    h.broker.track('queue', queue);
+    h.warren = await startWarren(
+      {
+        'a.yaml': `
+routes:
+  one:
+    from: { queue: "${queue.slice(0, -env.QUEUE_SUFFIX.length)}\${env:QUEUE_SUFFIX}" }
+    to: { webhook: { url: "${h.receiver.url('/hook')}" } }
+`,
+      },
+      h.broker,
+      { env, adminToken, waitForRoutes: false },
+    );
+    const ready = await waitFor('the route to fail', async () => {
+      const answer = await h.warren!.admin.request('/readyz');
+      const text = await answer.text();
+      return answer.status === 503 && text.includes('route one is failed') ? text : undefined;
+    });
+    expect(ready).toContain('PRECONDITION_FAILED');
+    expectNoSecret('/readyz', ready, [env.QUEUE_SUFFIX]);
+    expectNoSecret('the admin API', await adminText(['/api/status', '/api/routes']), [env.QUEUE_SUFFIX]);
+  });
+
   it('scrubs a query secret with + / % @ from an echoed URL: reason, DLQ annotation, log, API', async () => {
     // '#' cannot be in a query value (it starts the fragment) nor a space (not a URI), so they are in the token.
     const env = { ...process.env, HOOK_KEY: 'k3y+val/ue@50%25off+more', HOOK_TOKEN: hostile('token') };
