@@ -223,9 +223,14 @@ function formatProblem(file: string, schema: unknown, instance: Ajv): SchemaProb
 }
 
 function problemOf(file: string, err: Error): SchemaProblem {
-  // Compiling overflowed the stack: a $ref chain that never ends, or a schema nested absurdly deep.
+  // Compiling overflowed the stack: a $ref chain that never ends, or a schema nested absurdly deep or so large (50,000 properties) that ajv's generated code overflows.
   if (err instanceof RangeError) {
-    return { file, pointer: '', message: 'the schema is a $ref loop or nests too deeply to compile' };
+    return {
+      file,
+      pointer: '',
+      message:
+        'compiling the schema overflowed the stack: a $ref loop, or a schema nested too deeply or too large',
+    };
   }
   const missing = (err as { missingRef?: string }).missingRef;
   if (missing !== undefined) {
