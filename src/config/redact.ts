@@ -6,13 +6,15 @@ const sensitiveName = /authorization|cookie|token|secret|password|api[-_]?key/i;
 
 /**
  * A deep copy with every string that holds an interpolated value, and every value under a
- * sensitive-looking key, replaced, and in every URL written in the files the password and the
- * query values masked (`maskUrl`). Used for `warren plan`, the admin API and logs.
+ * sensitive-looking key, replaced. Used for `warren plan`, the admin API and logs. A view of
+ * configuration (`urls: true`: `/api/routes`, `warren plan`) also masks the password and query
+ * values of every URL (`maskUrl`); a view of messages (the DLQ) shows their data as it is.
  */
-export function redact<T>(value: T, secrets: readonly string[]): T {
+export function redact<T>(value: T, secrets: readonly string[], options: { urls?: boolean } = {}): T {
   const hasSecret = (s: string) => secrets.some((secret) => secret.length > 0 && s.includes(secret));
+  const shown = options.urls ? maskUrl : (s: string) => s;
   const walk = (v: unknown, key: string): unknown => {
-    if (typeof v === 'string') return sensitiveName.test(key) || hasSecret(v) ? redacted : maskUrl(v);
+    if (typeof v === 'string') return sensitiveName.test(key) || hasSecret(v) ? redacted : shown(v);
     if (Array.isArray(v)) return v.map((item) => walk(item, key));
     if (v && typeof v === 'object') {
       return Object.fromEntries(Object.entries(v).map(([k, item]) => [k, walk(item, k)]));

@@ -264,6 +264,7 @@ export class Runtime {
         ...(this.#lastReload ? { lastReload: this.#lastReload } : {}),
       },
       [...this.#secrets],
+      { urls: true },
     );
   }
 

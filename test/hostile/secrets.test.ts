@@ -270,6 +270,26 @@ routes:
     expectNoSecret('the admin API', await adminText(['/api/status', '/api/routes']), [env.QUEUE_SUFFIX]);
   });
 
+  it('masks the password and query values of a webhook URL written in the file, in /api/routes', async () => {
+    const url = h.receiver.url('/hook').replace('http://', 'http://deploy:pw-9f3e1a@');
+    h.warren = await startWarren(
+      {
+        'a.yaml': `
+routes:
+  one:
+    from: { queue: "${uniqueName('hostile-url')}" }
+    to: { webhook: { url: "${url}?sig=sig-77c2d0&v=2" } }
+`,
+      },
+      h.broker,
+      { adminToken },
+    );
+    const shown = await adminText(['/api/routes', '/api/routes/one', '/api/topology']);
+    expect(shown).toContain('http://deploy:<redacted>@127.0.0.1:');
+    expect(shown).toContain('/hook?sig=<redacted>&v=<redacted>');
+    expectNoSecret('the admin API', shown, ['pw-9f3e1a', 'sig-77c2d0']);
+  });
+
   it('scrubs a query secret with + / % @ from an echoed URL: reason, DLQ annotation, log, API', async () => {
     // '#' cannot be in a query value (it starts the fragment) nor a space (not a URI), so they are in the token.
     const env = { ...process.env, HOOK_KEY: 'k3y+val/ue@50%25off+more', HOOK_TOKEN: hostile('token') };
