@@ -197,6 +197,12 @@ describe('secrets at run time', () => {
     return text;
   }
 
+  /** Warren with one route `one` from `queue` (as YAML) to a webhook at `url`, with the admin token. */
+  async function startOneRoute(queue: string, url: string, options: Parameters<typeof startWarren>[2] = {}) {
+    const file = `routes:\n  one:\n    from: { queue: ${queue} }\n    to: { webhook: { url: "${url}" } }\n`;
+    h.warren = await startWarren({ 'a.yaml': file }, h.broker, { adminToken, ...options });
+  }
+
   it('blanks an interpolated name from the 422 reload answer, lastReload and the log', async () => {
     const env = { ...process.env, QUEUE_SUFFIX: hostile(uniqueName('q')), PLUGIN_NAME: hostile('plugin') };
     const queue = uniqueName('hostile-reload');
@@ -248,17 +254,13 @@ routes:
     // The queue exists with other arguments: declaring it fails, and the broker's error names it.
     await h.broker.channel.assertQueue(queue, { durable: true, arguments: { 'x-max-length': 1 } });
     h.broker.track('queue', queue);
-    h.warren = await startWarren(
+    await startOneRoute(
+      `"${queue.slice(0, -env.QUEUE_SUFFIX.length)}\${env:QUEUE_SUFFIX}"`,
+      h.receiver.url('/hook'),
       {
-        'a.yaml': `
-routes:
-  one:
-    from: { queue: "${queue.slice(0, -env.QUEUE_SUFFIX.length)}\${env:QUEUE_SUFFIX}" }
-    to: { webhook: { url: "${h.receiver.url('/hook')}" } }
-`,
+        env,
+        waitForRoutes: false,
       },
-      h.broker,
-      { env, adminToken, waitForRoutes: false },
     );
     const ready = await waitFor('the route to fail', async () => {
       const answer = await h.warren!.admin.request('/readyz');
@@ -272,18 +274,7 @@ routes:
 
   it('masks the password and query values of a webhook URL written in the file, in /api/routes', async () => {
     const url = h.receiver.url('/hook').replace('http://', 'http://deploy:pw-9f3e1a@');
-    h.warren = await startWarren(
-      {
-        'a.yaml': `
-routes:
-  one:
-    from: { queue: "${uniqueName('hostile-url')}" }
-    to: { webhook: { url: "${url}?sig=sig-77c2d0&v=2" } }
-`,
-      },
-      h.broker,
-      { adminToken },
-    );
+    await startOneRoute(`"${uniqueName('hostile-url')}"`, `${url}?sig=sig-77c2d0&v=2`);
     const shown = await adminText(['/api/routes', '/api/routes/one', '/api/topology']);
     expect(shown).toContain('http://deploy:<redacted>@127.0.0.1:');
     expect(shown).toContain('/hook?sig=<redacted>&v=<redacted>');
