@@ -41,14 +41,19 @@ function isLoopbackName(hostname: string): boolean {
  * must be the API's own (the status page). curl and scripts send no Origin. With a token none of
  * this matters: a browser never adds an Authorization header on its own.
  */
-function browserRefusal(url: string, origin: string | undefined): string | undefined {
+function browserRefusal(
+  url: string,
+  origin: string | undefined,
+  site: string | undefined,
+): string | undefined {
   const target = new URL(url);
   const advice = 'set WARREN_ADMIN_TOKEN to use the admin API from elsewhere';
   if (!isLoopbackName(target.hostname)) {
     return `without WARREN_ADMIN_TOKEN the admin API answers only requests addressed to 127.0.0.1, [::1] or localhost, not ${JSON.stringify(target.hostname.slice(0, 100))}: ${advice}`;
   }
-  if (origin !== undefined && origin !== target.origin) {
-    return `without WARREN_ADMIN_TOKEN the admin API refuses a request a browser sent from another origin (${JSON.stringify(origin.slice(0, 100))}): ${advice}`;
+  // `Sec-Fetch-Site` also marks a cross-site GET that carries no Origin (an <img>, a <script>).
+  if ((origin !== undefined && origin !== target.origin) || site === 'cross-site' || site === 'same-site') {
+    return `without WARREN_ADMIN_TOKEN the admin API refuses a request a browser sent from another origin (${JSON.stringify((origin ?? site ?? '').slice(0, 100))}): ${advice}`;
   }
   return undefined;
 }
@@ -78,7 +83,7 @@ export function requireAdmin(token: string | undefined, boundToLoopback: () => b
         403,
       );
     } else {
-      const refusal = browserRefusal(c.req.url, c.req.header('origin'));
+      const refusal = browserRefusal(c.req.url, c.req.header('origin'), c.req.header('sec-fetch-site'));
       if (refusal) return c.json({ error: refusal }, 403);
     }
     await next();

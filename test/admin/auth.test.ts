@@ -44,6 +44,9 @@ describe('admin authorisation for mutating endpoints', () => {
       403,
     );
     expect((await post('http://evil.example:9090/do')).status).toBe(403);
+    // A cross-site request that carries no Origin (an <img> or <script> GET): the browser says so.
+    expect((await post('http://127.0.0.1:9090/do', { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    expect((await post('http://127.0.0.1:9090/do', { 'sec-fetch-site': 'same-origin' })).status).toBe(200);
   });
 
   it('with a token, needs it as a bearer token from any address, loopback included', async () => {
