@@ -48,11 +48,18 @@ export const schemaBase = 'warren:/schemas/';
 /**
  * ajv options: one error is enough to dead-letter a message (and `allErrors` would let a crafted
  * 8 MB array build millions of error objects); unknown keywords (`x-owner`, vendor annotations)
- * are ignored as the JSON Schema specification says, not refused. ajv's logger is off: the one
- * thing it would say (an unknown format) is a problem of the file (`formatProblems`), and a line
- * on the console would break the JSON log.
+ * are ignored as the JSON Schema specification says, not refused. `strictNumbers` stays on
+ * (`strict: false` turns it off): JSON.parse reads `1e400` as Infinity, which would otherwise pass
+ * `type: integer` and `type: number`. ajv's logger is off: the one thing it would say (an unknown
+ * format) is a problem of the file (`unknownFormat`), and a console line would break the JSON log.
  */
-const options = { allErrors: false, strict: false, validateFormats: true, logger: false } as const;
+const options = {
+  allErrors: false,
+  strict: false,
+  strictNumbers: true,
+  validateFormats: true,
+  logger: false,
+} as const;
 
 function instances(): { d2020: Ajv; d07: Ajv } {
   const d2020 = new Ajv2020(options) as unknown as Ajv;

@@ -59,4 +59,20 @@ describe('hostile or mistaken schema files', () => {
     }
     expect(warned).toEqual([]);
   });
+
+  it('does not take a number past the range of a double (1e400, parsed as Infinity) for an integer or a number', () => {
+    const { set } = SchemaSet.compile([
+      {
+        name: 'order.json',
+        text: json({
+          type: 'object',
+          properties: { qty: { type: 'integer', minimum: 1 }, price: { type: 'number' } },
+        }),
+      },
+    ]);
+    const check = set.check('order.json')!;
+    expect(check(JSON.parse('{"qty": 1e400}'))).toEqual([{ pointer: '/qty', message: 'must be integer' }]);
+    expect(check(JSON.parse('{"price": -1e400}'))).toEqual([{ pointer: '/price', message: 'must be number' }]);
+    expect(check(JSON.parse('{"qty": 5, "price": 1.5e300}'))).toBeUndefined();
+  });
 });
