@@ -50,13 +50,17 @@ export const schemaBase = 'warren:/schemas/';
  * 8 MB array build millions of error objects); unknown keywords (`x-owner`, vendor annotations)
  * are ignored as the JSON Schema specification says, not refused. `strictNumbers` stays on
  * (`strict: false` turns it off): JSON.parse reads `1e400` as Infinity, which would otherwise pass
- * `type: integer` and `type: number`. ajv's logger is off: the one thing it would say (an unknown
+ * `type: integer` and `type: number`. `ownProperties`: a body's key is present only when sent; by
+ * default ajv reads `data.constructor`, so `required: [constructor]` passed `{}` and
+ * `properties: {constructor: {type: string}}` refused it (the Object function is no string).
+ * ajv's logger is off: the one thing it would say (an unknown
  * format) is a problem of the file (`unknownFormat`), and a console line would break the JSON log.
  */
 const options = {
   allErrors: false,
   strict: false,
   strictNumbers: true,
+  ownProperties: true,
   validateFormats: true,
   logger: false,
 } as const;

@@ -75,4 +75,23 @@ describe('hostile or mistaken schema files', () => {
     expect(check(JSON.parse('{"price": -1e400}'))).toEqual([{ pointer: '/price', message: 'must be number' }]);
     expect(check(JSON.parse('{"qty": 5, "price": 1.5e300}'))).toBeUndefined();
   });
+
+  it("reads only the body's own properties: a key named like an Object member is absent until sent", () => {
+    const { set } = SchemaSet.compile([
+      { name: 'required.json', text: json({ type: 'object', required: ['constructor', 'toString'] }) },
+      { name: 'typed.json', text: json({ type: 'object', properties: { constructor: { type: 'string' } } }) },
+      { name: 'dependent.json', text: json({ type: 'object', dependentRequired: { a: ['valueOf'] } }) },
+    ]);
+    expect(set.check('required.json')!({})).toEqual([
+      { pointer: '', message: "must have required property 'constructor'" },
+    ]);
+    expect(set.check('required.json')!({ constructor: 1, toString: 2 })).toBeUndefined();
+    expect(set.check('typed.json')!({})).toBeUndefined();
+    expect(set.check('typed.json')!({ constructor: 7 })).toEqual([
+      { pointer: '/constructor', message: 'must be string' },
+    ]);
+    expect(set.check('dependent.json')!({ a: 1 })).toEqual([
+      { pointer: '', message: 'must have property valueOf when property a is present' },
+    ]);
+  });
 });
