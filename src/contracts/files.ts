@@ -13,6 +13,8 @@ export const maxSchemaFileBytes = 4 * 1024 * 1024;
 const maxDepth = 8;
 const maxFiles = 1000;
 const maxDirectories = 1000;
+/** Cap on all the files read together (in characters): 1,000 files of 4 MiB would be 4 GiB in memory. */
+const maxDirectoryChars = 64 * 1024 * 1024;
 
 /** What the walk found so far, and whether a cap ended it. */
 interface Walk {
@@ -50,11 +52,20 @@ export async function readSchemaDirectory(dir: string): Promise<SchemaDirectory>
   const state: Walk = { root: dir, names: [], directories: 0, problems: found.problems, full: false };
   const missing = await walk(state, '', 0);
   if (missing) return found;
+  let total = 0;
   for (const name of state.names.sort()) {
     const read = await readRegularFile(join(dir, name), { maxBytes: maxSchemaFileBytes });
     if ('error' in read) {
       found.problems.push({ file: name, message: `schema file ${read.error}` });
       continue;
+    }
+    total += read.text.length;
+    if (total > maxDirectoryChars) {
+      found.problems.push({
+        file: name,
+        message: `schemas directory holds more than ${maxDirectoryChars / 1024 / 1024} MiB of schema and example files`,
+      });
+      break;
     }
     (isExamplesFile(name) ? found.examples : found.files).push({ name, text: read.text });
   }

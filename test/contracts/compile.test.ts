@@ -100,6 +100,17 @@ describe('readSchemaDirectory', () => {
     expect(read.problems).toEqual([{ file: 'pipe.json', message: expect.stringContaining('named pipe') }]);
   });
 
+  it('stops reading past 64 MiB of files in all, each under the 4 MiB cap of one file', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'warren-schemas-'));
+    const text = `{"description": "${'x'.repeat(4 * 1024 * 1024 - 40)}"}`;
+    for (let i = 0; i < 17; i++) await writeFile(join(dir, `s${String(i).padStart(2, '0')}.json`), text);
+    const read = await readSchemaDirectory(dir);
+    expect(read.files).toHaveLength(16);
+    expect(read.problems).toEqual([
+      { file: 's16.json', message: expect.stringContaining('more than 64 MiB') },
+    ]);
+  });
+
   it('stops the whole walk at its caps: one problem, not one per directory past them', async () => {
     dir = await mkdtemp(join(tmpdir(), 'warren-schemas-'));
     // 11 directories of 100 schemas: the file cap is reached inside the walk, not in one listing.
