@@ -72,7 +72,9 @@ describe('hostile or mistaken schema files', () => {
     ]);
     const check = set.check('order.json')!;
     expect(check(JSON.parse('{"qty": 1e400}'))).toEqual([{ pointer: '/qty', message: 'must be integer' }]);
-    expect(check(JSON.parse('{"price": -1e400}'))).toEqual([{ pointer: '/price', message: 'must be number' }]);
+    expect(check(JSON.parse('{"price": -1e400}'))).toEqual([
+      { pointer: '/price', message: 'must be number' },
+    ]);
     expect(check(JSON.parse('{"qty": 5, "price": 1.5e300}'))).toBeUndefined();
   });
 
