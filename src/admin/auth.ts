@@ -27,11 +27,43 @@ export function adminToken(configured: string | undefined): string | undefined {
   return token ? token : undefined;
 }
 
+/** A host name that can only mean this machine: `localhost` (and `*.localhost`) or a loopback address. */
+function isLoopbackName(hostname: string): boolean {
+  return hostname === 'localhost' || hostname.endsWith('.localhost') || isLoopbackAddress(hostname);
+}
+
+/**
+ * Why a request to a loopback-bound admin API without a token may come from another web page, or
+ * undefined. Any page the operator's browser opens can send a POST to 127.0.0.1 (a form, a simple
+ * fetch: the answer is opaque, the pause or redrive is done), and a page whose DNS name is rebound
+ * to 127.0.0.1 is even same-origin with the API and may read dead letters. So the request must be
+ * addressed to a loopback name (the Host a browser sends is the page's), and a browser's `Origin`
+ * must be the API's own (the status page). curl and scripts send no Origin. With a token none of
+ * this matters: a browser never adds an Authorization header on its own.
+ */
+function browserRefusal(
+  url: string,
+  origin: string | undefined,
+  site: string | undefined,
+): string | undefined {
+  const target = new URL(url);
+  const advice = 'set WARREN_ADMIN_TOKEN to use the admin API from elsewhere';
+  if (!isLoopbackName(target.hostname)) {
+    return `without WARREN_ADMIN_TOKEN the admin API answers only requests addressed to 127.0.0.1, [::1] or localhost, not ${JSON.stringify(target.hostname.slice(0, 100))}: ${advice}`;
+  }
+  // `Sec-Fetch-Site` also marks a cross-site GET that carries no Origin (an <img>, a <script>).
+  if ((origin !== undefined && origin !== target.origin) || site === 'cross-site' || site === 'same-site') {
+    return `without WARREN_ADMIN_TOKEN the admin API refuses a request a browser sent from another origin (${JSON.stringify((origin ?? site ?? '').slice(0, 100))}): ${advice}`;
+  }
+  return undefined;
+}
+
 /**
  * Mutating endpoints and DLQ reads need `Authorization: Bearer $WARREN_ADMIN_TOKEN`. With no token
  * configured they answer only when the server is BOUND to a loopback address: who the peer claims
  * to be proves nothing (a service-mesh sidecar connects from 127.0.0.6), where the socket listens
- * does. `boundToLoopback` is asked per request, since the address is known once listening.
+ * does; and only to a request no other web page made (`browserRefusal`). `boundToLoopback` is
+ * asked per request, since the address is known once listening.
  */
 export function requireAdmin(token: string | undefined, boundToLoopback: () => boolean): MiddlewareHandler {
   const expected = adminToken(token);
@@ -50,6 +82,9 @@ export function requireAdmin(token: string | undefined, boundToLoopback: () => b
         },
         403,
       );
+    } else {
+      const refusal = browserRefusal(c.req.url, c.req.header('origin'), c.req.header('sec-fetch-site'));
+      if (refusal) return c.json({ error: refusal }, 403);
     }
     await next();
   };

@@ -25,7 +25,7 @@ export async function planCommand(settings: PlanSettings, env: NodeJS.ProcessEnv
     for (const issue of result.issues) process.stderr.write(`${formatIssue(issue)}\n`);
     return 1;
   }
-  const planned = redact(planTopology(result.config), result.config.secrets);
+  const planned = redact(planTopology(result.config), result.config.secrets, { urls: true });
   const prune = settings.prune ? await pruneCandidates(settings.adminUrl, planned) : undefined;
   if (prune instanceof Error) {
     process.stderr.write(`warren: ${prune.message}\n`);

@@ -33,6 +33,11 @@ export function nameProblem(name: string, kind: NameKind): string | undefined {
     const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
     return `contains the control character U+${code}; names must not`;
   }
+  // A URL parser turns the path segment `.` or `..` into a step, whatever its escaping (`%2e%2e`):
+  // `/api/routes/../pause` is `/api/pause`, so such a route could not be paused, shown or redriven.
+  if (kind === 'route' && (name === '.' || name === '..')) {
+    return 'cannot be `.` or `..`: the admin API and the status page name a route in a URL path, where these are steps, not names';
+  }
   if (kind === 'declared' && name.startsWith('amq.')) {
     return 'starts with `amq.`, which RabbitMQ reserves: declaring it is refused (binding from, or republishing to, a built-in amq.* exchange is fine)';
   }

@@ -6,12 +6,15 @@ const sensitiveName = /authorization|cookie|token|secret|password|api[-_]?key/i;
 
 /**
  * A deep copy with every string that holds an interpolated value, and every value under a
- * sensitive-looking key, replaced. Used for `warren plan`, the admin API and logs.
+ * sensitive-looking key, replaced. Used for `warren plan`, the admin API and logs. A view of
+ * configuration (`urls: true`: `/api/routes`, `warren plan`) also masks the password and query
+ * values of every URL (`maskUrl`); a view of messages (the DLQ) shows their data as it is.
  */
-export function redact<T>(value: T, secrets: readonly string[]): T {
+export function redact<T>(value: T, secrets: readonly string[], options: { urls?: boolean } = {}): T {
   const hasSecret = (s: string) => secrets.some((secret) => secret.length > 0 && s.includes(secret));
+  const shown = options.urls ? maskUrl : (s: string) => s;
   const walk = (v: unknown, key: string): unknown => {
-    if (typeof v === 'string') return sensitiveName.test(key) || hasSecret(v) ? redacted : v;
+    if (typeof v === 'string') return sensitiveName.test(key) || hasSecret(v) ? redacted : shown(v);
     if (Array.isArray(v)) return v.map((item) => walk(item, key));
     if (v && typeof v === 'object') {
       return Object.fromEntries(Object.entries(v).map(([k, item]) => [k, walk(item, k)]));
@@ -19,6 +22,31 @@ export function redact<T>(value: T, secrets: readonly string[]): T {
     return v;
   };
   return walk(value, '') as T;
+}
+
+/** A whole string that is a URL: scheme, `//`, userinfo, authority, path, query, fragment. */
+const urlParts =
+  /^([a-z][a-z0-9+.-]*:\/\/)(?:([^/?#@:\s]*):([^/?#@\s]*)@)?([^?#\s]*)(?:\?([^#\s]*))?(#\S*)?$/i;
+
+/**
+ * A URL with its password and query values masked, as written otherwise (no parser normalises it):
+ * `https://user:<redacted>@host/path?token=<redacted>`. A URL written in a route file, not
+ * interpolated, may still carry credentials (`?sig=…`, `user:pass@`); origin and path are what a
+ * reader of the admin API needs. Any other string is returned as it is.
+ */
+export function maskUrl(text: string): string {
+  const parts = urlParts.exec(text);
+  if (!parts || (parts[3] === undefined && parts[5] === undefined)) return text;
+  const [, scheme, user, password, rest, query, fragment = ''] = parts;
+  const userinfo = password === undefined ? '' : `${user}:${redacted}@`;
+  const masked =
+    query === undefined
+      ? ''
+      : `?${query
+          .split('&')
+          .map((pair) => (pair.includes('=') ? `${pair.slice(0, pair.indexOf('='))}=${redacted}` : pair))
+          .join('&')}`;
+  return `${scheme}${userinfo}${rest}${masked}${fragment}`;
 }
 
 /**

@@ -104,7 +104,13 @@ export function compileContract(spec: MessageSchema, set: SchemaSet): ContractCh
   );
   const label = 'header' in by ? `header ${by.header}` : 'type';
   return (message) => {
-    const raw = 'header' in by ? message.headers[by.header] : message.properties.type;
+    // Own headers only: a header named `constructor` or `toString` that the message lacks is absent.
+    const raw =
+      'header' in by
+        ? Object.hasOwn(message.headers, by.header)
+          ? message.headers[by.header]
+          : undefined
+        : message.properties.type;
     const value = raw === undefined || raw === null ? undefined : headerText(raw, 'scalars');
     const check = value === undefined ? undefined : checks.get(value);
     if (check) return check(message);

@@ -1,6 +1,7 @@
 import { Ajv, type AnySchema, type ErrorObject, type ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import { unknownFormat } from './formats.js';
 
 // ajv-formats is CommonJS with a default export; under NodeNext it arrives wrapped.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -47,9 +48,22 @@ export const schemaBase = 'warren:/schemas/';
 /**
  * ajv options: one error is enough to dead-letter a message (and `allErrors` would let a crafted
  * 8 MB array build millions of error objects); unknown keywords (`x-owner`, vendor annotations)
- * are ignored as the JSON Schema specification says, not refused.
+ * are ignored as the JSON Schema specification says, not refused. `strictNumbers` stays on
+ * (`strict: false` turns it off): JSON.parse reads `1e400` as Infinity, which would otherwise pass
+ * `type: integer` and `type: number`. `ownProperties`: a body's key is present only when sent; by
+ * default ajv reads `data.constructor`, so `required: [constructor]` passed `{}` and
+ * `properties: {constructor: {type: string}}` refused it (the Object function is no string).
+ * ajv's logger is off: the one thing it would say (an unknown
+ * format) is a problem of the file (`unknownFormat`), and a console line would break the JSON log.
  */
-const options = { allErrors: false, strict: false, validateFormats: true } as const;
+const options = {
+  allErrors: false,
+  strict: false,
+  strictNumbers: true,
+  ownProperties: true,
+  validateFormats: true,
+  logger: false,
+} as const;
 
 function instances(): { d2020: Ajv; d07: Ajv } {
   const d2020 = new Ajv2020(options) as unknown as Ajv;
@@ -131,7 +145,7 @@ export class SchemaSet {
   static compile(files: readonly SchemaFile[]): { set: SchemaSet; problems: SchemaProblem[] } {
     const problems: SchemaProblem[] = [];
     const ajv = instances();
-    const added: Array<{ name: string; ajv: Ajv }> = [];
+    const added: Array<{ name: string; schema: unknown; ajv: Ajv }> = [];
     for (const file of files) {
       let schema: unknown;
       try {
@@ -161,16 +175,18 @@ export class SchemaSet {
       }
       try {
         ajv[dialect].addSchema(schema as AnySchema, schemaBase + file.name);
-        added.push({ name: file.name, ajv: ajv[dialect] });
+        added.push({ name: file.name, schema, ajv: ajv[dialect] });
       } catch (err) {
         problems.push(problemOf(file.name, err as Error));
       }
     }
     const checks = new Map<string, BodyCheck>();
-    for (const { name, ajv: instance } of added) {
+    for (const { name, schema, ajv: instance } of added) {
       try {
         const validate = instance.getSchema(schemaBase + name);
-        if (validate) checks.set(name, checkOf(validate));
+        const problem = validate && (unusable(name, validate) ?? formatProblem(name, schema, instance));
+        if (problem) problems.push(problem);
+        else if (validate) checks.set(name, checkOf(validate));
       } catch (err) {
         problems.push(problemOf(name, err as Error));
       }
@@ -179,7 +195,54 @@ export class SchemaSet {
   }
 }
 
+/** Values of every type a body can have: a check that overflows the stack on one of them loops. */
+const probes: readonly unknown[] = [null, true, 0, '', [], {}];
+
+/**
+ * A compiled schema that cannot give a verdict. An `$async` schema's check returns a promise (which
+ * is truthy: it would pass every body, and its rejection would be unhandled). A `$ref` chain that
+ * comes back to itself without reaching into the message (`a.json` → `b.json` → `a.json`, or a
+ * `$dynamicRef` with no anchor) overflows the stack on every body: each would be dead-lettered as
+ * nested too deeply. Recursion that descends into the message (a tree) checks the probes fine.
+ */
+function unusable(file: string, validate: ValidateFunction): SchemaProblem | undefined {
+  if ((validate as { $async?: boolean }).$async) {
+    return {
+      file,
+      pointer: '/$async',
+      message: '$async schemas are not supported: a message is checked synchronously before delivery',
+    };
+  }
+  for (const probe of probes) {
+    try {
+      validate(probe);
+    } catch (err) {
+      if (!(err instanceof RangeError)) throw err;
+      return {
+        file,
+        pointer: '',
+        message:
+          'the schema is a $ref loop: it refers back to itself without reaching into the message, so it can check no body',
+      };
+    }
+  }
+  return undefined;
+}
+
+function formatProblem(file: string, schema: unknown, instance: Ajv): SchemaProblem | undefined {
+  return unknownFormat(file, schema, (name) => Object.hasOwn(instance.formats, name));
+}
+
 function problemOf(file: string, err: Error): SchemaProblem {
+  // Compiling overflowed the stack: a $ref chain that never ends, or a schema nested absurdly deep or so large (50,000 properties) that ajv's generated code overflows.
+  if (err instanceof RangeError) {
+    return {
+      file,
+      pointer: '',
+      message:
+        'compiling the schema overflowed the stack: a $ref loop, or a schema nested too deeply or too large',
+    };
+  }
   const missing = (err as { missingRef?: string }).missingRef;
   if (missing !== undefined) {
     const shown = missing.startsWith(schemaBase) ? missing.slice(schemaBase.length) : missing;

@@ -5,9 +5,25 @@ import type { SchemaFile, SchemaProblem } from './compile.js';
 
 /** Cap on one schema file, like a route file's default: far above a real schema. */
 export const maxSchemaFileBytes = 4 * 1024 * 1024;
-/** Caps on the walk, so a mount with a loop or a million files cannot hold a reload. */
+/**
+ * Caps on the walk, so a mount with a loop or a million files cannot hold a reload. They hold for
+ * the whole walk: reaching one ends it (a tree like `/`, which `warren schema check` climbs to for
+ * a file whose `$ref`s climb 8 levels, is not walked to its end).
+ */
 const maxDepth = 8;
 const maxFiles = 1000;
+const maxDirectories = 1000;
+/** Cap on all the files read together (in characters): 1,000 files of 4 MiB would be 4 GiB in memory. */
+const maxDirectoryChars = 64 * 1024 * 1024;
+
+/** What the walk found so far, and whether a cap ended it. */
+interface Walk {
+  root: string;
+  names: string[];
+  directories: number;
+  problems: SchemaProblem[];
+  full: boolean;
+}
 
 /** A schema file: `*.json`, but not `*.examples.json` (example messages for `warren schema check`). */
 export function isSchemaFile(name: string): boolean {
@@ -33,55 +49,69 @@ export interface SchemaDirectory {
  */
 export async function readSchemaDirectory(dir: string): Promise<SchemaDirectory> {
   const found: SchemaDirectory = { files: [], examples: [], problems: [] };
-  const names: string[] = [];
-  const missing = await walk(dir, '', 0, names, found.problems);
+  const state: Walk = { root: dir, names: [], directories: 0, problems: found.problems, full: false };
+  const missing = await walk(state, '', 0);
   if (missing) return found;
-  names.sort();
-  for (const name of names) {
+  let total = 0;
+  for (const name of state.names.sort()) {
     const read = await readRegularFile(join(dir, name), { maxBytes: maxSchemaFileBytes });
     if ('error' in read) {
       found.problems.push({ file: name, message: `schema file ${read.error}` });
       continue;
+    }
+    total += read.text.length;
+    if (total > maxDirectoryChars) {
+      found.problems.push({
+        file: name,
+        message: `schemas directory holds more than ${maxDirectoryChars / 1024 / 1024} MiB of schema and example files`,
+      });
+      break;
     }
     (isExamplesFile(name) ? found.examples : found.files).push({ name, text: read.text });
   }
   return found;
 }
 
-/** Collects the relative names of schema and example files; true when `dir` itself does not exist. */
-async function walk(
-  root: string,
-  prefix: string,
-  depth: number,
-  names: string[],
-  problems: SchemaProblem[],
-): Promise<boolean> {
+/** Collects the relative names of schema and example files; true when the root itself does not exist. */
+async function walk(state: Walk, prefix: string, depth: number): Promise<boolean> {
   let entries: import('node:fs').Dirent[];
   try {
-    entries = await readdir(join(root, prefix), { withFileTypes: true });
+    entries = await readdir(join(state.root, prefix), { withFileTypes: true });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (depth === 0 && code === 'ENOENT') return true;
-    problems.push({ file: prefix || '.', message: `schemas directory cannot be read (${code ?? err})` });
+    state.problems.push({
+      file: prefix || '.',
+      message: `schemas directory cannot be read (${code ?? err})`,
+    });
     return false;
   }
   for (const entry of entries) {
+    if (state.full) return false;
     if (entry.name.startsWith('.')) continue;
     const name = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
     // A directory symlink is not followed (it may loop); a file symlink is read like a file.
     if (entry.isDirectory()) {
       if (depth + 1 >= maxDepth) {
-        problems.push({ file: name, message: `schemas directory nests deeper than ${maxDepth} levels` });
-        continue;
+        state.problems.push({
+          file: name,
+          message: `schemas directory nests deeper than ${maxDepth} levels`,
+        });
+      } else if (++state.directories > maxDirectories) {
+        stop(state, name, `schemas directory holds more than ${maxDirectories} directories`);
+      } else {
+        await walk(state, name, depth + 1);
       }
-      await walk(root, name, depth + 1, names, problems);
     } else if (entry.name.endsWith('.json')) {
-      if (names.length >= maxFiles) {
-        problems.push({ file: name, message: `schemas directory holds more than ${maxFiles} files` });
-        return false;
-      }
-      names.push(name);
+      if (state.names.length >= maxFiles)
+        stop(state, name, `schemas directory holds more than ${maxFiles} files`);
+      else state.names.push(name);
     }
   }
   return false;
+}
+
+function stop(state: Walk, file: string, message: string): void {
+  state.problems.push({ file, message });
+  state.full = true;
 }

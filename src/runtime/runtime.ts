@@ -3,7 +3,7 @@ import { type BackoffOptions, BrokerSession, type Connections, defaultBackoff } 
 import type { TlsFiles } from '../amqp/url.js';
 import { formatIssue } from '../config/issues.js';
 import type { ValidationResult } from '../config/load.js';
-import { redact } from '../config/redact.js';
+import { redact, scrubberFor } from '../config/redact.js';
 import type { Config } from '../config/types.js';
 import { SchemaSets } from '../contracts/sets.js';
 import { WarrenError } from '../errors.js';
@@ -231,8 +231,12 @@ export class Runtime {
     return { connected: this.#session.connected, node: this.#session.node ?? null };
   }
 
+  /** Ready or not, and why: a reason quotes a route's error, its interpolated values blanked. */
   readiness(): Readiness {
-    return readinessOf(this.#session, this.#running.routes.values());
+    const readiness = readinessOf(this.#session, this.#running.routes.values());
+    if (readiness.ready || this.#secrets.size === 0) return readiness;
+    const blank = scrubberFor([...this.#secrets]);
+    return { ...readiness, reasons: readiness.reasons.map(blank) };
   }
 
   /** A copy with every interpolated secret of any configuration loaded so far replaced. */
@@ -260,6 +264,7 @@ export class Runtime {
         ...(this.#lastReload ? { lastReload: this.#lastReload } : {}),
       },
       [...this.#secrets],
+      { urls: true },
     );
   }
 

@@ -1,4 +1,5 @@
 import type { FromSchema } from 'json-schema-to-ts';
+import { receiverSchemaKey } from './contract.js';
 
 /** The `to.republish` schema and its examples. */
 export const republishSchema = {
@@ -28,13 +29,7 @@ export const republishSchema = {
       type: 'boolean',
       description: 'Unroutable is a failure (retried, then dead-lettered). Default true.',
     },
-    schema: {
-      type: 'string',
-      minLength: 1,
-      maxLength: 255,
-      description:
-        "The receiver's contract: a file in the schemas directory every body sent must match (after the transform); one that does not is dead-lettered as invalid.",
-    },
+    schema: receiverSchemaKey,
   },
 } as const;
 

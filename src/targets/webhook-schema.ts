@@ -2,6 +2,7 @@ import type { FromSchema } from 'json-schema-to-ts';
 import { durationSchema, parseDuration } from '../config/duration.js';
 import type { CircuitPolicy, WebhookTargetSpec } from '../config/types.js';
 import { defaults, limits } from '../config/types.js';
+import { receiverSchemaKey } from './contract.js';
 
 /** The `to.webhook` schema, its examples and its normalisation. */
 
@@ -62,13 +63,7 @@ export const webhookSchema = {
       description: 'http:// or https:// URL with a host (port 1-65535).',
     },
     method: { enum: ['POST', 'PUT', 'PATCH'], description: 'Default POST.' },
-    schema: {
-      type: 'string',
-      minLength: 1,
-      maxLength: 255,
-      description:
-        "The receiver's contract: a file in the schemas directory every body sent must match (after the transform); one that does not is dead-lettered as invalid.",
-    },
+    schema: receiverSchemaKey,
     headers: {
       type: 'object',
       description:

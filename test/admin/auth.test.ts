@@ -25,6 +25,30 @@ describe('admin authorisation for mutating endpoints', () => {
     }
   });
 
+  it('without a token, refuses what another web page makes a browser send: a cross-site POST, a rebound host name', async () => {
+    const open = app(undefined, true);
+    const post = (url: string, headers: Record<string, string> = {}) =>
+      open.request(url, { method: 'POST', headers }, from('127.0.0.1'));
+    // The status page itself, and a client that is no browser (curl sends no Origin).
+    expect((await post('http://127.0.0.1:9090/do', { origin: 'http://127.0.0.1:9090' })).status).toBe(200);
+    expect((await post('http://localhost:9090/do', { origin: 'http://localhost:9090' })).status).toBe(200);
+    expect((await post('http://[::1]:9090/do')).status).toBe(200);
+    expect((await post('http://127.0.0.1:9090/do')).status).toBe(200);
+    // A page elsewhere posting to the loopback port (a form or fetch: a "simple" request is sent).
+    const csrf = await post('http://127.0.0.1:9090/do', { origin: 'https://evil.example' });
+    expect(csrf.status).toBe(403);
+    expect(((await csrf.json()) as { error: string }).error).toContain('another origin');
+    expect((await post('http://127.0.0.1:9090/do', { origin: 'null' })).status).toBe(403);
+    // DNS rebinding: evil.example resolves to 127.0.0.1, so the page is same-origin with itself.
+    expect((await post('http://evil.example:9090/do', { origin: 'http://evil.example:9090' })).status).toBe(
+      403,
+    );
+    expect((await post('http://evil.example:9090/do')).status).toBe(403);
+    // A cross-site request that carries no Origin (an <img> or <script> GET): the browser says so.
+    expect((await post('http://127.0.0.1:9090/do', { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    expect((await post('http://127.0.0.1:9090/do', { 'sec-fetch-site': 'same-origin' })).status).toBe(200);
+  });
+
   it('with a token, needs it as a bearer token from any address, loopback included', async () => {
     for (const bound of [true, false]) {
       const secured = app('s3cret-token', bound);

@@ -152,6 +152,24 @@ describe('redact', () => {
     });
   });
 
+  it('masks a URL password and its query values written in the file, keeping origin and path', () => {
+    const value = {
+      url: 'https://warren:hunter2@hooks.example.com/orders/new?token=abc123&v=2&flag#top',
+      plain: 'http://127.0.0.1:8080/hook',
+      user: 'https://deploy@git.example.com/repo',
+      text: 'see https://a.example/?k=v for more',
+    };
+
+    expect(redact(value, [], { urls: true })).toEqual({
+      url: `https://warren:${redacted}@hooks.example.com/orders/new?token=${redacted}&v=${redacted}&flag#top`,
+      plain: 'http://127.0.0.1:8080/hook',
+      user: 'https://deploy@git.example.com/repo',
+      text: 'see https://a.example/?k=v for more',
+    });
+    // A view of messages (the DLQ) shows a header or body that is a URL as the publisher sent it.
+    expect(redact(value, [])).toEqual(value);
+  });
+
   it('returns a copy and leaves its input as it was', () => {
     const value = { headers: { authorization: 'Bearer dev' }, url: 'http://x/secret-1' };
 

@@ -97,6 +97,20 @@ describe('a route contract against a body', () => {
     expect(byType(message('not json', { properties: { type: 'o' } }))?.schema).toBe('order.v1.json');
   });
 
+  it('reads a header named like an Object member only when the message has it', () => {
+    const byHeader = compileContract(
+      {
+        choose: { by: { header: 'constructor' }, map: { '1': 'order.v1.json' }, otherwise: 'deadLetter' },
+        setHash: 'h',
+      },
+      set,
+    );
+    expect(byHeader(message(JSON.stringify(valid)))?.reason).toBe(
+      'schema: no schema for this message: header constructor is absent',
+    );
+    expect(byHeader(message(JSON.stringify(valid), { headers: { constructor: '1' } }))).toBe(undefined);
+  });
+
   it('never crashes on a random JSON body, and its reason stays within the cap (fixed seed)', () => {
     fc.assert(
       fc.property(fc.jsonValue(), fc.boolean(), (value, asOrder) => {

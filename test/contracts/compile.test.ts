@@ -99,4 +99,37 @@ describe('readSchemaDirectory', () => {
     const read = await readSchemaDirectory(dir);
     expect(read.problems).toEqual([{ file: 'pipe.json', message: expect.stringContaining('named pipe') }]);
   });
+
+  it('stops reading past 64 MiB of files in all, each under the 4 MiB cap of one file', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'warren-schemas-'));
+    const text = `{"description": "${'x'.repeat(4 * 1024 * 1024 - 40)}"}`;
+    for (let i = 0; i < 17; i++) await writeFile(join(dir, `s${String(i).padStart(2, '0')}.json`), text);
+    const read = await readSchemaDirectory(dir);
+    expect(read.files).toHaveLength(16);
+    expect(read.problems).toEqual([
+      { file: 's16.json', message: expect.stringContaining('more than 64 MiB') },
+    ]);
+  });
+
+  it('stops the whole walk at its caps: one problem, not one per directory past them', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'warren-schemas-'));
+    // 11 directories of 100 schemas: the file cap is reached inside the walk, not in one listing.
+    for (let d = 0; d < 11; d++) {
+      await mkdir(join(dir, `d${d}`));
+      for (let f = 0; f < 100; f++) await writeFile(join(dir, `d${d}`, `s${f}.json`), '{}');
+    }
+    const read = await readSchemaDirectory(dir);
+    expect(read.files).toHaveLength(1000);
+    expect(read.problems).toEqual([
+      { file: expect.any(String), message: expect.stringContaining('more than 1000 files') },
+    ]);
+    // 1,100 directories with no schema in them: a tree like / is not walked to its end.
+    await rm(dir, { recursive: true, force: true });
+    dir = await mkdtemp(join(tmpdir(), 'warren-schemas-'));
+    for (let d = 0; d < 1100; d++) await mkdir(join(dir, `d${d}`));
+    const empty = await readSchemaDirectory(dir);
+    expect(empty.problems).toEqual([
+      { file: expect.any(String), message: expect.stringContaining('more than 1000 directories') },
+    ]);
+  });
 });

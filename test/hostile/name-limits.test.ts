@@ -57,6 +57,18 @@ describe('names are counted in UTF-8 bytes', () => {
     }
   });
 
+  it('refuses a route named . or .., which no URL path of the admin API or the status page can name', () => {
+    const file = (n: string) =>
+      `routes:\n  "${n}":\n    from: { queue: q }\n    to: { webhook: { url: "http://h/" } }\n`;
+    for (const name of ['.', '..']) {
+      const found = issues(file(name));
+      expect(found, name).toHaveLength(1);
+      expect(found[0]).toContain('a URL path');
+    }
+    expect(issues(file('...'))).toEqual([]);
+    expect(issues(file('.orders'))).toEqual([]);
+  });
+
   it('refuses a binding key or a header key of 256 bytes (AMQP short strings)', () => {
     const key = issues(
       route([]).replace('queue: q }', `queue: q, bind: [{ exchange: x, key: "${ascii(256)}" }] }`),

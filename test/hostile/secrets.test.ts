@@ -197,6 +197,12 @@ describe('secrets at run time', () => {
     return text;
   }
 
+  /** Warren with one route `one` from `queue` (as YAML) to a webhook at `url`, with the admin token. */
+  async function startOneRoute(queue: string, url: string, options: Parameters<typeof startWarren>[2] = {}) {
+    const file = `routes:\n  one:\n    from: { queue: ${queue} }\n    to: { webhook: { url: "${url}" } }\n`;
+    h.warren = await startWarren({ 'a.yaml': file }, h.broker, { adminToken, ...options });
+  }
+
   it('blanks an interpolated name from the 422 reload answer, lastReload and the log', async () => {
     const env = { ...process.env, QUEUE_SUFFIX: hostile(uniqueName('q')), PLUGIN_NAME: hostile('plugin') };
     const queue = uniqueName('hostile-reload');
@@ -240,6 +246,39 @@ routes:
     expect(shown).toContain('already consumed'); // lastReload says what went wrong
     expectNoSecret('the admin API', shown, secrets);
     expectNoSecret('the log', h.warren.logs.map((l) => JSON.stringify(l)).join('\n'), secrets);
+  });
+
+  it('blanks an interpolated queue name from the readiness reason of a failed route (/readyz, /api/status)', async () => {
+    const env = { ...process.env, QUEUE_SUFFIX: hostile(uniqueName('q')) };
+    const queue = `${uniqueName('hostile-ready')}-${env.QUEUE_SUFFIX}`;
+    // The queue exists with other arguments: declaring it fails, and the broker's error names it.
+    await h.broker.channel.assertQueue(queue, { durable: true, arguments: { 'x-max-length': 1 } });
+    h.broker.track('queue', queue);
+    await startOneRoute(
+      `"${queue.slice(0, -env.QUEUE_SUFFIX.length)}\${env:QUEUE_SUFFIX}"`,
+      h.receiver.url('/hook'),
+      {
+        env,
+        waitForRoutes: false,
+      },
+    );
+    const ready = await waitFor('the route to fail', async () => {
+      const answer = await h.warren!.admin.request('/readyz');
+      const text = await answer.text();
+      return answer.status === 503 && text.includes('route one is failed') ? text : undefined;
+    });
+    expect(ready).toContain('PRECONDITION_FAILED');
+    expectNoSecret('/readyz', ready, [env.QUEUE_SUFFIX]);
+    expectNoSecret('the admin API', await adminText(['/api/status', '/api/routes']), [env.QUEUE_SUFFIX]);
+  });
+
+  it('masks the password and query values of a webhook URL written in the file, in /api/routes', async () => {
+    const url = h.receiver.url('/hook').replace('http://', 'http://deploy:pw-9f3e1a@');
+    await startOneRoute(`"${uniqueName('hostile-url')}"`, `${url}?sig=sig-77c2d0&v=2`);
+    const shown = await adminText(['/api/routes', '/api/routes/one', '/api/topology']);
+    expect(shown).toContain('http://deploy:<redacted>@127.0.0.1:');
+    expect(shown).toContain('/hook?sig=<redacted>&v=<redacted>');
+    expectNoSecret('the admin API', shown, ['pw-9f3e1a', 'sig-77c2d0']);
   });
 
   it('scrubs a query secret with + / % @ from an echoed URL: reason, DLQ annotation, log, API', async () => {

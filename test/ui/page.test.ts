@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueName, waitFor } from '../helpers/broker.js';
@@ -225,6 +227,39 @@ routes:
       (await text(page, `${row('shipments')} .badge`)).includes('consuming'),
     );
     await page.screenshot({ path: await screenshotPath('status-page-detail.png'), fullPage: true });
+  });
+
+  it('without a token on loopback, pauses from the page itself, and not from a page of another origin', async () => {
+    const queue = uniqueName('ui-csrf-q');
+    h.warren = await startWarren(
+      {
+        'r.yaml': `
+routes:
+  parcels:
+    from: { queue: ${queue} }
+    to: { webhook: { url: "${h.receiver.url('/parcels')}" } }
+`,
+      },
+      h.broker,
+    );
+    const base = await serveAdmin(h, h.warren);
+    // Another page on this machine (another port: another origin) that posts to the admin API,
+    // as any page the operator opens could: a no-cors POST is sent, only its answer is hidden.
+    const elsewhere = createServer((_req, res) => res.end('<!doctype html><title>elsewhere</title>'));
+    await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve));
+    h.defer(() => new Promise<void>((resolve) => elsewhere.close(() => resolve())));
+    const { page } = await openPage(browser);
+    await page.goto(`http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}/`);
+    await page.evaluate(async (url) => {
+      await fetch(url, { method: 'POST', mode: 'no-cors' }).catch(() => undefined);
+    }, `${base}/api/routes/parcels/pause`);
+    expect(h.warren.runtime.describe().routes[0]!.state).toBe('consuming');
+
+    await page.goto(`${base}/#route=parcels`);
+    await page.locator('#detail:not([hidden])').waitFor();
+    await page.click('#action-pause');
+    await waitFor('paused', async () => (await text(page, '#action-result')).includes('Paused parcels'));
+    expect(h.warren.runtime.describe().routes[0]!.state).toBe('paused');
   });
 
   it('shows a route redacted, and its dead letters with the token, as text', async () => {
