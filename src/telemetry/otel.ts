@@ -12,15 +12,9 @@ import {
   TraceFlags,
   trace,
 } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import {
-  defaultResource,
-  detectResources,
-  envDetector,
-  resourceFromAttributes,
-} from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from 'pino';
+import { ExportThread } from './otel-handoff.js';
 import type {
   ChildSpan,
   DeliveryFacts,
@@ -202,20 +196,17 @@ class Consumer implements DeliverySpan {
 }
 
 /**
- * A tracer exporting over OTLP/HTTP (JSON) in batches. Resource: `service.name` warren and
- * `service.version` from package.json, which `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME`
- * override; the SDK's own attributes (`telemetry.sdk.*`) beside them.
+ * A tracer exporting over OTLP/HTTP (JSON) in batches, serialised and sent by the export thread
+ * (`otel-handoff.ts`). Resource (made there): `service.name` warren and `service.version` from
+ * package.json, which `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME` override; the SDK's own
+ * attributes (`telemetry.sdk.*`) beside them.
  */
 export function createTracer(log: Logger): Tracer {
   diag.disable(); // made again in one process (the bench): replace the logger without a warning
   diag.setLogger(diagToLog(log), DiagLogLevel.WARN);
   const version = packageVersion();
-  const resource = defaultResource()
-    .merge(resourceFromAttributes({ 'service.name': 'warren', 'service.version': version }))
-    .merge(detectResources({ detectors: [envDetector] }));
   const provider = new BasicTracerProvider({
-    resource,
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())],
+    spanProcessors: [new BatchSpanProcessor(new ExportThread(version))],
   });
   const tracer = provider.getTracer('warren', version);
   return {

@@ -236,11 +236,14 @@ routes:
     });
   });
 
-  it('loaded the SDK and the OTLP exporter (what the probe sees when tracing is on)', async () => {
+  it('makes spans with the SDK on the event loop and leaves the OTLP exporter to the export thread', async () => {
     await stop(warren);
+    // The probe lists what the main thread loaded: the exporter, its serialiser and the resource
+    // detection run in the export thread, which sent every span the tests above read.
     const packages = await loaded();
     expect(packages.has('sdk-trace-base')).toBe(true);
-    expect(packages.has('exporter-trace-otlp-http')).toBe(true);
+    expect(packages.has('exporter-trace-otlp-http')).toBe(false);
+    expect(packages.has('otlp-transformer')).toBe(false);
   });
 });
 
@@ -278,6 +281,27 @@ routes:
         .map((s) => s.name)
         .sort(),
     ).toEqual(['POST', `process ${queue}`]);
+  });
+
+  it('logs an export the collector refuses, once, and keeps delivering', async () => {
+    const sink = await h.receive(() => 400); // not retryable: the export fails at once
+    const { routes, queue } = await oneRoute();
+    const { warren } = await spawnProbed(h, routes, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: sink.url(''),
+      OTEL_BSP_SCHEDULE_DELAY: '50',
+    });
+    for (const body of ['one', 'two']) {
+      await h.broker.publish('', queue, body, { messageId: `m-${body}` });
+      await waitFor(`the export of ${body}`, () => exportedSpans(sink).length >= (body === 'one' ? 2 : 4));
+    }
+    await waitFor('the failure in the log', () =>
+      warren.lines.some((l) => l.event === 'tracing' && /export failed/.test(String(l.msg))),
+    );
+    expect(h.receiver.requests.map((r) => r.body)).toEqual(['one', 'two']);
+    const failures = warren.lines.filter((l) => l.event === 'tracing' && /export failed/.test(String(l.msg)));
+    expect(failures).toHaveLength(1); // the second is within the minute: not said again
+    expect(failures[0]).toMatchObject({ level: 50 });
+    await stop(warren);
   });
 
   it('loads nothing of the SDK when no variable asks for traces, and forwards the traceparent as it came', async () => {
