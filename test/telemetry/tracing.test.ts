@@ -107,6 +107,7 @@ routes:
       {
         OTEL_EXPORTER_OTLP_ENDPOINT: sink.url(''),
         OTEL_BSP_SCHEDULE_DELAY: '100',
+        OTEL_EXPORTER_OTLP_HEADERS: 'x-collector-key=k1',
         OTEL_SERVICE_NAME: 'warren-under-test',
         OTEL_RESOURCE_ATTRIBUTES:
           'deployment.environment.name=ci,service.name=overridden-by-otel-service-name',
@@ -121,9 +122,19 @@ routes:
     });
     // fine, flaky twice, gone, and the hop's copy on the next route.
     await waitFor('five webhook requests', () => h.receiver.requests.length >= 5);
+    // Batches are sent side by side (the export thread), so they may arrive in any order: wait for
+    // every span the tests read, not only for the consumer spans that end last.
     await waitFor('the spans of every delivery', () => {
-      const consumers = exportedSpans(sink).filter((s) => s.kind === spanKind.consumer);
-      return consumers.length >= 6 && consumers.every((s) => s.attributes['warren.outcome'] !== undefined);
+      const all = exportedSpans(sink);
+      const count = (kind: number) => all.filter((s) => s.kind === kind).length;
+      const consumers = all.filter((s) => s.kind === spanKind.consumer);
+      return (
+        consumers.length >= 6 &&
+        consumers.every((s) => s.attributes['warren.outcome'] !== undefined) &&
+        count(spanKind.client) >= 5 &&
+        count(spanKind.producer) >= 1 &&
+        count(spanKind.internal) >= 1
+      );
     });
   });
 
@@ -234,6 +245,13 @@ routes:
       'service.version': version,
       'deployment.environment.name': 'ci',
     });
+  });
+
+  it('sends the headers OTEL_EXPORTER_OTLP_HEADERS gives with every export (read by the export thread)', () => {
+    const exports = sink.requests.filter((r) => r.path === '/v1/traces');
+    expect(exports.length).toBeGreaterThan(0);
+    expect(exports.map((r) => r.headers['x-collector-key'])).toEqual(exports.map(() => 'k1'));
+    expect(exports[0]!.headers['content-type']).toMatch(/^application\/json/);
   });
 
   it('makes spans with the SDK on the event loop and leaves the OTLP exporter to the export thread', async () => {
