@@ -40,6 +40,8 @@ export class ExportThread implements SpanExporter {
   /** Answers awaited from the thread, by request id: while any is, the thread keeps Warren alive. */
   readonly #pending = new Map<number, (error: string | undefined) => void>();
   #next = 0;
+  /** Set by `shutdown`. */
+  #closing = false;
   /** Why the thread is gone, once it is: every later export fails at once. */
   #gone: string | undefined;
 
@@ -88,6 +90,10 @@ export class ExportThread implements SpanExporter {
   }
 
   async shutdown(): Promise<void> {
+    // From here on the thread never keeps Warren alive: `stopTracing`'s deadline bounds the wait
+    // for a collector that does not answer, as it would bound an export on the event loop.
+    this.#closing = true;
+    this.#worker.unref();
     try {
       await this.#request('shutdown');
     } finally {
@@ -108,7 +114,7 @@ export class ExportThread implements SpanExporter {
       return;
     }
     message.id = this.#next++;
-    if (this.#pending.size === 0) this.#worker.ref();
+    if (this.#pending.size === 0 && !this.#closing) this.#worker.ref();
     this.#pending.set(message.id, answer);
     this.#worker.postMessage(message);
   }
