@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +21,8 @@ export interface DrainResult {
   /** Process CPU time (user + system, all threads, the receiver's included) per message over
    * the drained window: less sensitive than the rate to other load on the machine. */
   cpuMicrosPerMessage: number;
+  /** The main thread's CPU per message over the same window (NaN off Linux): Warren's event loop. */
+  mainCpuMicrosPerMessage: number;
   /** From starting the consumer (connect, declare, consume) to the first request. */
   startupMs: number;
   fillRate: number;
@@ -43,15 +46,35 @@ function drainTimeoutMs(n: number): number {
 
 const ns = (a: bigint, b: bigint): number => Number(b - a) / 1e9;
 
+/**
+ * The main thread's CPU microseconds so far (Linux: its /proc task entry, in clock ticks of 10 ms),
+ * or NaN where there is none: Warren's event loop alone, without the receiver's or any other thread.
+ */
+function mainThreadMicros(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** Process CPU microseconds since `from`, once `from` was set by the receiver's first request. */
 class CpuWindow {
   #from: NodeJS.CpuUsage | undefined;
+  #mainFrom = 0;
   start = (): void => {
     this.#from = process.cpuUsage();
+    this.#mainFrom = mainThreadMicros();
   };
   micros(): number {
     const d = process.cpuUsage(this.#from);
     return d.user + d.system;
+  }
+  /** The main thread's share of `micros`. */
+  mainMicros(): number {
+    return mainThreadMicros() - this.#mainFrom;
   }
 }
 
@@ -120,6 +143,7 @@ export async function drainWithWarren(ctx: BenchContext, queue: string): Promise
     const live = runtime;
     const endNs = await broker.waitEmpty(queue, () => live.describe().routes[0]?.inFlight === 0, 30_000);
     const cpuMicros = cpu.micros();
+    const mainCpuMicros = cpu.mainMicros();
     await runtime.stop(10_000);
     runtime = undefined;
     const seconds = ns(t.firstNs, endNs);
@@ -129,6 +153,7 @@ export async function drainWithWarren(ctx: BenchContext, queue: string): Promise
       seconds,
       rate: options.messages / seconds,
       cpuMicrosPerMessage: cpuMicros / options.messages,
+      mainCpuMicrosPerMessage: mainCpuMicros / options.messages,
       startupMs: ns(startNs, t.firstNs) * 1000,
       fillRate,
       leftover: await broker.depth(queue),
@@ -181,6 +206,7 @@ export async function drainWithFloor(
     const t = await done;
     const endNs = await broker.waitEmpty(queue, () => inFlight === 0, 30_000);
     const cpuMicros = cpu.micros();
+    const mainCpuMicros = cpu.mainMicros();
     await channel.cancel(consumerTag);
     await channel.close();
     const seconds = ns(t.firstNs, endNs);
@@ -190,6 +216,7 @@ export async function drainWithFloor(
       seconds,
       rate: options.messages / seconds,
       cpuMicrosPerMessage: cpuMicros / options.messages,
+      mainCpuMicrosPerMessage: mainCpuMicros / options.messages,
       startupMs: ns(startNs, t.firstNs) * 1000,
       fillRate,
       leftover: await broker.depth(queue),

@@ -4,23 +4,16 @@ import {
   type Context,
   DiagLogLevel,
   diag,
-  type Tracer as OtelTracer,
   ROOT_CONTEXT,
-  type Span,
   SpanKind,
   SpanStatusCode,
   TraceFlags,
   trace,
 } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import {
-  defaultResource,
-  detectResources,
-  envDetector,
-  resourceFromAttributes,
-} from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor, RandomIdGenerator } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from 'pino';
+import { ExportThread } from './otel-handoff.js';
+import { limitsFromEnv, type Recorder, samplerFromEnv, startSpan, type WarrenSpan } from './otel-span.js';
 import type {
   ChildSpan,
   DeliveryFacts,
@@ -78,7 +71,7 @@ function diagToLog(log: Logger): Parameters<typeof diag.setLogger>[0] {
   return { error: line('error'), warn: line('warn'), info: quiet, debug: quiet, verbose: quiet };
 }
 
-function traceparentOf(span: Span): string {
+function traceparentOf(span: WarrenSpan): string {
   const c = span.spanContext();
   return `00-${c.traceId}-${c.spanId}-${c.traceFlags & TraceFlags.SAMPLED ? '01' : '00'}`;
 }
@@ -93,15 +86,15 @@ function remoteParent(traceparent: string): Context {
   });
 }
 
-function failed(span: Span, error: string | undefined): void {
+function failed(span: WarrenSpan, error: string | undefined): void {
   if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: error });
 }
 
 class Child implements ChildSpan {
   readonly traceparent: string;
-  protected readonly span: Span;
+  protected readonly span: WarrenSpan;
 
-  constructor(span: Span) {
+  constructor(span: WarrenSpan) {
     this.span = span;
     this.traceparent = traceparentOf(span);
   }
@@ -124,12 +117,12 @@ const rabbitmq = 'rabbitmq';
 
 class Consumer implements DeliverySpan {
   readonly traceparent: string;
-  readonly #tracer: OtelTracer;
-  readonly #span: Span;
+  readonly #recorder: Recorder;
+  readonly #span: WarrenSpan;
   /** The context this span's children are made in. */
   readonly #context: Context;
 
-  constructor(tracer: OtelTracer, f: DeliveryFacts) {
+  constructor(recorder: Recorder, f: DeliveryFacts) {
     const attributes: Attributes = {
       'messaging.system': rabbitmq,
       'messaging.operation.type': 'process',
@@ -142,9 +135,9 @@ class Consumer implements DeliverySpan {
       'warren.exchange': f.exchange,
     };
     const parent = f.parent === undefined ? ROOT_CONTEXT : remoteParent(f.parent);
-    this.#tracer = tracer;
-    this.#span = tracer.startSpan(`process ${f.queue}`, { kind: SpanKind.CONSUMER, attributes }, parent);
-    this.#context = trace.setSpan(ROOT_CONTEXT, this.#span);
+    this.#recorder = recorder;
+    this.#span = startSpan(recorder, `process ${f.queue}`, SpanKind.CONSUMER, attributes, parent);
+    this.#context = trace.setSpanContext(ROOT_CONTEXT, this.#span.spanContext());
     this.traceparent = traceparentOf(this.#span);
   }
 
@@ -170,9 +163,7 @@ class Consumer implements DeliverySpan {
       'server.address': t.host,
       'server.port': t.port,
     };
-    return new Request(
-      this.#tracer.startSpan(t.method, { kind: SpanKind.CLIENT, attributes }, this.#context),
-    );
+    return new Request(startSpan(this.#recorder, t.method, SpanKind.CLIENT, attributes, this.#context));
   }
 
   publish(exchange: string, routingKey: string, messageId: string): ChildSpan {
@@ -185,9 +176,11 @@ class Consumer implements DeliverySpan {
       'messaging.rabbitmq.destination.routing_key': routingKey,
       'messaging.message.id': messageId,
     };
-    const span = this.#tracer.startSpan(
+    const span = startSpan(
+      this.#recorder,
       `publish ${destination}`,
-      { kind: SpanKind.PRODUCER, attributes },
+      SpanKind.PRODUCER,
+      attributes,
       this.#context,
     );
     return new Child(span);
@@ -196,30 +189,33 @@ class Consumer implements DeliverySpan {
   plugin(name: string): ChildSpan {
     const attributes: Attributes = { 'warren.plugin': name };
     return new Child(
-      this.#tracer.startSpan(`plugin ${name}`, { kind: SpanKind.INTERNAL, attributes }, this.#context),
+      startSpan(this.#recorder, `plugin ${name}`, SpanKind.INTERNAL, attributes, this.#context),
     );
   }
 }
 
 /**
- * A tracer exporting over OTLP/HTTP (JSON) in batches. Resource: `service.name` warren and
- * `service.version` from package.json, which `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME`
- * override; the SDK's own attributes (`telemetry.sdk.*`) beside them.
+ * A tracer of Warren's spans (`otel-span.ts`) batched by the SDK's BatchSpanProcessor and exported
+ * over OTLP/HTTP (JSON), serialised and sent by the export thread (`otel-handoff.ts`). Resource (made there): `service.name` warren and `service.version` from
+ * package.json, which `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME` override; the SDK's own
+ * attributes (`telemetry.sdk.*`) beside them.
  */
 export function createTracer(log: Logger): Tracer {
   diag.disable(); // made again in one process (the bench): replace the logger without a warning
   diag.setLogger(diagToLog(log), DiagLogLevel.WARN);
   const version = packageVersion();
-  const resource = defaultResource()
-    .merge(resourceFromAttributes({ 'service.name': 'warren', 'service.version': version }))
-    .merge(detectResources({ detectors: [envDetector] }));
-  const provider = new BasicTracerProvider({
-    resource,
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())],
-  });
-  const tracer = provider.getTracer('warren', version);
+  const processor = new BatchSpanProcessor(new ExportThread(version));
+  const recorder: Recorder = {
+    processor,
+    sampler: samplerFromEnv(),
+    limits: limitsFromEnv(),
+    ids: new RandomIdGenerator(),
+    // The resource is the export thread's (the exporter reads it from each span there).
+    resource: { attributes: {} } as Recorder['resource'],
+    instrumentationScope: { name: 'warren', version },
+  };
   return {
-    startDelivery: (facts) => new Consumer(tracer, facts),
-    shutdown: () => provider.shutdown(),
+    startDelivery: (facts) => new Consumer(recorder, facts),
+    shutdown: () => processor.shutdown(),
   };
 }

@@ -107,6 +107,7 @@ routes:
       {
         OTEL_EXPORTER_OTLP_ENDPOINT: sink.url(''),
         OTEL_BSP_SCHEDULE_DELAY: '100',
+        OTEL_EXPORTER_OTLP_HEADERS: 'x-collector-key=k1',
         OTEL_SERVICE_NAME: 'warren-under-test',
         OTEL_RESOURCE_ATTRIBUTES:
           'deployment.environment.name=ci,service.name=overridden-by-otel-service-name',
@@ -121,9 +122,19 @@ routes:
     });
     // fine, flaky twice, gone, and the hop's copy on the next route.
     await waitFor('five webhook requests', () => h.receiver.requests.length >= 5);
+    // Batches are sent side by side (the export thread), so they may arrive in any order: wait for
+    // every span the tests read, not only for the consumer spans that end last.
     await waitFor('the spans of every delivery', () => {
-      const consumers = exportedSpans(sink).filter((s) => s.kind === spanKind.consumer);
-      return consumers.length >= 6 && consumers.every((s) => s.attributes['warren.outcome'] !== undefined);
+      const all = exportedSpans(sink);
+      const count = (kind: number) => all.filter((s) => s.kind === kind).length;
+      const consumers = all.filter((s) => s.kind === spanKind.consumer);
+      return (
+        consumers.length >= 6 &&
+        consumers.every((s) => s.attributes['warren.outcome'] !== undefined) &&
+        count(spanKind.client) >= 5 &&
+        count(spanKind.producer) >= 1 &&
+        count(spanKind.internal) >= 1
+      );
     });
   });
 
@@ -236,11 +247,21 @@ routes:
     });
   });
 
-  it('loaded the SDK and the OTLP exporter (what the probe sees when tracing is on)', async () => {
+  it('sends the headers OTEL_EXPORTER_OTLP_HEADERS gives with every export (read by the export thread)', () => {
+    const exports = sink.requests.filter((r) => r.path === '/v1/traces');
+    expect(exports.length).toBeGreaterThan(0);
+    expect(exports.map((r) => r.headers['x-collector-key'])).toEqual(exports.map(() => 'k1'));
+    expect(exports[0]!.headers['content-type']).toMatch(/^application\/json/);
+  });
+
+  it('batches spans with the SDK on the event loop and leaves the OTLP exporter to the export thread', async () => {
     await stop(warren);
+    // The probe lists what the main thread loaded: the exporter, its serialiser and the resource
+    // detection run in the export thread, which sent every span the tests above read.
     const packages = await loaded();
     expect(packages.has('sdk-trace-base')).toBe(true);
-    expect(packages.has('exporter-trace-otlp-http')).toBe(true);
+    expect(packages.has('exporter-trace-otlp-http')).toBe(false);
+    expect(packages.has('otlp-transformer')).toBe(false);
   });
 });
 
@@ -278,6 +299,27 @@ routes:
         .map((s) => s.name)
         .sort(),
     ).toEqual(['POST', `process ${queue}`]);
+  });
+
+  it('logs an export the collector refuses, once, and keeps delivering', async () => {
+    const sink = await h.receive(() => 400); // not retryable: the export fails at once
+    const { routes, queue } = await oneRoute();
+    const { warren } = await spawnProbed(h, routes, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: sink.url(''),
+      OTEL_BSP_SCHEDULE_DELAY: '50',
+    });
+    for (const body of ['one', 'two']) {
+      await h.broker.publish('', queue, body, { messageId: `m-${body}` });
+      await waitFor(`the export of ${body}`, () => exportedSpans(sink).length >= (body === 'one' ? 2 : 4));
+    }
+    await waitFor('the failure in the log', () =>
+      warren.lines.some((l) => l.event === 'tracing' && /export failed/.test(String(l.msg))),
+    );
+    expect(h.receiver.requests.map((r) => r.body)).toEqual(['one', 'two']);
+    const failures = warren.lines.filter((l) => l.event === 'tracing' && /export failed/.test(String(l.msg)));
+    expect(failures).toHaveLength(1); // the second is within the minute: not said again
+    expect(failures[0]).toMatchObject({ level: 50 });
+    await stop(warren);
   });
 
   it('loads nothing of the SDK when no variable asks for traces, and forwards the traceparent as it came', async () => {
