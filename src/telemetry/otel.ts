@@ -4,16 +4,17 @@ import {
   type Context,
   DiagLogLevel,
   diag,
+  type Tracer as OtelTracer,
   ROOT_CONTEXT,
+  type Span,
   SpanKind,
   SpanStatusCode,
   TraceFlags,
   trace,
 } from '@opentelemetry/api';
-import { BatchSpanProcessor, RandomIdGenerator } from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from 'pino';
 import { ExportThread } from './otel-handoff.js';
-import { limitsFromEnv, type Recorder, samplerFromEnv, startSpan, type WarrenSpan } from './otel-span.js';
 import type {
   ChildSpan,
   DeliveryFacts,
@@ -71,7 +72,7 @@ function diagToLog(log: Logger): Parameters<typeof diag.setLogger>[0] {
   return { error: line('error'), warn: line('warn'), info: quiet, debug: quiet, verbose: quiet };
 }
 
-function traceparentOf(span: WarrenSpan): string {
+function traceparentOf(span: Span): string {
   const c = span.spanContext();
   return `00-${c.traceId}-${c.spanId}-${c.traceFlags & TraceFlags.SAMPLED ? '01' : '00'}`;
 }
@@ -86,15 +87,15 @@ function remoteParent(traceparent: string): Context {
   });
 }
 
-function failed(span: WarrenSpan, error: string | undefined): void {
+function failed(span: Span, error: string | undefined): void {
   if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: error });
 }
 
 class Child implements ChildSpan {
   readonly traceparent: string;
-  protected readonly span: WarrenSpan;
+  protected readonly span: Span;
 
-  constructor(span: WarrenSpan) {
+  constructor(span: Span) {
     this.span = span;
     this.traceparent = traceparentOf(span);
   }
@@ -117,12 +118,12 @@ const rabbitmq = 'rabbitmq';
 
 class Consumer implements DeliverySpan {
   readonly traceparent: string;
-  readonly #recorder: Recorder;
-  readonly #span: WarrenSpan;
+  readonly #tracer: OtelTracer;
+  readonly #span: Span;
   /** The context this span's children are made in. */
   readonly #context: Context;
 
-  constructor(recorder: Recorder, f: DeliveryFacts) {
+  constructor(tracer: OtelTracer, f: DeliveryFacts) {
     const attributes: Attributes = {
       'messaging.system': rabbitmq,
       'messaging.operation.type': 'process',
@@ -135,9 +136,9 @@ class Consumer implements DeliverySpan {
       'warren.exchange': f.exchange,
     };
     const parent = f.parent === undefined ? ROOT_CONTEXT : remoteParent(f.parent);
-    this.#recorder = recorder;
-    this.#span = startSpan(recorder, `process ${f.queue}`, SpanKind.CONSUMER, attributes, parent);
-    this.#context = trace.setSpanContext(ROOT_CONTEXT, this.#span.spanContext());
+    this.#tracer = tracer;
+    this.#span = tracer.startSpan(`process ${f.queue}`, { kind: SpanKind.CONSUMER, attributes }, parent);
+    this.#context = trace.setSpan(ROOT_CONTEXT, this.#span);
     this.traceparent = traceparentOf(this.#span);
   }
 
@@ -163,7 +164,9 @@ class Consumer implements DeliverySpan {
       'server.address': t.host,
       'server.port': t.port,
     };
-    return new Request(startSpan(this.#recorder, t.method, SpanKind.CLIENT, attributes, this.#context));
+    return new Request(
+      this.#tracer.startSpan(t.method, { kind: SpanKind.CLIENT, attributes }, this.#context),
+    );
   }
 
   publish(exchange: string, routingKey: string, messageId: string): ChildSpan {
@@ -176,11 +179,9 @@ class Consumer implements DeliverySpan {
       'messaging.rabbitmq.destination.routing_key': routingKey,
       'messaging.message.id': messageId,
     };
-    const span = startSpan(
-      this.#recorder,
+    const span = this.#tracer.startSpan(
       `publish ${destination}`,
-      SpanKind.PRODUCER,
-      attributes,
+      { kind: SpanKind.PRODUCER, attributes },
       this.#context,
     );
     return new Child(span);
@@ -189,14 +190,14 @@ class Consumer implements DeliverySpan {
   plugin(name: string): ChildSpan {
     const attributes: Attributes = { 'warren.plugin': name };
     return new Child(
-      startSpan(this.#recorder, `plugin ${name}`, SpanKind.INTERNAL, attributes, this.#context),
+      this.#tracer.startSpan(`plugin ${name}`, { kind: SpanKind.INTERNAL, attributes }, this.#context),
     );
   }
 }
 
 /**
- * A tracer of Warren's spans (`otel-span.ts`) batched by the SDK's BatchSpanProcessor and exported
- * over OTLP/HTTP (JSON), serialised and sent by the export thread (`otel-handoff.ts`). Resource (made there): `service.name` warren and `service.version` from
+ * A tracer exporting over OTLP/HTTP (JSON) in batches, serialised and sent by the export thread
+ * (`otel-handoff.ts`). Resource (made there): `service.name` warren and `service.version` from
  * package.json, which `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME` override; the SDK's own
  * attributes (`telemetry.sdk.*`) beside them.
  */
@@ -204,18 +205,12 @@ export function createTracer(log: Logger): Tracer {
   diag.disable(); // made again in one process (the bench): replace the logger without a warning
   diag.setLogger(diagToLog(log), DiagLogLevel.WARN);
   const version = packageVersion();
-  const processor = new BatchSpanProcessor(new ExportThread(version));
-  const recorder: Recorder = {
-    processor,
-    sampler: samplerFromEnv(),
-    limits: limitsFromEnv(),
-    ids: new RandomIdGenerator(),
-    // The resource is the export thread's (the exporter reads it from each span there).
-    resource: { attributes: {} } as Recorder['resource'],
-    instrumentationScope: { name: 'warren', version },
-  };
+  const provider = new BasicTracerProvider({
+    spanProcessors: [new BatchSpanProcessor(new ExportThread(version))],
+  });
+  const tracer = provider.getTracer('warren', version);
   return {
-    startDelivery: (facts) => new Consumer(recorder, facts),
-    shutdown: () => processor.shutdown(),
+    startDelivery: (facts) => new Consumer(tracer, facts),
+    shutdown: () => provider.shutdown(),
   };
 }

@@ -254,7 +254,7 @@ routes:
     expect(exports[0]!.headers['content-type']).toMatch(/^application\/json/);
   });
 
-  it('batches spans with the SDK on the event loop and leaves the OTLP exporter to the export thread', async () => {
+  it('makes spans with the SDK on the event loop and leaves the OTLP exporter to the export thread', async () => {
     await stop(warren);
     // The probe lists what the main thread loaded: the exporter, its serialiser and the resource
     // detection run in the export thread, which sent every span the tests above read.
