@@ -102,6 +102,17 @@ export class ExportThread implements SpanExporter {
     }
   }
 
+  /**
+   * Ends the export now: every batch still with the thread fails (which also ends the processor's
+   * own timer for it, a timer that would otherwise keep Warren alive until the collector answered)
+   * and the thread stops. What `stopTracing` does once its deadline has passed.
+   */
+  async abandon(): Promise<void> {
+    this.#closing = true;
+    this.#stopped('tracing stopped before the collector answered');
+    await this.#worker.terminate();
+  }
+
   #request(kind: 'flush' | 'shutdown'): Promise<void> {
     return new Promise((resolve, reject) =>
       this.#ask({ kind, id: 0 }, (error) => (error === undefined ? resolve() : reject(new Error(error)))),

@@ -205,12 +205,21 @@ export function createTracer(log: Logger): Tracer {
   diag.disable(); // made again in one process (the bench): replace the logger without a warning
   diag.setLogger(diagToLog(log), DiagLogLevel.WARN);
   const version = packageVersion();
-  const provider = new BasicTracerProvider({
-    spanProcessors: [new BatchSpanProcessor(new ExportThread(version))],
-  });
+  const thread = new ExportThread(version);
+  const provider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(thread)] });
   const tracer = provider.getTracer('warren', version);
   return {
     startDelivery: (facts) => new Consumer(tracer, facts),
-    shutdown: () => provider.shutdown(),
+    shutdown: async (deadlineMs) => {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, deadlineMs);
+      });
+      await Promise.race([provider.shutdown().catch(() => {}), deadline]);
+      clearTimeout(timer);
+      // Past the deadline the processor still waits for the batches with the thread, each with a
+      // timer of its own (OTEL_BSP_EXPORT_TIMEOUT): they fail now, so nothing is left to hold a stop.
+      await thread.abandon();
+    },
   };
 }

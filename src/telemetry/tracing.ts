@@ -59,8 +59,11 @@ export interface DeliveryFacts {
 
 export interface Tracer {
   startDelivery(facts: DeliveryFacts): DeliverySpan;
-  /** Exports what is buffered, then stops. */
-  shutdown(): Promise<void>;
+  /**
+   * Exports what is buffered, for at most `deadlineMs`, then stops: what has not left by then is
+   * dropped, and nothing of tracing is left to keep the process alive.
+   */
+  shutdown(deadlineMs: number): Promise<void>;
 }
 
 /** Set while tracing is on; undefined (the default) means off. */
@@ -113,11 +116,5 @@ export async function startTracing(env: NodeJS.ProcessEnv, log: Logger): Promise
 export async function stopTracing(deadlineMs = 5_000): Promise<void> {
   const stopping = tracer;
   tracer = undefined;
-  if (stopping === undefined) return;
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, deadlineMs);
-  });
-  await Promise.race([stopping.shutdown().catch(() => {}), deadline]);
-  clearTimeout(timer);
+  await stopping?.shutdown(deadlineMs);
 }

@@ -301,6 +301,27 @@ routes:
     ).toEqual(['POST', `process ${queue}`]);
   });
 
+  it('stops on SIGTERM when the collector never answers, with more batches waiting than the thread takes', async () => {
+    const sink = await h.receive(() => 'handled'); // reads each export and never answers it
+    const { routes, queue } = await oneRoute();
+    const { warren } = await spawnProbed(h, routes, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: sink.url(''),
+      OTEL_BSP_SCHEDULE_DELAY: '10',
+      // One span a batch: 4 messages make 8 batches, 4 with the thread and the rest waiting.
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1',
+      // Neither the exporter nor the processor gives up on its own before the test's timeout.
+      OTEL_EXPORTER_OTLP_TIMEOUT: '600000',
+      OTEL_BSP_EXPORT_TIMEOUT: '600000',
+    });
+    for (const body of ['one', 'two', 'three', 'four'])
+      await h.broker.publish('', queue, body, { messageId: `m-${body}` });
+    await waitFor('the requests', () => h.receiver.requests.length === 4);
+    await waitFor('four exports with the collector', () => sink.requests.length >= 4);
+    // Stopping waits 5 s for the collector, then drops what has not left: the process exits.
+    await stop(warren);
+    expect(warren.lines.find((l) => l.event === 'stopped')).toBeDefined();
+  });
+
   it('logs an export the collector refuses, once, and keeps delivering', async () => {
     const sink = await h.receive(() => 400); // not retryable: the export fails at once
     const { routes, queue } = await oneRoute();
