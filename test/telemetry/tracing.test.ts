@@ -322,6 +322,33 @@ routes:
     expect(warren.lines.find((l) => l.event === 'stopped')).toBeDefined();
   });
 
+  it("blanks an interpolated part of the webhook's path from the client span's url.full", async () => {
+    const sink = await h.receive();
+    const tokenFile = join(await h.tempDir(), 'hook-token');
+    await writeFile(tokenFile, 'T0KEN-in-the-path\n');
+    const queue = uniqueName('trace-secret');
+    const routes = await h.routesDir({
+      'routes.yaml': `
+routes:
+  secret:
+    from: { queue: ${queue} }
+    to: { webhook: { url: "${h.receiver.url('/services/')}\${file:${tokenFile}}" } }
+`,
+    });
+    await trackPlan(h.broker, routes);
+    const { warren } = await spawnProbed(h, routes, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: sink.url(''),
+      OTEL_BSP_SCHEDULE_DELAY: '50',
+    });
+    await h.broker.publish('', queue, 'one', { messageId: 'm-secret' });
+    await waitFor('the client span', () => exportedSpans(sink).some((s) => s.kind === spanKind.client));
+    expect(h.receiver.requests[0]!.path).toBe('/services/T0KEN-in-the-path');
+    const client = exportedSpans(sink).find((s) => s.kind === spanKind.client)!;
+    expect(client.attributes['url.full']).toBe(h.receiver.url('/services/<redacted>'));
+    expect(sink.requests.map((r) => r.body).join('')).not.toContain('T0KEN');
+    await stop(warren);
+  });
+
   it('logs an export the collector refuses, once, and keeps delivering', async () => {
     const sink = await h.receive(() => 400); // not retryable: the export fails at once
     const { routes, queue } = await oneRoute();
