@@ -195,6 +195,30 @@ class Consumer implements DeliverySpan {
   }
 }
 
+const batchDefaults = [
+  ['maxQueueSize', 'OTEL_BSP_MAX_QUEUE_SIZE', 2048],
+  ['maxExportBatchSize', 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512],
+] as const;
+
+/**
+ * The batch processor's sizes where the environment gives a number that is not a positive whole
+ * one: the default instead, said in a warning. The SDK takes any number, and a batch size below 1
+ * (0, negative, 0.5) made its processor hand empty batches over in a loop for ever while the queue
+ * stayed full, and its flush on shutdown loop without end on the event loop: Warren never stopped.
+ * A queue of 0 would drop every span without a word. Not a number at all, the SDK says so itself.
+ */
+function batchSizes(env: NodeJS.ProcessEnv): { maxQueueSize?: number; maxExportBatchSize?: number } {
+  const sizes: { maxQueueSize?: number; maxExportBatchSize?: number } = {};
+  for (const [key, name, fallback] of batchDefaults) {
+    const raw = env[name]?.trim() ?? '';
+    const n = Number(raw);
+    if (raw === '' || Number.isNaN(n) || (Number.isInteger(n) && n > 0)) continue;
+    diag.warn(`${name}=${raw} is not a positive whole number: ${fallback} is used`);
+    sizes[key] = fallback;
+  }
+  return sizes;
+}
+
 /**
  * A tracer exporting over OTLP/HTTP (JSON) in batches, serialised and sent by the export thread
  * (`otel-handoff.ts`). Resource (made there): `service.name` warren and `service.version` from
@@ -206,7 +230,9 @@ export function createTracer(log: Logger): Tracer {
   diag.setLogger(diagToLog(log), DiagLogLevel.WARN);
   const version = packageVersion();
   const thread = new ExportThread(version);
-  const provider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(thread)] });
+  const provider = new BasicTracerProvider({
+    spanProcessors: [new BatchSpanProcessor(thread, batchSizes(process.env))],
+  });
   const tracer = provider.getTracer('warren', version);
   return {
     startDelivery: (facts) => new Consumer(tracer, facts),

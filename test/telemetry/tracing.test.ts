@@ -349,6 +349,25 @@ routes:
     await stop(warren);
   });
 
+  it.each(['0', '-2'])(
+    'exports and stops with OTEL_BSP_MAX_EXPORT_BATCH_SIZE=%s, which it says it replaced',
+    async (size) => {
+      const sink = await h.receive();
+      const { routes, queue } = await oneRoute();
+      const { warren } = await spawnProbed(h, routes, {
+        OTEL_EXPORTER_OTLP_ENDPOINT: sink.url(''),
+        OTEL_BSP_SCHEDULE_DELAY: '50',
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE: size,
+      });
+      await h.broker.publish('', queue, 'one', { messageId: 'm-one' });
+      await waitFor('the spans', () => exportedSpans(sink).length >= 2);
+      expect(warren.lines.find((l) => l.event === 'tracing')?.msg).toContain(
+        `OTEL_BSP_MAX_EXPORT_BATCH_SIZE=${size} is not a positive whole number: 512 is used`,
+      );
+      await stop(warren);
+    },
+  );
+
   it('logs an export the collector refuses, once, and keeps delivering', async () => {
     const sink = await h.receive(() => 400); // not retryable: the export fails at once
     const { routes, queue } = await oneRoute();
