@@ -268,14 +268,15 @@ routes:
 describe('tracing on shutdown and off', () => {
   const h = useHarness();
 
-  async function oneRoute(): Promise<{ routes: string; queue: string }> {
+  /** One webhook route to `url` (as written in the file), the receiver's by default. */
+  async function oneRoute(url = h.receiver.url()): Promise<{ routes: string; queue: string }> {
     const queue = uniqueName('trace-one');
     const routes = await h.routesDir({
       'routes.yaml': `
 routes:
   one:
     from: { queue: ${queue} }
-    to: { webhook: { url: "${h.receiver.url()}" } }
+    to: { webhook: { url: "${url}" } }
 `,
     });
     await trackPlan(h.broker, routes);
@@ -326,16 +327,7 @@ routes:
     const sink = await h.receive();
     const tokenFile = join(await h.tempDir(), 'hook-token');
     await writeFile(tokenFile, 'T0KEN-in-the-path\n');
-    const queue = uniqueName('trace-secret');
-    const routes = await h.routesDir({
-      'routes.yaml': `
-routes:
-  secret:
-    from: { queue: ${queue} }
-    to: { webhook: { url: "${h.receiver.url('/services/')}\${file:${tokenFile}}" } }
-`,
-    });
-    await trackPlan(h.broker, routes);
+    const { routes, queue } = await oneRoute(`${h.receiver.url('/services/')}\${file:${tokenFile}}`);
     const { warren } = await spawnProbed(h, routes, {
       OTEL_EXPORTER_OTLP_ENDPOINT: sink.url(''),
       OTEL_BSP_SCHEDULE_DELAY: '50',
