@@ -54,11 +54,12 @@ const repeatQuietMs = 60_000;
  * Warren log lines, each kind (its text without numbers) at most once a minute: a collector that is
  * down, or a queue that overflows, would otherwise write a line per batch.
  */
-function diagToLog(log: Logger): Parameters<typeof diag.setLogger>[0] {
+export function diagToLog(log: Logger): Parameters<typeof diag.setLogger>[0] {
   const said = new Map<string, number>();
   const line =
     (level: 'warn' | 'error') =>
-    (message: string, ...args: unknown[]): void => {
+    (text: string, ...args: unknown[]): void => {
+      const message = errorMessageOf(text);
       const kind = message.replace(/\d+/g, 'N');
       const now = Date.now();
       if (now - (said.get(kind) ?? -repeatQuietMs) < repeatQuietMs) return;
@@ -70,6 +71,20 @@ function diagToLog(log: Logger): Parameters<typeof diag.setLogger>[0] {
     };
   const quiet = () => {};
   return { error: line('error'), warn: line('warn'), info: quiet, debug: quiet, verbose: quiet };
+}
+
+/**
+ * The SDK's error handler writes an exception it catches (a batch that timed out, a failed export)
+ * as JSON of all its properties, stack included: the line says its message.
+ */
+function errorMessageOf(text: string): string {
+  if (!text.startsWith('{')) return text;
+  try {
+    const { message } = JSON.parse(text) as { message?: unknown };
+    return typeof message === 'string' && message !== '' ? message : text;
+  } catch {
+    return text;
+  }
 }
 
 function traceparentOf(span: Span): string {
