@@ -16,10 +16,15 @@ export async function createRouteVersion(
   plan: RoutePlan,
   publisher: ConfirmPublisher,
   gates: RouteGates,
-  sources: Pick<TargetDeps, 'sandbox' | 'schemas'>,
+  sources: Pick<TargetDeps, 'sandbox' | 'schemas' | 'secrets'>,
 ): Promise<RouteVersion> {
   try {
-    const deps: TargetDeps = { publisher, sandbox: sources.sandbox, schemas: sources.schemas };
+    const deps: TargetDeps = {
+      publisher,
+      sandbox: sources.sandbox,
+      schemas: sources.schemas,
+      secrets: sources.secrets,
+    };
     const target = await createTarget(plan.target, deps);
     // filter → transform → observed target: the circuit hears the target's outcomes, not what the
     // transform or the filter decided before a request was made.

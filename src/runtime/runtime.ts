@@ -78,6 +78,7 @@ export class Runtime {
       serialise: (work) => this.#serialise(work),
       sandbox: (ref) => this.#sandboxes.acquire(ref, this.#pluginSources.get(ref.file) ?? ''),
       schemas: (hash) => this.#schemaSets.get(hash),
+      secrets: () => [...this.#secrets],
     });
     this.#running = {
       routes,

@@ -30,6 +30,8 @@ export interface RouteTableHost {
   sandbox: SandboxSource;
   /** The compiled schemas directory of a hash, from every configuration loaded. */
   schemas: (hash: string) => SchemaSet;
+  /** The interpolated values of every configuration loaded. */
+  secrets: () => readonly string[];
 }
 
 const cancelledRetryMs = 1_000;

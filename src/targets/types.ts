@@ -12,6 +12,8 @@ export interface TargetDeps {
   sandbox(ref: PluginRef): Promise<PluginSandbox>;
   /** The compiled schemas directory of this hash (`schema:` routes need it). */
   schemas?(hash: string): SchemaSet;
+  /** The `${env:…}`/`${file:…}` values of every configuration loaded: never shown (a span's URL). */
+  secrets?(): readonly string[];
 }
 
 export type Handler = (delivery: Delivery) => Promise<Outcome>;

@@ -153,7 +153,8 @@ class WebhookCall extends Expiring implements Dispatcher.DispatchHandler {
   }
 }
 
-function createWebhook(spec: WebhookTargetSpec): Handler {
+/** `secrets`: the configuration's interpolated values, blanked from what a span shows of the URL. */
+function createWebhook(spec: WebhookTargetSpec, secrets: readonly string[]): Handler {
   const url = new URL(spec.url);
   const origin = url.origin;
   const path = `${url.pathname}${url.search}`;
@@ -163,7 +164,7 @@ function createWebhook(spec: WebhookTargetSpec): Handler {
     deadlines: new Deadlines(spec.timeoutMs),
     policy: statusPolicy(spec),
     scrub: scrubberFor(routeSecrets(spec, url)),
-    target: requestTarget(spec.method, url),
+    target: requestTarget(spec.method, url, scrubberFor(secrets)),
   };
   return function deliverToWebhook(d: Delivery): Promise<Outcome> {
     const span = d.span === undefined ? undefined : d.span.request(calls.target);
@@ -193,10 +194,13 @@ function createWebhook(spec: WebhookTargetSpec): Handler {
   };
 }
 
-/** The request's method, origin and path: credentials and the query may hold secrets. */
-function requestTarget(method: string, url: URL): RequestTarget {
+/**
+ * The request's method, origin and path: credentials and the query may hold secrets, and so may a
+ * part of the path or host written as `${env:…}` (a chat webhook's token is a path segment).
+ */
+function requestTarget(method: string, url: URL, blank: (text: string) => string): RequestTarget {
   const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
-  return { method, url: `${url.origin}${url.pathname}`, host: url.hostname, port };
+  return { method, url: blank(`${url.origin}${url.pathname}`), host: blank(url.hostname), port };
 }
 
 /**
@@ -271,5 +275,5 @@ export const webhookTarget: TargetModule<'webhook', typeof webhookSchema> = {
   schema: webhookSchema,
   examples: webhookExamples,
   normalize: normalizeWebhook,
-  create: (spec) => createWebhook(spec),
+  create: (spec, deps) => createWebhook(spec, deps.secrets?.() ?? []),
 };

@@ -66,6 +66,12 @@ export class ExportThread implements SpanExporter {
   #waiting: ((error: undefined) => void) | undefined;
 
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    // Gone, which was said once (`#stopped`): the batch is dropped without a word, or an error line
+    // a batch (the processor's own) would follow it.
+    if (this.#gone !== undefined) {
+      done({ code: ExportResultCode.SUCCESS });
+      return;
+    }
     let answered = false;
     const answer = (error: string | undefined): void => {
       if (answered) return;
@@ -76,11 +82,11 @@ export class ExportThread implements SpanExporter {
     this.#exporting++;
     this.#ask({ kind: 'export', id: 0, spans: encodeSpans(spans) }, (error) => {
       this.#exporting--;
-      if (!answered) answer(error);
-      else if (error !== undefined) diag.error(`span export failed: ${error}`);
+      const failure = this.#gone === undefined ? error : undefined; // else said by #stopped
+      if (!answered) answer(failure);
+      else if (failure !== undefined) diag.error(`span export failed: ${failure}`);
       this.#waiting?.(undefined);
     });
-    if (answered) return; // the thread is gone: failed at once
     if (this.#exporting < window) answer(undefined);
     else this.#waiting = answer;
   }
@@ -100,6 +106,17 @@ export class ExportThread implements SpanExporter {
       this.#gone ??= 'the export thread was shut down';
       await this.#worker.terminate();
     }
+  }
+
+  /**
+   * Ends the export now: every batch still with the thread fails (which also ends the processor's
+   * own timer for it, a timer that would otherwise keep Warren alive until the collector answered)
+   * and the thread stops. What `stopTracing` does once its deadline has passed.
+   */
+  async abandon(): Promise<void> {
+    this.#closing = true;
+    if (this.#pending.size > 0) this.#stopped('the collector did not answer before the stop deadline');
+    await this.#worker.terminate();
   }
 
   #request(kind: 'flush' | 'shutdown'): Promise<void> {
@@ -126,8 +143,12 @@ export class ExportThread implements SpanExporter {
     answer?.(error);
   }
 
+  /** The thread is gone (failed, exited, or let go of at the deadline): said once, when unexpected. */
   #stopped(why: string): void {
-    this.#gone ??= why;
+    if (this.#gone === undefined) {
+      this.#gone = why;
+      if (!this.#closing || this.#pending.size > 0) diag.error(`${why}: spans are no longer exported`);
+    }
     const answers = [...this.#pending.values()];
     this.#pending.clear();
     for (const answer of answers) answer(this.#gone);

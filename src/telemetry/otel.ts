@@ -54,11 +54,12 @@ const repeatQuietMs = 60_000;
  * Warren log lines, each kind (its text without numbers) at most once a minute: a collector that is
  * down, or a queue that overflows, would otherwise write a line per batch.
  */
-function diagToLog(log: Logger): Parameters<typeof diag.setLogger>[0] {
+export function diagToLog(log: Logger): Parameters<typeof diag.setLogger>[0] {
   const said = new Map<string, number>();
   const line =
     (level: 'warn' | 'error') =>
-    (message: string, ...args: unknown[]): void => {
+    (text: string, ...args: unknown[]): void => {
+      const message = errorMessageOf(text);
       const kind = message.replace(/\d+/g, 'N');
       const now = Date.now();
       if (now - (said.get(kind) ?? -repeatQuietMs) < repeatQuietMs) return;
@@ -70,6 +71,20 @@ function diagToLog(log: Logger): Parameters<typeof diag.setLogger>[0] {
     };
   const quiet = () => {};
   return { error: line('error'), warn: line('warn'), info: quiet, debug: quiet, verbose: quiet };
+}
+
+/**
+ * The SDK's error handler writes an exception it catches (a batch that timed out, a failed export)
+ * as JSON of all its properties, stack included: the line says its message.
+ */
+function errorMessageOf(text: string): string {
+  if (!text.startsWith('{')) return text;
+  try {
+    const { message } = JSON.parse(text) as { message?: unknown };
+    return typeof message === 'string' && message !== '' ? message : text;
+  } catch {
+    return text;
+  }
 }
 
 function traceparentOf(span: Span): string {
@@ -195,6 +210,30 @@ class Consumer implements DeliverySpan {
   }
 }
 
+const batchDefaults = [
+  ['maxQueueSize', 'OTEL_BSP_MAX_QUEUE_SIZE', 2048],
+  ['maxExportBatchSize', 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512],
+] as const;
+
+/**
+ * The batch processor's sizes where the environment gives a number that is not a positive whole
+ * one: the default instead, said in a warning. The SDK takes any number, and a batch size below 1
+ * (0, negative, 0.5) made its processor hand empty batches over in a loop for ever while the queue
+ * stayed full, and its flush on shutdown loop without end on the event loop: Warren never stopped.
+ * A queue of 0 would drop every span without a word. Not a number at all, the SDK says so itself.
+ */
+function batchSizes(env: NodeJS.ProcessEnv): { maxQueueSize?: number; maxExportBatchSize?: number } {
+  const sizes: { maxQueueSize?: number; maxExportBatchSize?: number } = {};
+  for (const [key, name, fallback] of batchDefaults) {
+    const raw = env[name]?.trim() ?? '';
+    const n = Number(raw);
+    if (raw === '' || Number.isNaN(n) || (Number.isInteger(n) && n > 0)) continue;
+    diag.warn(`${name}=${raw} is not a positive whole number: ${fallback} is used`);
+    sizes[key] = fallback;
+  }
+  return sizes;
+}
+
 /**
  * A tracer exporting over OTLP/HTTP (JSON) in batches, serialised and sent by the export thread
  * (`otel-handoff.ts`). Resource (made there): `service.name` warren and `service.version` from
@@ -205,12 +244,23 @@ export function createTracer(log: Logger): Tracer {
   diag.disable(); // made again in one process (the bench): replace the logger without a warning
   diag.setLogger(diagToLog(log), DiagLogLevel.WARN);
   const version = packageVersion();
+  const thread = new ExportThread(version);
   const provider = new BasicTracerProvider({
-    spanProcessors: [new BatchSpanProcessor(new ExportThread(version))],
+    spanProcessors: [new BatchSpanProcessor(thread, batchSizes(process.env))],
   });
   const tracer = provider.getTracer('warren', version);
   return {
     startDelivery: (facts) => new Consumer(tracer, facts),
-    shutdown: () => provider.shutdown(),
+    shutdown: async (deadlineMs) => {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, deadlineMs);
+      });
+      await Promise.race([provider.shutdown().catch(() => {}), deadline]);
+      clearTimeout(timer);
+      // Past the deadline the processor still waits for the batches with the thread, each with a
+      // timer of its own (OTEL_BSP_EXPORT_TIMEOUT): they fail now, so nothing is left to hold a stop.
+      await thread.abandon();
+    },
   };
 }

@@ -1,15 +1,25 @@
 import { randomFillSync } from 'node:crypto';
 import { headerText } from '../amqp/headers.js';
 
-const traceparentPattern = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
+/**
+ * Version 00 is exactly 55 characters. A later version (never `ff`) may append fields after a dash:
+ * W3C Trace Context says to read its first four fields as version 00's and go on with the trace.
+ */
+const traceparentPattern = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/s;
 
-/** A W3C traceparent if the value is a valid one (not all-zero ids), else undefined. */
+/**
+ * A W3C traceparent if the value is a valid one (not all-zero ids), else undefined. One of a later
+ * version comes back as version 00, the only one Warren writes, with the same ids and flags.
+ */
 export function validTraceparent(value: unknown): string | undefined {
-  const text = headerText(value);
+  const text = headerText(value)?.trim();
   if (text === undefined) return undefined;
-  const match = traceparentPattern.exec(text.trim());
-  if (!match || /^0+$/.test(match[1]!) || /^0+$/.test(match[2]!)) return undefined;
-  return text.trim();
+  const match = traceparentPattern.exec(text);
+  if (!match || /^0+$/.test(match[2]!) || /^0+$/.test(match[3]!)) return undefined;
+  const [, version, traceId, spanId, flags, more] = match;
+  if (version === '00') return more === undefined ? text : undefined;
+  if (version === 'ff') return undefined;
+  return `00-${traceId}-${spanId}-${flags}`;
 }
 
 /**

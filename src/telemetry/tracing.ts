@@ -59,8 +59,11 @@ export interface DeliveryFacts {
 
 export interface Tracer {
   startDelivery(facts: DeliveryFacts): DeliverySpan;
-  /** Exports what is buffered, then stops. */
-  shutdown(): Promise<void>;
+  /**
+   * Exports what is buffered, for at most `deadlineMs`, then stops: what has not left by then is
+   * dropped, and nothing of tracing is left to keep the process alive.
+   */
+  shutdown(deadlineMs: number): Promise<void>;
 }
 
 /** Set while tracing is on; undefined (the default) means off. */
@@ -89,8 +92,30 @@ export function tracingChoice(env: NodeJS.ProcessEnv): TracingChoice {
       on: false,
       warning: `OTEL_TRACES_EXPORTER=${env.OTEL_TRACES_EXPORTER}: Warren exports traces with otlp only (OTLP/HTTP); tracing is off`,
     };
-  const endpoint = (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT ?? '').trim();
+  const name = (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? '').trim()
+    ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'
+    : 'OTEL_EXPORTER_OTLP_ENDPOINT';
+  const endpoint = (env[name] ?? '').trim();
+  const wrong = endpoint === '' ? undefined : endpointProblem(endpoint);
+  if (wrong) return { on: false, warning: `${name} ${wrong}: tracing is off` };
   return exporters.includes('otlp') || endpoint !== '' ? { on: true } : { on: false };
+}
+
+/**
+ * What is wrong with an endpoint the OTLP/HTTP exporter cannot send to, if anything. The SDK would
+ * say it once in a line about "falling back to undefined" and send to localhost:4318 instead, or
+ * fail every export. The value is not repeated: it may hold credentials.
+ */
+function endpointProblem(endpoint: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return 'is not a URL (expected e.g. http://collector:4318)';
+  }
+  return url.protocol === 'http:' || url.protocol === 'https:'
+    ? undefined
+    : `is a ${url.protocol} URL; OTLP/HTTP needs http: or https:`;
 }
 
 /**
@@ -113,11 +138,5 @@ export async function startTracing(env: NodeJS.ProcessEnv, log: Logger): Promise
 export async function stopTracing(deadlineMs = 5_000): Promise<void> {
   const stopping = tracer;
   tracer = undefined;
-  if (stopping === undefined) return;
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, deadlineMs);
-  });
-  await Promise.race([stopping.shutdown().catch(() => {}), deadline]);
-  clearTimeout(timer);
+  await stopping?.shutdown(deadlineMs);
 }

@@ -14,6 +14,19 @@ describe('trace context', () => {
     expect(validTraceparent(42)).toBeUndefined();
   });
 
+  it('reads a later version as version 00, and refuses ff, uppercase and anything after version 00', () => {
+    const ids = '0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331';
+    expect(validTraceparent(`01-${ids}-01`)).toBe(`00-${ids}-01`);
+    expect(validTraceparent(`cc-${ids}-09-what-comes-next`)).toBe(`00-${ids}-09`);
+    expect(validTraceparent(`01-${ids}-01x`)).toBeUndefined(); // a field must start with a dash
+    expect(validTraceparent(`ff-${ids}-01`)).toBeUndefined();
+    expect(validTraceparent(`00-${ids}-01-more`)).toBeUndefined();
+    expect(validTraceparent(`00-${ids.toUpperCase()}-01`)).toBeUndefined();
+    expect(validTraceparent(`00-${ids}-00`)).toBe(`00-${ids}-00`); // not sampled: still the parent
+    expect(validTraceparent(`00-${'a'.repeat(65_536)}`)).toBeUndefined();
+    expect(validTraceparent([`00-${ids}-01`])).toBeUndefined();
+  });
+
   it('starts new valid traceparents with distinct trace ids', () => {
     const a = newTraceparent();
     const b = newTraceparent();

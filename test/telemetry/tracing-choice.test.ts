@@ -19,6 +19,28 @@ describe('which OTEL_ variables turn tracing on', () => {
     expect(tracingChoice(env).on).toBe(on);
   });
 
+  it.each([
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url' }, 'OTEL_EXPORTER_OTLP_ENDPOINT is not a URL'],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://x' }, 'OTEL_EXPORTER_OTLP_ENDPOINT is a ftp: URL'],
+    [
+      { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'collector:4318/v1/traces' },
+      'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is a collector: URL',
+    ],
+    [
+      { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://ok:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'bad one' },
+      'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is not a URL',
+    ],
+  ])('stays off with an endpoint the exporter cannot send to: %j', (env, said) => {
+    const choice = tracingChoice({ ...env, OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer s3cret' });
+    expect(choice).toEqual({ on: false, warning: expect.stringContaining(said) });
+    expect(choice.on === false && choice.warning).toMatch(/tracing is off$/);
+  });
+
+  it('names no credentials of a wrong endpoint', () => {
+    const choice = tracingChoice({ OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://user:pa55word@collector:4317' });
+    expect(JSON.stringify(choice)).not.toContain('pa55word');
+  });
+
   it('stays off and says why for an exporter Warren does not ship', () => {
     expect(
       tracingChoice({ OTEL_TRACES_EXPORTER: 'jaeger', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }),

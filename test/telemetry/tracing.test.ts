@@ -268,14 +268,15 @@ routes:
 describe('tracing on shutdown and off', () => {
   const h = useHarness();
 
-  async function oneRoute(): Promise<{ routes: string; queue: string }> {
+  /** One webhook route to `url` (as written in the file), the receiver's by default. */
+  async function oneRoute(url = h.receiver.url()): Promise<{ routes: string; queue: string }> {
     const queue = uniqueName('trace-one');
     const routes = await h.routesDir({
       'routes.yaml': `
 routes:
   one:
     from: { queue: ${queue} }
-    to: { webhook: { url: "${h.receiver.url()}" } }
+    to: { webhook: { url: "${url}" } }
 `,
     });
     await trackPlan(h.broker, routes);
@@ -300,6 +301,64 @@ routes:
         .sort(),
     ).toEqual(['POST', `process ${queue}`]);
   });
+
+  it('stops on SIGTERM when the collector never answers, with more batches waiting than the thread takes', async () => {
+    const sink = await h.receive(() => 'handled'); // reads each export and never answers it
+    const { routes, queue } = await oneRoute();
+    const { warren } = await spawnProbed(h, routes, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: sink.url(''),
+      OTEL_BSP_SCHEDULE_DELAY: '10',
+      // One span a batch: 4 messages make 8 batches, 4 with the thread and the rest waiting.
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1',
+      // Neither the exporter nor the processor gives up on its own before the test's timeout.
+      OTEL_EXPORTER_OTLP_TIMEOUT: '600000',
+      OTEL_BSP_EXPORT_TIMEOUT: '600000',
+    });
+    for (const body of ['one', 'two', 'three', 'four'])
+      await h.broker.publish('', queue, body, { messageId: `m-${body}` });
+    await waitFor('the requests', () => h.receiver.requests.length === 4);
+    await waitFor('four exports with the collector', () => sink.requests.length >= 4);
+    // Stopping waits 5 s for the collector, then drops what has not left: the process exits.
+    await stop(warren);
+    expect(warren.lines.find((l) => l.event === 'stopped')).toBeDefined();
+  });
+
+  it("blanks an interpolated part of the webhook's path from the client span's url.full", async () => {
+    const sink = await h.receive();
+    const tokenFile = join(await h.tempDir(), 'hook-token');
+    await writeFile(tokenFile, 'T0KEN-in-the-path\n');
+    const { routes, queue } = await oneRoute(`${h.receiver.url('/services/')}\${file:${tokenFile}}`);
+    const { warren } = await spawnProbed(h, routes, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: sink.url(''),
+      OTEL_BSP_SCHEDULE_DELAY: '50',
+    });
+    await h.broker.publish('', queue, 'one', { messageId: 'm-secret' });
+    await waitFor('the client span', () => exportedSpans(sink).some((s) => s.kind === spanKind.client));
+    expect(h.receiver.requests[0]!.path).toBe('/services/T0KEN-in-the-path');
+    const client = exportedSpans(sink).find((s) => s.kind === spanKind.client)!;
+    expect(client.attributes['url.full']).toBe(h.receiver.url('/services/<redacted>'));
+    expect(sink.requests.map((r) => r.body).join('')).not.toContain('T0KEN');
+    await stop(warren);
+  });
+
+  it.each(['0', '-2'])(
+    'exports and stops with OTEL_BSP_MAX_EXPORT_BATCH_SIZE=%s, which it says it replaced',
+    async (size) => {
+      const sink = await h.receive();
+      const { routes, queue } = await oneRoute();
+      const { warren } = await spawnProbed(h, routes, {
+        OTEL_EXPORTER_OTLP_ENDPOINT: sink.url(''),
+        OTEL_BSP_SCHEDULE_DELAY: '50',
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE: size,
+      });
+      await h.broker.publish('', queue, 'one', { messageId: 'm-one' });
+      await waitFor('the spans', () => exportedSpans(sink).length >= 2);
+      expect(warren.lines.find((l) => l.event === 'tracing')?.msg).toContain(
+        `OTEL_BSP_MAX_EXPORT_BATCH_SIZE=${size} is not a positive whole number: 512 is used`,
+      );
+      await stop(warren);
+    },
+  );
 
   it('logs an export the collector refuses, once, and keeps delivering', async () => {
     const sink = await h.receive(() => 400); // not retryable: the export fails at once
