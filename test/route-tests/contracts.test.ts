@@ -1,9 +1,6 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Output } from '../../src/cli/output.js';
-import { testCommand } from '../../src/cli/test.js';
-import { lines, useTempDirs } from '../config/route-dir.js';
+import { lines } from '../config/route-dir.js';
+import { useProject } from './fixture.js';
 
 const routes = lines(
   'routes:',
@@ -31,38 +28,14 @@ const orderSchema = JSON.stringify({
 });
 
 describe('warren test: expect invalid', () => {
-  const temp = useTempDirs();
+  const project = useProject();
 
-  async function run(testFile: string, format: 'text' | 'json' = 'text') {
-    const dir = await temp.make('warren-test-contracts-');
-    for (const sub of ['routes', 'plugins', 'schemas', 'tests']) await mkdir(join(dir, sub));
-    await writeFile(join(dir, 'routes', 'routes.yaml'), routes);
-    await writeFile(join(dir, 'schemas', 'order.json'), orderSchema);
-    await writeFile(join(dir, 'plugins', 'reshape.js'), reshape);
-    await writeFile(join(dir, 'tests', 'orders.yaml'), testFile);
-    let stdout = '';
-    let stderr = '';
-    const out: Output = {
-      stdout: (text) => {
-        stdout += text;
-      },
-      stderr: (text) => {
-        stderr += text;
-      },
-    };
-    const code = await testCommand(
-      {
-        routes: join(dir, 'routes'),
-        plugins: join(dir, 'plugins'),
-        schemas: join(dir, 'schemas'),
-        format,
-      },
-      [join(dir, 'tests')],
-      {},
-      out,
+  /** `warren test` on one test file against the routes above, with order.json and reshape.js. */
+  const run = (testFile: string, format: 'text' | 'json' = 'text') =>
+    project.run(
+      { 'orders.yaml': testFile },
+      { format, routes, schemas: { 'order.json': orderSchema }, plugins: { 'reshape.js': reshape } },
     );
-    return { code, stdout, stderr };
-  }
 
   it('passes cases whose body the schema refuses as expected, by pointer, message, schema or reason', async () => {
     const result = await run(

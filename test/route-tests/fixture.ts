@@ -65,19 +65,28 @@ export interface Run {
 }
 
 /**
- * A project directory (routes/, plugins/, tests/) per test: `run(tests)` writes the test files
- * and runs `warren test` on tests/ in-process.
+ * A project directory (routes/, plugins/, schemas/, tests/) per test: `run(tests)` writes the test
+ * files and runs `warren test` on tests/ in-process; `options.routes` and `options.schemas` stand in
+ * for the default route file and the (empty) schemas directory.
  */
 export function useProject() {
   const temp = useTempDirs();
   return {
     async run(
       tests: Record<string, string>,
-      options: { format?: 'text' | 'json'; plugins?: Record<string, string>; paths?: string[] } = {},
+      options: {
+        format?: 'text' | 'json';
+        plugins?: Record<string, string>;
+        paths?: string[];
+        routes?: string;
+        schemas?: Record<string, string>;
+      } = {},
     ): Promise<Run & { dir: string }> {
       const dir = await temp.make('warren-test-');
-      for (const sub of ['routes', 'plugins', 'tests']) await mkdir(join(dir, sub));
-      await writeFile(join(dir, 'routes', 'routes.yaml'), routesYaml);
+      for (const sub of ['routes', 'plugins', 'schemas', 'tests']) await mkdir(join(dir, sub));
+      await writeFile(join(dir, 'routes', 'routes.yaml'), options.routes ?? routesYaml);
+      for (const [name, text] of Object.entries(options.schemas ?? {}))
+        await writeFile(join(dir, 'schemas', name), text);
       for (const [name, text] of Object.entries({ ...plugins, ...options.plugins }))
         await writeFile(join(dir, 'plugins', name), text);
       for (const [name, text] of Object.entries(tests)) await writeFile(join(dir, 'tests', name), text);
@@ -92,7 +101,12 @@ export function useProject() {
         },
       };
       const code = await testCommand(
-        { routes: join(dir, 'routes'), plugins: join(dir, 'plugins'), format: options.format ?? 'text' },
+        {
+          routes: join(dir, 'routes'),
+          plugins: join(dir, 'plugins'),
+          schemas: join(dir, 'schemas'),
+          format: options.format ?? 'text',
+        },
         (options.paths ?? ['tests']).map((p) => join(dir, p)),
         {},
         out,
