@@ -23,18 +23,45 @@ import {
 
 type TracingSide = 'off' | 'on' | 'floor';
 
-/** The OTLP/HTTP sink: answers every export at once and counts the spans (`"spanId"` keys) in it. */
+/**
+ * The OTLP/HTTP sink: answers every export at once and counts the spans in it (protobuf: the
+ * spans of each scope of each resource; JSON: the `"spanId"` keys).
+ */
 const sinkSource = `
 const { createServer } = require('node:http');
 let spans = 0;
+function varint(b, at) {
+  let v = 0, shift = 0, c;
+  do { c = b[at.i++]; v += (c & 0x7f) * 2 ** shift; shift += 7; } while (c & 0x80);
+  return v;
+}
+/** Calls each(field, start, end) for every length-delimited field of b[start, end). */
+function fields(b, start, end, each) {
+  const at = { i: start };
+  while (at.i < end) {
+    const tag = varint(b, at), wire = tag & 7;
+    if (wire === 0) varint(b, at);
+    else if (wire === 1) at.i += 8;
+    else if (wire === 5) at.i += 4;
+    else { const n = varint(b, at); each(tag >>> 3, at.i, at.i + n); at.i += n; }
+  }
+}
+function countProtobuf(b) {
+  fields(b, 0, b.length, (f, s, e) => f === 1 && fields(b, s, e, (f, s, e) =>
+    f === 2 && fields(b, s, e, (f) => { if (f === 2) spans++; })));
+}
 const server = createServer((req, res) => {
-  let body = '';
-  req.setEncoding('utf8');
-  req.on('data', (c) => { body += c; });
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
-    for (let at = body.indexOf('"spanId"'); at !== -1; at = body.indexOf('"spanId"', at + 8)) spans++;
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end('{}');
+    const body = Buffer.concat(chunks);
+    if (String(req.headers['content-type']).includes('protobuf')) countProtobuf(body);
+    else {
+      const text = body.toString('utf8');
+      for (let at = text.indexOf('"spanId"'); at !== -1; at = text.indexOf('"spanId"', at + 8)) spans++;
+    }
+    res.writeHead(200, { 'content-type': req.headers['content-type'] });
+    res.end(String(req.headers['content-type']).includes('protobuf') ? '' : '{}');
   });
 });
 server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));

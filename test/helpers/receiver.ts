@@ -6,6 +6,8 @@ export interface ReceivedRequest {
   path: string;
   headers: IncomingHttpHeaders;
   body: string;
+  /** The body as it came (an OTLP protobuf export is not text). */
+  bytes: Buffer;
 }
 
 /** What the receiver answers to the n-th request (0-based); may delay or write the response itself. */
@@ -32,11 +34,13 @@ export class Receiver {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', async () => {
+        const bytes = Buffer.concat(chunks);
         const record: ReceivedRequest = {
           method: req.method ?? '',
           path: req.url ?? '',
           headers: req.headers,
-          body: Buffer.concat(chunks).toString(),
+          body: bytes.toString(),
+          bytes,
         };
         const n = receiver.requests.length;
         receiver.requests.push(record);
@@ -44,7 +48,10 @@ export class Receiver {
           const status = await receiver.responder(record, n, res);
           if (status === 'handled') return;
           res.statusCode = status;
-          res.end(status >= 400 ? `failure ${status}` : 'ok');
+          // An OTLP/HTTP protobuf export is answered as a collector answers it: an empty response
+          // message (no partial success), which is no bytes at all.
+          if (status < 400 && record.headers['content-type'] === 'application/x-protobuf') res.end();
+          else res.end(status >= 400 ? `failure ${status}` : 'ok');
         } catch {
           res.destroy();
         }
