@@ -1,105 +1,99 @@
 import { Worker } from 'node:worker_threads';
 import { diag } from '@opentelemetry/api';
-import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { encodeSpans, type WireSpans } from './otel-spans.js';
+import { DroppedSpans } from './otel-drops.js';
+import { newRing, RingWriter, ringBytes } from './otel-ring.js';
 
 /**
- * The span exporter on Warren's event loop: it hands each batch, as plain data, to the export
- * thread (`otel-worker.ts`), where the OTLP exporter serialises and sends it. It sits behind the
- * SDK's BatchSpanProcessor, so batching, the queue limit (spans dropped with a counted warning), the
- * export timeout and the flush on shutdown stay the SDK's.
+ * The export thread (`otel-worker.ts`) seen from Warren's event loop. The event loop writes each
+ * span, as OTLP protobuf (`otel-proto.ts`), into a ring of shared memory (`otel-ring.ts`) that the
+ * thread reads every 25 ms; there the SDK's BatchSpanProcessor batches them and the
+ * OTLP/HTTP exporter sends them. So batching, the processor's queue limit, the export timeout and
+ * the flush on shutdown are the SDK's, in the thread.
  *
- * A batch counts as exported once handed over while fewer than `window` batches are with the
- * thread: the processor, which exports one batch at a time, then goes on at once instead of waiting
- * for the collector's answer (the thread sends them side by side). With `window` batches there, the
- * next one waits for the oldest to leave, and the processor's queue, then its limit, takes the
- * overflow: never more than `window` batches beyond the queue. A batch that fails after it was
- * counted as exported is logged as the processor would have.
+ * The spans on their way to the thread are bounded too: when the ring is full (the thread is that
+ * far behind), a span is dropped and counted, said once a minute, as the processor says its own.
  */
 
-/** Batches with the export thread before the processor has to wait. */
-const window = 4;
-
-export type ToExportThread =
-  | { kind: 'export'; id: number; spans: WireSpans }
-  | { kind: 'flush' | 'shutdown'; id: number };
+export type ToExportThread = { kind: 'flush' | 'shutdown'; id: number };
 
 export type FromExportThread =
+  | { kind: 'ready' }
   | { kind: 'done'; id: number; error?: string }
   | { kind: 'diag'; level: 'warn' | 'error'; message: string; detail: string };
 
-function resultOf(error: string | undefined): ExportResult {
-  return error === undefined
-    ? { code: ExportResultCode.SUCCESS }
-    : { code: ExportResultCode.FAILED, error: new Error(error) };
-}
-
-export class ExportThread implements SpanExporter {
+export class ExportThread {
   readonly #worker: Worker;
   /** Answers awaited from the thread, by request id: while any is, the thread keeps Warren alive. */
   readonly #pending = new Map<number, (error: string | undefined) => void>();
   #next = 0;
-  /** Set by `shutdown`. */
+  /** Set by `shutdown` and `abandon`. */
   #closing = false;
-  /** Why the thread is gone, once it is: every later export fails at once. */
+  /** Why the thread is gone, once it is: every later request fails at once. */
   #gone: string | undefined;
+  readonly #ring: RingWriter;
+  readonly #dropped = new DroppedSpans((line) => diag.warn(line), ringBytes / 1024 / 1024);
+  /** Settled once the thread has loaded the SDK and the exporter, or failed to. */
+  readonly ready: Promise<void>;
+  #started = false;
 
+  /** `version`: Warren's, for the resource and the instrumentation scope. */
   constructor(version: string) {
+    const ring = newRing();
+    this.#ring = new RingWriter(ring);
     // No flags of the parent's (a worker inherits them, and some are not for a worker).
     this.#worker = new Worker(new URL('./otel-worker.js', import.meta.url), {
-      workerData: { version },
+      workerData: { version, ring },
       execArgv: [],
     });
-    this.#worker.unref();
+    let loaded: () => void = () => {};
+    let failed: (err: Error) => void = () => {};
+    this.ready = new Promise<void>((resolve, reject) => {
+      loaded = resolve;
+      failed = reject;
+    });
+    // Held alive until it is ready (a start waits for that), then only while a request is open.
+    this.ready.then(
+      () => this.#pending.size === 0 && this.#worker.unref(),
+      () => {}, // createTracer awaits it and says why
+    );
     this.#worker.on('message', (m: FromExportThread) => {
       if (m.kind === 'diag') diag[m.level](m.message, m.detail);
-      else this.#answer(m.id, m.error);
+      else if (m.kind === 'ready') {
+        this.#started = true;
+        loaded();
+      } else this.#answer(m.id, m.error);
     });
-    this.#worker.on('error', (err) => this.#stopped(`the export thread failed: ${err.message}`));
-    this.#worker.on('exit', (code) => this.#stopped(`the export thread exited (code ${code})`));
+    // Before it is ready, the start says why (createTracer throws), not a line here too.
+    this.#worker.on('error', (err) => {
+      if (!this.#started) this.#closing = true;
+      failed(err);
+      this.#stopped(`the export thread failed: ${err.message}`);
+    });
+    this.#worker.on('exit', (code) => {
+      if (!this.#started) this.#closing = true;
+      failed(new Error(`the export thread exited (code ${code}) before it was ready`));
+      this.#stopped(`the export thread exited (code ${code})`);
+    });
   }
 
-  /** Batches handed over and not answered yet. */
-  #exporting = 0;
-  /** The processor's callback for the batch that waits for a place in the window. */
-  #waiting: ((error: undefined) => void) | undefined;
-
-  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
-    // Gone, which was said once (`#stopped`): the batch is dropped without a word, or an error line
-    // a batch (the processor's own) would follow it.
-    if (this.#gone !== undefined) {
-      done({ code: ExportResultCode.SUCCESS });
-      return;
-    }
-    let answered = false;
-    const answer = (error: string | undefined): void => {
-      if (answered) return;
-      answered = true;
-      if (this.#waiting === answer) this.#waiting = undefined;
-      done(resultOf(error));
-    };
-    this.#exporting++;
-    this.#ask({ kind: 'export', id: 0, spans: encodeSpans(spans) }, (error) => {
-      this.#exporting--;
-      const failure = this.#gone === undefined ? error : undefined; // else said by #stopped
-      if (!answered) answer(failure);
-      else if (failure !== undefined) diag.error(`span export failed: ${failure}`);
-      this.#waiting?.(undefined);
-    });
-    if (this.#exporting < window) answer(undefined);
-    else this.#waiting = answer;
+  /** Hands a span's bytes (`bytes[0, length)`) over, or drops it (counted) when the ring is full. */
+  put(bytes: Uint8Array, length: number): void {
+    if (this.#gone !== undefined) return; // said once, by #stopped
+    if (!this.#ring.put(bytes, length)) this.#dropped.add(length + 8 > ringBytes);
   }
 
+  /** Exports everything the thread holds. */
   forceFlush(): Promise<void> {
     return this.#request('flush');
   }
 
+  /** Exports everything the thread holds, then stops it. */
   async shutdown(): Promise<void> {
     // From here on the thread never keeps Warren alive: `stopTracing`'s deadline bounds the wait
-    // for a collector that does not answer, as it would bound an export on the event loop.
+    // for a collector that does not answer.
     this.#closing = true;
     this.#worker.unref();
+    this.#dropped.flush();
     try {
       await this.#request('shutdown');
     } finally {
@@ -109,31 +103,27 @@ export class ExportThread implements SpanExporter {
   }
 
   /**
-   * Ends the export now: every batch still with the thread fails (which also ends the processor's
-   * own timer for it, a timer that would otherwise keep Warren alive until the collector answered)
-   * and the thread stops. What `stopTracing` does once its deadline has passed.
+   * Ends the export now: what the thread still holds is lost and it stops. What `stopTracing` does
+   * once its deadline has passed.
    */
   async abandon(): Promise<void> {
     this.#closing = true;
+    this.#dropped.flush();
     if (this.#pending.size > 0) this.#stopped('the collector did not answer before the stop deadline');
     await this.#worker.terminate();
   }
 
   #request(kind: 'flush' | 'shutdown'): Promise<void> {
-    return new Promise((resolve, reject) =>
-      this.#ask({ kind, id: 0 }, (error) => (error === undefined ? resolve() : reject(new Error(error)))),
-    );
-  }
-
-  #ask(message: ToExportThread, answer: (error: string | undefined) => void): void {
-    if (this.#gone !== undefined) {
-      answer(this.#gone);
-      return;
-    }
-    message.id = this.#next++;
-    if (this.#pending.size === 0 && !this.#closing) this.#worker.ref();
-    this.#pending.set(message.id, answer);
-    this.#worker.postMessage(message);
+    return new Promise((resolve, reject) => {
+      if (this.#gone !== undefined) {
+        reject(new Error(this.#gone));
+        return;
+      }
+      const id = this.#next++;
+      if (this.#pending.size === 0 && !this.#closing) this.#worker.ref();
+      this.#pending.set(id, (error) => (error === undefined ? resolve() : reject(new Error(error))));
+      this.#worker.postMessage({ kind, id } satisfies ToExportThread);
+    });
   }
 
   #answer(id: number, error: string | undefined): void {

@@ -1,158 +1,348 @@
-import type { Attributes, HrTime, SpanContext, SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import type { Resource } from '@opentelemetry/resources';
-import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
+import { type Context, ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace } from '@opentelemetry/api';
+import type { Sampler } from '@opentelemetry/sdk-trace-base';
+import type { ExportThread } from './otel-handoff.js';
+import {
+  type AttributeList,
+  defaultLimits,
+  type FixedAttributes,
+  fixedAttributes,
+  type SpanData,
+  type SpanEvent,
+  type SpanLimits,
+} from './otel-proto.js';
+import { type Clock, Recorder, SpanClock, systemClock } from './otel-recorder.js';
+import { randomHex } from './trace.js';
+import type {
+  ChildSpan,
+  DeliveryFacts,
+  DeliverySpan,
+  RequestSpan,
+  RequestTarget,
+  Tracer,
+} from './tracing.js';
 
 /**
- * Finished spans as they cross from Warren's event loop to the export thread (`otel-worker.ts`):
- * one flat array of primitives per batch. Structured-cloning it costs a fraction of what cloning
- * the SDK's span objects would (their prototypes and closures do not clone at all), and the main
- * thread lets go of the spans as soon as the batch is posted.
- *
- * Per span, in order: name, kind, trace id, span id, trace flags, trace state (serialised or
- * undefined), parent span id (undefined for a root), parent is remote (or undefined), start [s, ns], end [s, ns],
- * status code, status message, dropped attributes, dropped events, dropped links, the attributes
- * (count, then key, value…), the events (count, then per event: name, time [s, ns], dropped
- * attributes, its attributes). Links are not carried: Warren's spans never have any.
+ * The spans of a delivery on the event loop: the consumer span and its children (a webhook
+ * request, a publish, a plugin call). Each has its ids and the sampler's decision at once (the next
+ * hop carries them), and is written, when it ends, by the recorder (`otel-recorder.ts`).
  */
-export type WireSpans = unknown[];
 
-function pushAttributes(out: WireSpans, attributes: Attributes | undefined): void {
-  if (attributes === undefined) {
-    out.push(0);
-    return;
-  }
-  const keys = Object.keys(attributes);
-  out.push(keys.length);
-  for (const key of keys) out.push(key, attributes[key]);
+const traceparentOf = (traceId: string, spanId: string, sampled: boolean): string =>
+  `00-${traceId}-${spanId}-${sampled ? '01' : '00'}`;
+
+const ok = { code: SpanStatusCode.UNSET };
+const noEvents: SpanEvent[] = [];
+
+function status(error: string | undefined): SpanData['status'] {
+  return error === undefined ? ok : { code: SpanStatusCode.ERROR, message: error };
 }
 
-export function encodeSpans(spans: ReadableSpan[]): WireSpans {
-  const out: WireSpans = [];
-  for (const s of spans) pushSpan(out, s);
-  return out;
-}
+/** A span under a delivery's consumer span: a webhook request, a publish, a plugin call. */
+abstract class Child implements ChildSpan {
+  readonly traceparent: string;
+  protected readonly spanId = randomHex(16);
+  protected readonly sampled: boolean;
+  protected readonly start: SpanClock;
 
-function pushSpan(out: WireSpans, s: ReadableSpan): void {
-  const c = s.spanContext();
-  const p = s.parentSpanContext;
-  out.push(
-    s.name,
-    s.kind,
-    c.traceId,
-    c.spanId,
-    c.traceFlags,
-    c.traceState?.serialize(),
-    p?.spanId,
-    p?.isRemote,
-    s.startTime[0],
-    s.startTime[1],
-    s.endTime[0],
-    s.endTime[1],
-    s.status.code,
-    s.status.message,
-    s.droppedAttributesCount,
-    s.droppedEventsCount,
-    s.droppedLinksCount,
-  );
-  pushAttributes(out, s.attributes);
-  out.push(s.events.length);
-  for (const e of s.events) {
-    out.push(e.name, e.time[0], e.time[1], e.droppedAttributesCount ?? 0);
-    pushAttributes(out, e.attributes);
+  constructor(
+    protected readonly r: Recorder,
+    protected readonly parent: Consumer,
+    protected readonly name: string,
+    protected readonly kind: SpanKind,
+  ) {
+    this.start = new SpanClock(r.clock);
+    this.sampled = r.sampled(parent.sampled, parent, parent.traceId, name, kind);
+    this.traceparent = traceparentOf(parent.traceId, this.spanId, this.sampled);
   }
-}
 
-/** Reads `encodeSpans`' array back, in order. */
-class Reader {
-  #at = 0;
-  constructor(readonly data: WireSpans) {}
-  get more(): boolean {
-    return this.#at < this.data.length;
-  }
-  next<T>(): T {
-    return this.data[this.#at++] as T;
-  }
-  time(): HrTime {
-    return [this.next<number>(), this.next<number>()];
-  }
-  attributes(): Attributes {
-    const attributes: Attributes = {};
-    for (let n = this.next<number>(); n > 0; n--) attributes[this.next<string>()] = this.next();
-    return attributes;
-  }
-}
-
-/** A trace state as the OTLP transformer reads it: only its serialised form. */
-function traceStateOf(serialised: string | undefined): SpanContext['traceState'] {
-  return serialised === undefined
-    ? undefined
-    : ({ serialize: () => serialised } as SpanContext['traceState']);
-}
-
-function diff(end: HrTime, start: HrTime): HrTime {
-  let s = end[0] - start[0];
-  let ns = end[1] - start[1];
-  if (ns < 0) {
-    s -= 1;
-    ns += 1e9;
-  }
-  return [s, ns];
-}
-
-/** The spans of `encodeSpans` as the exporter takes them, with the export thread's resource and scope. */
-export function decodeSpans(
-  data: WireSpans,
-  resource: Resource,
-  instrumentationScope: ReadableSpan['instrumentationScope'],
-): ReadableSpan[] {
-  const r = new Reader(data);
-  const spans: ReadableSpan[] = [];
-  while (r.more) {
-    const name = r.next<string>();
-    const kind = r.next<SpanKind>();
-    const traceId = r.next<string>();
-    const spanId = r.next<string>();
-    const traceFlags = r.next<number>();
-    const context: SpanContext = { traceId, spanId, traceFlags, traceState: traceStateOf(r.next()) };
-    const parentSpanId = r.next<string | undefined>();
-    const parentIsRemote = r.next<boolean | undefined>();
-    const startTime = r.time();
-    const endTime = r.time();
-    const status = { code: r.next<SpanStatusCode>(), message: r.next<string | undefined>() };
-    const droppedAttributesCount = r.next<number>();
-    const droppedEventsCount = r.next<number>();
-    const droppedLinksCount = r.next<number>();
-    const attributes = r.attributes();
-    const events: TimedEvent[] = [];
-    for (let n = r.next<number>(); n > 0; n--)
-      events.push({
-        name: r.next<string>(),
-        time: r.time(),
-        droppedAttributesCount: r.next<number>(),
-        attributes: r.attributes(),
-      });
-    spans.push({
-      name,
-      kind,
-      spanContext: () => context,
-      parentSpanContext:
-        parentSpanId === undefined
-          ? undefined
-          : { traceId, spanId: parentSpanId, traceFlags, isRemote: parentIsRemote },
-      startTime,
-      endTime,
-      status,
+  protected write(
+    fixed: FixedAttributes | undefined,
+    attributes: AttributeList,
+    error: string | undefined,
+  ): void {
+    this.r.write({
+      traceId: this.parent.traceId,
+      spanId: this.spanId,
+      parentSpanId: this.parent.spanId,
+      parentRemote: false,
+      traceFlags: TraceFlags.SAMPLED,
+      name: this.name,
+      kind: this.kind,
+      start: this.start.start(),
+      end: this.start.at(this.r.clock.perfMs()),
+      fixed,
       attributes,
-      links: [],
-      events,
-      duration: diff(endTime, startTime),
-      ended: true,
-      resource,
-      instrumentationScope,
-      droppedAttributesCount,
-      droppedEventsCount,
-      droppedLinksCount,
+      droppedAttributesCount: 0,
+      events: noEvents,
+      droppedEventsCount: 0,
+      status: status(error),
     });
   }
-  return spans;
+
+  abstract end(error?: string): void;
+}
+
+/** A route's webhook target's attributes, written once (the target is worked out once per route). */
+const targetAttributes = new WeakMap<RequestTarget, FixedAttributes>();
+
+function requestAttributes(t: RequestTarget): FixedAttributes {
+  let fixed = targetAttributes.get(t);
+  if (fixed === undefined) {
+    fixed = fixedAttributes([
+      'http.request.method',
+      t.method,
+      'url.full',
+      t.url,
+      'server.address',
+      t.host,
+      'server.port',
+      t.port,
+    ]);
+    targetAttributes.set(t, fixed);
+  }
+  return fixed;
+}
+
+const noAttributeList: AttributeList = [];
+
+class Request extends Child implements RequestSpan {
+  constructor(
+    r: Recorder,
+    parent: Consumer,
+    private readonly target: RequestTarget,
+  ) {
+    super(r, parent, target.method, SpanKind.CLIENT);
+  }
+
+  endRequest(status: number, errorType?: string, message?: string): void {
+    if (!this.sampled) return;
+    const attributes: AttributeList = [];
+    if (status > 0) attributes.push('http.response.status_code', status);
+    if (errorType !== undefined) attributes.push('error.type', errorType);
+    this.write(
+      requestAttributes(this.target),
+      attributes,
+      errorType === undefined ? undefined : (message ?? errorType),
+    );
+  }
+
+  end(error?: string): void {
+    if (this.sampled) this.write(requestAttributes(this.target), noAttributeList, error);
+  }
+}
+
+class Publish extends Child {
+  constructor(
+    r: Recorder,
+    parent: Consumer,
+    private readonly destination: string,
+    private readonly routingKey: string,
+    private readonly messageId: string,
+  ) {
+    super(r, parent, `publish ${destination}`, SpanKind.PRODUCER);
+  }
+
+  end(error?: string): void {
+    if (!this.sampled) return;
+    this.write(
+      undefined,
+      [
+        'messaging.system',
+        rabbitmq,
+        'messaging.operation.type',
+        'send',
+        'messaging.operation.name',
+        'publish',
+        'messaging.destination.name',
+        this.destination,
+        'messaging.rabbitmq.destination.routing_key',
+        this.routingKey,
+        'messaging.message.id',
+        this.messageId,
+      ],
+      error,
+    );
+  }
+}
+
+class Plugin extends Child {
+  constructor(
+    r: Recorder,
+    parent: Consumer,
+    private readonly plugin: string,
+  ) {
+    super(r, parent, `plugin ${plugin}`, SpanKind.INTERNAL);
+  }
+
+  end(error?: string): void {
+    if (this.sampled) this.write(undefined, ['warren.plugin', this.plugin], error);
+  }
+}
+
+const rabbitmq = 'rabbitmq';
+
+/** What a queue's consumer spans share: their name and the attributes of the queue and route. */
+interface QueueSpans {
+  route: string;
+  name: string;
+  fixed: FixedAttributes;
+}
+
+/** By queue, for the routes consuming now (a queue's route is checked at each use). */
+const queueSpans = new Map<string, QueueSpans>();
+const queueSpansMax = 10_000;
+
+function spansOfQueue(queue: string, route: string): QueueSpans {
+  let shared = queueSpans.get(queue);
+  if (shared === undefined || shared.route !== route) {
+    shared = {
+      route,
+      name: `process ${queue}`,
+      fixed: fixedAttributes([
+        'messaging.system',
+        rabbitmq,
+        'messaging.operation.type',
+        'process',
+        'messaging.destination.name',
+        queue,
+        'warren.route',
+        route,
+      ]),
+    };
+    if (queueSpans.size >= queueSpansMax) queueSpans.clear();
+    queueSpans.set(queue, shared);
+  }
+  return shared;
+}
+
+class Consumer implements DeliverySpan {
+  readonly traceparent: string;
+  readonly traceId: string;
+  readonly spanId = randomHex(16);
+  readonly sampled: boolean;
+  readonly #r: Recorder;
+  readonly #f: DeliveryFacts;
+  readonly #shared: QueueSpans;
+  readonly #start: SpanClock;
+  /** decision, reason, queue and when, by the monotonic clock, of each event. */
+  #events: Array<string | number> | undefined;
+  /** What a child's sampler sees as its parent: made at the first child that needs it. */
+  #context: Context | undefined;
+
+  constructor(r: Recorder, f: DeliveryFacts) {
+    this.#r = r;
+    this.#f = f;
+    this.#start = new SpanClock(r.clock);
+    this.#shared = spansOfQueue(f.queue, f.route);
+    const parent = f.parent;
+    this.traceId = parent === undefined ? randomHex(32) : parent.slice(3, 35);
+    this.sampled = r.sampled(
+      parent === undefined
+        ? undefined
+        : (Number.parseInt(parent.slice(53, 55), 16) & TraceFlags.SAMPLED) !== 0,
+      parent,
+      this.traceId,
+      this.#shared.name,
+      SpanKind.CONSUMER,
+    );
+    this.traceparent = traceparentOf(this.traceId, this.spanId, this.sampled);
+  }
+
+  context(): Context {
+    this.#context ??= trace.setSpanContext(ROOT_CONTEXT, {
+      traceId: this.traceId,
+      spanId: this.spanId,
+      traceFlags: this.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+      isRemote: false,
+    });
+    return this.#context;
+  }
+
+  decided(decision: 'retry' | 'dead_letter', reason: string, queue: string): void {
+    if (!this.sampled) return;
+    this.#events ??= [];
+    this.#events.push(decision, reason, queue, this.#r.clock.perfMs());
+  }
+
+  end(outcome: string, error: string | undefined): void {
+    if (!this.sampled) return;
+    const f = this.#f;
+    this.#r.write({
+      traceId: this.traceId,
+      spanId: this.spanId,
+      parentSpanId: f.parent === undefined ? undefined : f.parent.slice(36, 52),
+      parentRemote: f.parent !== undefined,
+      traceFlags: TraceFlags.SAMPLED,
+      name: this.#shared.name,
+      kind: SpanKind.CONSUMER,
+      start: this.#start.start(),
+      end: this.#start.at(this.#r.clock.perfMs()),
+      fixed: this.#shared.fixed,
+      attributes: [
+        'messaging.rabbitmq.destination.routing_key',
+        f.routingKey,
+        'messaging.message.id',
+        f.messageId,
+        'messaging.message.body.size',
+        f.bodySize,
+        'warren.attempt',
+        f.attempt,
+        'warren.exchange',
+        f.exchange,
+        'warren.outcome',
+        outcome,
+      ],
+      droppedAttributesCount: 0,
+      events: this.#events === undefined ? noEvents : this.#timedEvents(this.#events),
+      droppedEventsCount: 0,
+      status: status(error),
+    });
+  }
+
+  #timedEvents(events: Array<string | number>): SpanEvent[] {
+    const timed: SpanEvent[] = [];
+    for (let i = 0; i < events.length; i += 4) {
+      const [decision, reason, queue] = [
+        events[i] as string,
+        events[i + 1] as string,
+        events[i + 2] as string,
+      ];
+      timed.push({
+        name: `warren.${decision}`,
+        time: this.#start.at(events[i + 3] as number),
+        attributes:
+          decision === 'retry'
+            ? ['warren.reason', reason, 'warren.retry.tier', queue]
+            : ['warren.reason', reason, 'warren.dead_letter.queue', queue],
+        droppedAttributesCount: 0,
+      });
+    }
+    return timed;
+  }
+
+  request(t: RequestTarget): RequestSpan {
+    return new Request(this.#r, this, t);
+  }
+
+  publish(exchange: string, routingKey: string, messageId: string): ChildSpan {
+    return new Publish(this.#r, this, exchange === '' ? 'amq.default' : exchange, routingKey, messageId);
+  }
+
+  plugin(name: string): ChildSpan {
+    return new Plugin(this.#r, this, name);
+  }
+}
+
+/**
+ * Spans recorded on the event loop, each written as OTLP protobuf as it ends and handed to
+ * `thread`. `clock`: the clocks (tests set their own).
+ */
+export function recordingTracer(
+  thread: Pick<ExportThread, 'put'>,
+  sampler: Sampler,
+  limits: SpanLimits = defaultLimits,
+  clock: Clock = systemClock,
+): Pick<Tracer, 'startDelivery'> {
+  const recorder = new Recorder(thread, sampler, limits, clock);
+  return { startDelivery: (facts) => new Consumer(recorder, facts) };
 }

@@ -1,4 +1,4 @@
-import { randomFillSync } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 import { headerText } from '../amqp/headers.js';
 
 /**
@@ -67,4 +67,20 @@ export function newTraceparent(): string {
 
 export function traceIdOf(traceparent: string): string {
   return traceparent.slice(3, 35);
+}
+
+// Ids for spans from one pool of random bytes, refilled 4 KiB at a time: a randomBytes call per id
+// costs more than the span does.
+let idPool = '';
+let idAt = 0;
+
+/** `chars` random lowercase hex characters (16 for a span id, 32 for a trace id). */
+export function randomHex(chars: number): string {
+  if (idAt + chars > idPool.length) {
+    idPool = randomBytes(4096).toString('hex');
+    idAt = 0;
+  }
+  const id = idPool.slice(idAt, idAt + chars);
+  idAt += chars;
+  return id;
 }

@@ -69,7 +69,7 @@ export interface Tracer {
 /** Set while tracing is on; undefined (the default) means off. */
 export let tracer: Tracer | undefined;
 
-export type TracingChoice = { on: true } | { on: false; warning?: string };
+export type TracingChoice = { on: boolean; warning?: string };
 
 const truthy = /^\s*true\s*$/i;
 
@@ -77,7 +77,8 @@ const truthy = /^\s*true\s*$/i;
  * Whether the environment asks for traces: an OTLP endpoint (`OTEL_EXPORTER_OTLP_ENDPOINT` or
  * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) or `OTEL_TRACES_EXPORTER=otlp`; never with
  * `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`. An exporter other than otlp is not one
- * Warren ships: it says so and stays off.
+ * Warren ships: it says so and stays off; so is the `grpc` protocol. `http/json` is said and sent as
+ * http/protobuf, which every OTLP/HTTP collector takes.
  */
 export function tracingChoice(env: NodeJS.ProcessEnv): TracingChoice {
   if (truthy.test(env.OTEL_SDK_DISABLED ?? '')) return { on: false };
@@ -98,7 +99,33 @@ export function tracingChoice(env: NodeJS.ProcessEnv): TracingChoice {
   const endpoint = (env[name] ?? '').trim();
   const wrong = endpoint === '' ? undefined : endpointProblem(endpoint);
   if (wrong) return { on: false, warning: `${name} ${wrong}: tracing is off` };
-  return exporters.includes('otlp') || endpoint !== '' ? { on: true } : { on: false };
+  if (!exporters.includes('otlp') && endpoint === '') return { on: false };
+  const protocol = tracesProtocol(env);
+  if (protocol !== 'http/protobuf' && protocol !== 'http/json')
+    return {
+      on: false,
+      warning: `${protocolVariable(env)}=${protocol}: Warren exports traces over OTLP/HTTP as http/protobuf only; tracing is off`,
+    };
+  return protocol === 'http/json'
+    ? {
+        on: true,
+        warning: `${protocolVariable(env)}=http/json: Warren sends http/protobuf, which an OTLP/HTTP collector takes at the same endpoint`,
+      }
+    : { on: true };
+}
+
+function protocolVariable(env: NodeJS.ProcessEnv): string {
+  return (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? '').trim()
+    ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'
+    : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+}
+
+/**
+ * The OTLP protocol the environment asks for (`OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, else
+ * `OTEL_EXPORTER_OTLP_PROTOCOL`), `http/protobuf` when neither says: the specification's default.
+ */
+export function tracesProtocol(env: NodeJS.ProcessEnv): string {
+  return (env[protocolVariable(env)] ?? '').trim() || 'http/protobuf';
 }
 
 /**
@@ -129,8 +156,17 @@ export async function startTracing(env: NodeJS.ProcessEnv, log: Logger): Promise
     if (choice.warning) log.warn({ event: 'tracing_off' }, choice.warning);
     return false;
   }
+  if (choice.warning) log.warn({ event: 'tracing' }, choice.warning);
   const { createTracer } = await import('./otel.js');
-  tracer = createTracer(log);
+  try {
+    tracer = await createTracer(log);
+  } catch (err) {
+    log.error(
+      { event: 'tracing_off', err },
+      `tracing could not start: ${(err as Error).message}; tracing is off`,
+    );
+    return false;
+  }
   return true;
 }
 

@@ -1,45 +1,25 @@
-import { DiagLogLevel, diag } from '@opentelemetry/api';
-import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ExportThread } from '../../src/telemetry/otel-handoff.js';
-import { waitFor } from '../helpers/broker.js';
+import { startTracing, stopTracing, tracer } from '../../src/telemetry/tracing.js';
 
-/** One finished span, as the batch processor hands them over. */
-function someSpans(): ReadableSpan[] {
-  const memory = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(memory)] });
-  provider.getTracer('test').startSpan('one').end();
-  return memory.getFinishedSpans();
-}
-
-describe('the export thread, when it fails', () => {
-  afterEach(() => diag.disable());
+describe('an export thread that cannot start', () => {
+  afterEach(() => stopTracing());
 
   // Under vitest the thread's module is TypeScript beside a `.js` URL that does not exist: the
   // thread throws as it loads, as a thread that cannot start would in production.
-  it('is said once, and every batch, before and after, is answered', async () => {
-    const said: string[] = [];
-    const line = (message: string) => said.push(message);
-    const quiet = () => {};
-    diag.setLogger({ error: line, warn: line, info: quiet, debug: quiet, verbose: quiet }, DiagLogLevel.WARN);
-    const thread = new ExportThread('test');
-    const spans = someSpans();
-    const results: ExportResult[] = [];
-    for (let i = 0; i < 6; i++) thread.export(spans, (r) => results.push(r));
-    await waitFor('the first batches answered', () => results.length === 6);
-    for (let i = 0; i < 3; i++) thread.export(spans, (r) => results.push(r));
-    expect(results).toHaveLength(9);
-    expect(results.every((r) => r.code === ExportResultCode.SUCCESS)).toBe(true); // dropped, said once
-    expect(said).toEqual([
-      expect.stringMatching(/^the export thread failed: .*otel-worker.* spans are no longer exported$/),
+  it('leaves tracing off and says why, once', async () => {
+    const lines: Array<{ level: number; msg: string; event?: string }> = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const on = await startTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' }, log);
+    expect(on).toBe(false);
+    expect(tracer).toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, 50)); // a late line would be here by now
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 50,
+        event: 'tracing_off',
+        msg: expect.stringMatching(/^tracing could not start: .*otel-worker.*; tracing is off$/),
+      }),
     ]);
-    await thread.shutdown().catch(() => {});
-    expect(said).toHaveLength(1);
   });
 });

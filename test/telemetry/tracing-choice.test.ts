@@ -50,4 +50,36 @@ describe('which OTEL_ variables turn tracing on', () => {
         'OTEL_TRACES_EXPORTER=jaeger: Warren exports traces with otlp only (OTLP/HTTP); tracing is off',
     });
   });
+
+  it.each([
+    [{}, { on: true }],
+    [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }, { on: true }],
+    [
+      { OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: ' http/protobuf ', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' },
+      { on: true },
+    ],
+    [
+      { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' },
+      {
+        on: true,
+        warning:
+          'OTEL_EXPORTER_OTLP_PROTOCOL=http/json: Warren sends http/protobuf, which an OTLP/HTTP collector takes at the same endpoint',
+      },
+    ],
+    [
+      { OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'grpc' },
+      {
+        on: false,
+        warning:
+          'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc: Warren exports traces over OTLP/HTTP as http/protobuf only; tracing is off',
+      },
+    ],
+  ])('sends OTLP/HTTP protobuf, the specification default, whatever protocol is asked: %j', (env, choice) => {
+    expect(tracingChoice({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', ...env })).toEqual(choice);
+  });
+
+  it('says nothing of the protocol while nothing asks for traces', () => {
+    expect(tracingChoice({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' })).toEqual({ on: false });
+    expect(tracingChoice({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toEqual({ on: false });
+  });
 });

@@ -251,16 +251,19 @@ routes:
     const exports = sink.requests.filter((r) => r.path === '/v1/traces');
     expect(exports.length).toBeGreaterThan(0);
     expect(exports.map((r) => r.headers['x-collector-key'])).toEqual(exports.map(() => 'k1'));
-    expect(exports[0]!.headers['content-type']).toMatch(/^application\/json/);
+    expect(exports.map((r) => r.headers['content-type'])).toEqual(
+      exports.map(() => 'application/x-protobuf'),
+    );
   });
 
-  it('makes spans with the SDK on the event loop and leaves the OTLP exporter to the export thread', async () => {
+  it('samples with the SDK on the event loop and leaves the batching and the exporter to the export thread', async () => {
     await stop(warren);
-    // The probe lists what the main thread loaded: the exporter, its serialiser and the resource
-    // detection run in the export thread, which sent every span the tests above read.
+    // The probe lists what the main thread loaded: the SDK's samplers, not the exporter, its
+    // serialiser or the resource detection, which the export thread ran to send every span the
+    // tests above read.
     const packages = await loaded();
     expect(packages.has('sdk-trace-base')).toBe(true);
-    expect(packages.has('exporter-trace-otlp-http')).toBe(false);
+    expect(packages.has('otlp-exporter-base')).toBe(false);
     expect(packages.has('otlp-transformer')).toBe(false);
   });
 });
