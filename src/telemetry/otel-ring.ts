@@ -31,13 +31,15 @@ export function newRing(bytes = ringBytes): RingMemory {
 
 export class RingWriter {
   readonly #control: Int32Array;
-  readonly #data: Buffer;
+  readonly #data: Uint8Array;
+  readonly #view: DataView;
   readonly #size: number;
   #write = 0;
 
   constructor(memory: RingMemory) {
     this.#control = new Int32Array(memory.control);
-    this.#data = Buffer.from(memory.data);
+    this.#data = new Uint8Array(memory.data);
+    this.#view = new DataView(memory.data);
     this.#size = this.#data.length;
   }
 
@@ -50,11 +52,11 @@ export class RingWriter {
     if (at >= read) {
       if (this.#size - at < need + 4) {
         if (read - 1 < need) return false;
-        this.#data.writeUInt32LE(wrapMark, at);
+        this.#view.setUint32(at, wrapMark, true);
         at = 0;
       }
     } else if (read - at - 1 < need) return false;
-    this.#data.writeUInt32LE(length, at);
+    this.#view.setUint32(at, length, true);
     this.#data.set(length === bytes.length ? bytes : bytes.subarray(0, length), at + 4);
     this.#write = at + need;
     Atomics.store(this.#control, writeAt, this.#write);
@@ -64,11 +66,13 @@ export class RingWriter {
 
 export class RingReader {
   readonly #control: Int32Array;
-  readonly #data: Buffer;
+  readonly #data: Uint8Array;
+  readonly #view: DataView;
 
   constructor(memory: RingMemory) {
     this.#control = new Int32Array(memory.control);
-    this.#data = Buffer.from(memory.data);
+    this.#data = new Uint8Array(memory.data);
+    this.#view = new DataView(memory.data);
   }
 
   /**
@@ -85,16 +89,17 @@ export class RingReader {
       let end = start;
       let wrapped = false;
       while (end !== write) {
-        const length = this.#data.readUInt32LE(end);
+        const length = this.#view.getUint32(end, true);
         if (length === wrapMark) {
           wrapped = true;
           break;
         }
         end += 4 + length;
       }
-      const run = new Uint8Array(this.#data.subarray(start, end));
+      const run = this.#data.slice(start, end);
+      const lengths = new DataView(run.buffer);
       for (let at = 0; at < run.length; ) {
-        const length = run[at]! | (run[at + 1]! << 8) | (run[at + 2]! << 16) | (run[at + 3]! << 24);
+        const length = lengths.getUint32(at, true);
         each(run.subarray(at + 4, at + 4 + length));
         at += 4 + length;
         n++;
