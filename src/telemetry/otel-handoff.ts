@@ -14,7 +14,7 @@ import { newRing, RingWriter, ringBytes } from './otel-ring.js';
  * far behind), a span is dropped and counted, said once a minute, as the processor says its own.
  */
 
-export type ToExportThread = { kind: 'flush' | 'shutdown'; id: number };
+export type ToExportThread = { kind: 'shutdown'; id: number };
 
 export type FromExportThread =
   | { kind: 'ready' }
@@ -82,11 +82,6 @@ export class ExportThread {
     if (!this.#ring.put(bytes, length)) this.#dropped.add(length + 8 > ringBytes);
   }
 
-  /** Exports everything the thread holds. */
-  forceFlush(): Promise<void> {
-    return this.#request('flush');
-  }
-
   /** Exports everything the thread holds, then stops it. */
   async shutdown(): Promise<void> {
     // From here on the thread never keeps Warren alive: `stopTracing`'s deadline bounds the wait
@@ -95,7 +90,7 @@ export class ExportThread {
     this.#worker.unref();
     this.#dropped.flush();
     try {
-      await this.#request('shutdown');
+      await this.#request();
     } finally {
       this.#gone ??= 'the export thread was shut down';
       await this.#worker.terminate();
@@ -113,7 +108,7 @@ export class ExportThread {
     await this.#worker.terminate();
   }
 
-  #request(kind: 'flush' | 'shutdown'): Promise<void> {
+  #request(): Promise<void> {
     return new Promise((resolve, reject) => {
       if (this.#gone !== undefined) {
         reject(new Error(this.#gone));
@@ -122,7 +117,7 @@ export class ExportThread {
       const id = this.#next++;
       if (this.#pending.size === 0 && !this.#closing) this.#worker.ref();
       this.#pending.set(id, (error) => (error === undefined ? resolve() : reject(new Error(error))));
-      this.#worker.postMessage({ kind, id } satisfies ToExportThread);
+      this.#worker.postMessage({ kind: 'shutdown', id } satisfies ToExportThread);
     });
   }
 

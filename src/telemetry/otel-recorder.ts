@@ -6,7 +6,7 @@ import type { ExportThread } from './otel-handoff.js';
 import { ProtoWriter, type SpanData, type SpanLimits, writeSpan } from './otel-proto.js';
 
 /** The parent a sampler sees for a span whose parent is the message's traceparent. */
-export function remoteParent(traceparent: string): Context {
+function remoteParent(traceparent: string): Context {
   return trace.setSpanContext(ROOT_CONTEXT, {
     traceId: traceparent.slice(3, 35),
     spanId: traceparent.slice(36, 52),

@@ -195,7 +195,7 @@ setInterval(take, readEveryMs);
 
 port.on('message', (m: ToExportThread) => {
   take();
-  settled(m.id, m.kind === 'flush' ? processor.forceFlush() : processor.shutdown());
+  settled(m.id, processor.shutdown());
 });
 
 // Loaded: Warren's start waits for this, so the first spans find the exporter here.
